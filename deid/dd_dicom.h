@@ -1,0 +1,49 @@
+/* dd_dicom.h: the DICOM de-identification engine.
+ *
+ * PS3.15 2026d Table E.1-1 (every option column) and Google's DICOM config
+ * (dicom / dicomTagConfig), applied with dcmtk (through deid/bridge/), with
+ * manifest output: the rewritten header as literal bytes and unchanged
+ * pixel data as a byte range of the source.
+ *
+ * Threads: a struct dd_dicom is immutable after dd_dicom_new(); any number
+ * of threads may call dd_dicom_transform() at once.
+ */
+#ifndef DD_DICOM_H
+#define DD_DICOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dd_err.h"
+#include "dd_manifest.h"
+#include "dd_policy.h"
+#include "dd_pseudo.h"
+#include "dd_text.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dd_dicom;
+
+/* Build the engine.  @pol, @pseudo and @text must outlive it. */
+dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
+		    const struct dd_text *text, struct dd_dicom **out);
+void dd_dicom_free(struct dd_dicom *d);
+
+/* True if @head (the first @n bytes of a file) is a Part 10 file: 128-byte
+ * preamble + "DICM". */
+bool dd_dicom_sniff(const uint8_t *head, size_t n);
+
+/* De-identify the DICOM file open at @fd into @m.  Returns DD_OK with @m
+ * served or hidden (reason set: parse error, unsupported, excluded...);
+ * another code only for DD_E_NOMEM/DD_E_INVAL.  @log_name is a
+ * pseudonymised name for log lines. */
+dd_err dd_dicom_transform(const struct dd_dicom *d, int fd,
+			  const char *log_name, struct dd_manifest *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DD_DICOM_H */

@@ -1,0 +1,1 @@
+/* dd_manifest.c: being written */

@@ -1,0 +1,1 @@
+/* dd_path.c: being written */

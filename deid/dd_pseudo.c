@@ -1,0 +1,1 @@
+/* dd_pseudo.c: being written */

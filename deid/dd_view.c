@@ -1,0 +1,1 @@
+/* dd_view.c: being written */

@@ -1,0 +1,144 @@
+/* dd_view.h: "the view of this source path": the one entry point of the
+ * front ends (the daemon in fs/, `deid` in tools/).
+ *
+ * A struct dd_view holds the policy, the key and the engines (DICOM, FHIR,
+ * text).  Given a source file it answers: its view name (dd_view_name), what
+ * it is (dd_view_sniff), and its de-identified content as a manifest
+ * (dd_view_manifest).  The daemon and the materialiser call exactly these
+ * functions, so a mount and a materialised copy are byte-identical, names
+ * included.
+ *
+ * Caching is the front end's job: dd_view_cache_key() gives the key
+ * (source identity + policy hash), the manifest's byte form is
+ * dd_manifest_encode().  This module never touches LMDB.
+ *
+ * Fail closed: a file that cannot be classified or transformed gets a
+ * hidden manifest (reason set, no segments).  Nothing of it is served.
+ *
+ * Threads: after dd_view_new() a view is read-only and any number of
+ * threads may call every function here at once.
+ */
+#ifndef DD_VIEW_H
+#define DD_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dd_err.h"
+#include "dd_manifest.h"
+#include "dd_policy.h"
+#include "dd_pseudo.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The engine version: part of every policy hash, so an engine upgrade
+ * re-creates every cached result and every view timestamp. */
+#define DD_ENGINE_VERSION "deidfs-engine-1"
+
+/* The identity of a source file.  A change in any field is a change of
+ * content as far as deidfs is concerned. */
+struct dd_ident {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+};
+
+void dd_ident_from_stat(const struct stat *st, struct dd_ident *id);
+bool dd_ident_equal(const struct dd_ident *a, const struct dd_ident *b);
+
+struct dd_view_opts {
+	const char *key_file; /* --key-file override, or NULL */
+	bool may_generate_key; /* create the default key file if missing */
+};
+
+struct dd_view;
+
+/* Build a view.  Loads the key (dd_policy_key_load) and the engines.
+ * @pol must outlive the view.  On error, a message naming the file and the
+ * reason is written to @errbuf. */
+dd_err dd_view_new(const struct dd_policy *pol, const struct dd_view_opts *o,
+		   struct dd_view **out, char *errbuf, size_t errlen);
+void dd_view_free(struct dd_view *v);
+
+const struct dd_policy *dd_view_policy(const struct dd_view *v);
+const struct dd_key *dd_view_key(const struct dd_view *v);
+const struct dd_pseudo *dd_view_pseudo(const struct dd_view *v);
+/* The policy hash (policy + key fingerprint + engine version), 64 hex. */
+const char *dd_view_policy_hash(const struct dd_view *v);
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* The view name of one source name component (see dd_path.h).  @out holds
+ * DD_PATH_NAME_MAX + 1 bytes.  DD_E_NOT_CLAIMED for names the view never
+ * shows (dot files, "DICOMDIR" in any case). */
+dd_err dd_view_name(const struct dd_view *v, const char *src_name, bool is_dir,
+		    char *out);
+
+/* One entry of a listed source directory. */
+struct dd_view_dirent {
+	char *src_name;  /* owned */
+	char view_name[256];
+	unsigned char d_type; /* DT_REG, DT_DIR, DT_LNK, DT_UNKNOWN ... */
+	uint64_t ino;
+};
+
+struct dd_view_dir {
+	struct dd_view_dirent *v; /* sorted by view_name */
+	size_t n;
+	size_t n_collisions; /* entries hidden because their names collide */
+	size_t n_hidden_names; /* dot files, DICOMDIR */
+};
+
+/* List the directory open at @dirfd: view names computed, hidden names
+ * dropped, colliding names (both of them) dropped and counted, sorted by
+ * view name.  Does not look at file contents.  Free with
+ * dd_view_dir_free(). */
+dd_err dd_view_list_dir(const struct dd_view *v, int dirfd,
+			struct dd_view_dir *out);
+void dd_view_dir_free(struct dd_view_dir *d);
+
+/* ---- sources ---------------------------------------------------------------- */
+
+/* Open @relpath beneath @dirfd, read-only, never following a symlink out
+ * of the tree (openat2 RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS, O_NOATIME
+ * where permitted, O_CLOEXEC).  @flags may add O_DIRECTORY/O_NOFOLLOW. */
+dd_err dd_view_open_beneath(int dirfd, const char *relpath, int flags,
+			    int *fd);
+
+/* Classify the open file by its first bytes and its name: kind, or the
+ * reason it is hidden.  Cheap (one pread of at most 4 KiB).  A DICOM-looking
+ * file may still turn out hidden when transformed. */
+dd_err dd_view_sniff(const struct dd_view *v, int fd, const char *src_name,
+		     enum dd_kind *kind, enum dd_reason *reason);
+
+/* The cache key of a source: SHA-256 over (identity, policy hash). */
+void dd_view_cache_key(const struct dd_view *v, const struct dd_ident *id,
+		       uint8_t key[32]);
+
+/* Transform the source open at @fd (identity @id, name @src_name for
+ * classification) into @out (initialised by the caller).  Always returns
+ * DD_OK with a manifest that is either served or hidden (reason set),
+ * unless memory runs out or the arguments are bad.  @log_name is the
+ * pseudonymised path to use in log lines.  The identity is re-checked after
+ * the transform: if the file changed meanwhile, DD_E_CHANGED. */
+dd_err dd_view_manifest(const struct dd_view *v, int fd,
+			const struct dd_ident *id, const char *src_name,
+			const char *log_name, struct dd_manifest *out);
+
+/* View timestamps: a fixed epoch (2000-01-01) plus a keyed hash of
+ * (identity, policy hash) folded into one year.  No real date can be read
+ * from them; they change when the source or the policy changes. */
+struct timespec dd_view_timestamp(const struct dd_view *v,
+				  const struct dd_ident *id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DD_VIEW_H */
