@@ -1,1 +1,464 @@
-/* dd_manifest.c: being written */
+/* dd_manifest.c: segment lists, serving reads, and the cache byte form.
+ *
+ * Byte form (little endian), version 1:
+ *   u32 magic "DDM1", u8 kind, u8 reason, u16 reserved(0),
+ *   u64 size, u32 n_segs, u32 reserved(0), u64 data_len,
+ *   n_segs x { u8 kind, u8 pad[7], u64 len, u64 offset },
+ *   data_len bytes of literal data.
+ * decode() checks every field; the record checksum is the cache's job.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dd_manifest.h"
+
+#define DDM_MAGIC 0x314d4444u /* "DDM1" */
+#define DDM_MAX_SEGS (1u << 24)
+#define DDM_MAX_DATA ((size_t)1 << 34) /* 16 GiB of literal data */
+
+static const char *const dd_kind_names[DD_KIND_LAST] = {
+	[DD_KIND_UNKNOWN] = "other", [DD_KIND_DICOM] = "dicom",
+	[DD_KIND_DICOMDIR] = "dicomdir", [DD_KIND_FHIR_JSON] = "fhir_json",
+	[DD_KIND_FHIR_NDJSON] = "fhir_ndjson", [DD_KIND_DIR] = "directory",
+};
+
+static const char *const dd_reason_names[DD_REASON_LAST] = {
+	[DD_REASON_NONE] = "none",
+	[DD_REASON_OTHER_FILE] = "other_file",
+	[DD_REASON_DICOMDIR] = "dicomdir",
+	[DD_REASON_DICOM_PARSE] = "dicom_parse",
+	[DD_REASON_DICOM_UNSUPPORTED] = "dicom_unsupported",
+	[DD_REASON_FHIR_PARSE] = "fhir_parse",
+	[DD_REASON_FHIR_UNSUPPORTED] = "fhir_unsupported",
+	[DD_REASON_POLICY_EXCLUDED] = "policy_excluded",
+	[DD_REASON_TOO_LARGE] = "too_large",
+	[DD_REASON_LIMIT] = "limit",
+	[DD_REASON_TIMEOUT] = "timeout",
+	[DD_REASON_NAME_COLLISION] = "name_collision",
+	[DD_REASON_UNREADABLE] = "unreadable",
+	[DD_REASON_SPECIAL_FILE] = "special_file",
+	[DD_REASON_INTERNAL] = "internal",
+};
+
+const char *dd_kind_name(enum dd_kind k)
+{
+	return (unsigned)k < DD_KIND_LAST ? dd_kind_names[k] : "invalid";
+}
+
+const char *dd_reason_name(enum dd_reason r)
+{
+	return (unsigned)r < DD_REASON_LAST ? dd_reason_names[r] : "invalid";
+}
+
+bool dd_reason_is_error(enum dd_reason r)
+{
+	switch (r) {
+	case DD_REASON_DICOM_PARSE:
+	case DD_REASON_DICOM_UNSUPPORTED:
+	case DD_REASON_FHIR_PARSE:
+	case DD_REASON_FHIR_UNSUPPORTED:
+	case DD_REASON_TOO_LARGE:
+	case DD_REASON_LIMIT:
+	case DD_REASON_TIMEOUT:
+	case DD_REASON_UNREADABLE:
+	case DD_REASON_INTERNAL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void dd_manifest_init(struct dd_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	dd_buf_init(&m->data, DDM_MAX_DATA);
+}
+
+void dd_manifest_free(struct dd_manifest *m)
+{
+	free(m->segs);
+	dd_buf_free(&m->data);
+	dd_manifest_init(m);
+}
+
+void dd_manifest_reset(struct dd_manifest *m)
+{
+	dd_manifest_free(m);
+}
+
+void dd_manifest_hide(struct dd_manifest *m, enum dd_kind kind,
+		      enum dd_reason reason)
+{
+	dd_manifest_free(m);
+	m->kind = kind;
+	m->reason = reason == DD_REASON_NONE ? DD_REASON_INTERNAL : reason;
+}
+
+static dd_err ddm_push(struct dd_manifest *m, uint8_t kind, uint64_t len,
+		       uint64_t offset)
+{
+	struct dd_seg *last = m->n_segs ? &m->segs[m->n_segs - 1] : NULL;
+
+	if (len == 0)
+		return DD_OK;
+	if (UINT64_MAX - m->size < len)
+		return DD_E_RANGE;
+	if (last && last->kind == kind &&
+	    (kind == DD_SEG_ZERO || last->offset + last->len == offset)) {
+		last->len += len;
+		m->size += len;
+		return DD_OK;
+	}
+	if (m->n_segs == m->cap_segs) {
+		uint32_t ncap = m->cap_segs ? m->cap_segs * 2 : 8;
+		struct dd_seg *p;
+
+		if (ncap > DDM_MAX_SEGS)
+			return DD_E_LIMIT;
+		p = realloc(m->segs, ncap * sizeof(*p));
+		if (!p)
+			return DD_E_NOMEM;
+		m->segs = p;
+		m->cap_segs = ncap;
+	}
+	m->segs[m->n_segs].kind = kind;
+	m->segs[m->n_segs].len = len;
+	m->segs[m->n_segs].offset = offset;
+	m->n_segs++;
+	m->size += len;
+	return DD_OK;
+}
+
+dd_err dd_manifest_add_literal(struct dd_manifest *m, const void *p, size_t n)
+{
+	size_t off = m->data.len;
+	dd_err e;
+
+	if (n == 0)
+		return DD_OK;
+	e = dd_buf_add(&m->data, p, n);
+	if (e)
+		return e;
+	return ddm_push(m, DD_SEG_LITERAL, n, off);
+}
+
+dd_err dd_manifest_add_source(struct dd_manifest *m, uint64_t src_off,
+			      uint64_t len)
+{
+	if (UINT64_MAX - src_off < len)
+		return DD_E_RANGE;
+	return ddm_push(m, DD_SEG_SOURCE, len, src_off);
+}
+
+dd_err dd_manifest_add_zero(struct dd_manifest *m, uint64_t len)
+{
+	return ddm_push(m, DD_SEG_ZERO, len, 0);
+}
+
+/* Index of the segment holding output offset @off (binary search over the
+ * running sums would need a prefix array; segment counts are small, so a
+ * linear scan with a running offset is used). */
+dd_err dd_manifest_read(const struct dd_manifest *m, int src_fd, void *buf,
+			size_t n, uint64_t off, size_t *got)
+{
+	uint8_t *out = buf;
+	uint64_t pos = 0;
+	size_t done = 0;
+
+	*got = 0;
+	if (m->reason != DD_REASON_NONE)
+		return DD_E_NOT_CLAIMED;
+	if (off >= m->size || n == 0)
+		return DD_OK;
+	if (n > m->size - off)
+		n = (size_t)(m->size - off);
+	for (uint32_t i = 0; i < m->n_segs && done < n; i++) {
+		const struct dd_seg *s = &m->segs[i];
+		uint64_t in_seg, take;
+
+		if (off + done >= pos + s->len) {
+			pos += s->len;
+			continue;
+		}
+		in_seg = off + done - pos;
+		take = s->len - in_seg;
+		if (take > n - done)
+			take = n - done;
+		switch (s->kind) {
+		case DD_SEG_LITERAL:
+			memcpy(out + done, m->data.data + s->offset + in_seg,
+			       (size_t)take);
+			break;
+		case DD_SEG_ZERO:
+			memset(out + done, 0, (size_t)take);
+			break;
+		case DD_SEG_SOURCE: {
+			uint64_t r = 0;
+
+			while (r < take) {
+				ssize_t k = pread(src_fd, out + done + r,
+						  (size_t)(take - r),
+						  (off_t)(s->offset + in_seg + r));
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					return DD_E_IO;
+				r += (uint64_t)k;
+			}
+			break;
+		}
+		default:
+			return DD_E_CORRUPT;
+		}
+		done += (size_t)take;
+		pos += s->len;
+	}
+	*got = done;
+	return DD_OK;
+}
+
+dd_err dd_manifest_materialize(const struct dd_manifest *m, int src_fd,
+			       struct dd_buf *out)
+{
+	size_t got;
+	dd_err e;
+
+	if (m->reason != DD_REASON_NONE)
+		return DD_E_NOT_CLAIMED;
+	if (m->size > out->max - out->len)
+		return DD_E_LIMIT;
+	e = dd_buf_reserve(out, (size_t)m->size);
+	if (e)
+		return e;
+	e = dd_manifest_read(m, src_fd, out->data + out->len, (size_t)m->size,
+			     0, &got);
+	if (e)
+		return e;
+	if (got != m->size)
+		return DD_E_IO;
+	out->len += got;
+	out->data[out->len] = 0;
+	return DD_OK;
+}
+
+static dd_err ddm_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t k = write(fd, b, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return DD_E_IO;
+		b += k;
+		n -= (size_t)k;
+	}
+	return DD_OK;
+}
+
+static dd_err ddm_copy_source(int src_fd, int out_fd, uint64_t off,
+			      uint64_t len)
+{
+	static __thread uint8_t bounce[1 << 16];
+	loff_t in_off = (loff_t)off;
+	bool try_cfr = true;
+
+	while (len) {
+		size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t k = -1;
+
+		if (try_cfr) {
+			k = copy_file_range(src_fd, &in_off, out_fd, NULL,
+					    chunk, 0);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				try_cfr = false; /* EXDEV, EINVAL...: fall back */
+				continue;
+			}
+			if (k == 0)
+				return DD_E_IO; /* source shrank */
+		} else {
+			if (chunk > sizeof(bounce))
+				chunk = sizeof(bounce);
+			k = pread(src_fd, bounce, chunk, in_off);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				return DD_E_IO;
+			if (ddm_write_all(out_fd, bounce, (size_t)k))
+				return DD_E_IO;
+			in_off += k;
+		}
+		len -= (uint64_t)k;
+	}
+	return DD_OK;
+}
+
+dd_err dd_manifest_write_fd(const struct dd_manifest *m, int src_fd, int out_fd)
+{
+	static const uint8_t zeros[4096];
+	dd_err e = DD_OK;
+
+	if (m->reason != DD_REASON_NONE)
+		return DD_E_NOT_CLAIMED;
+	for (uint32_t i = 0; i < m->n_segs && !e; i++) {
+		const struct dd_seg *s = &m->segs[i];
+
+		switch (s->kind) {
+		case DD_SEG_LITERAL:
+			e = ddm_write_all(out_fd, m->data.data + s->offset,
+					  (size_t)s->len);
+			break;
+		case DD_SEG_SOURCE:
+			e = ddm_copy_source(src_fd, out_fd, s->offset, s->len);
+			break;
+		case DD_SEG_ZERO:
+			for (uint64_t left = s->len; left && !e;) {
+				size_t k = left > sizeof(zeros) ? sizeof(zeros)
+								 : (size_t)left;
+				e = ddm_write_all(out_fd, zeros, k);
+				left -= k;
+			}
+			break;
+		default:
+			e = DD_E_CORRUPT;
+		}
+	}
+	return e;
+}
+
+/* ---- byte form ---------------------------------------------------------- */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+#define DDM_HDR 32
+#define DDM_SEG 24
+
+dd_err dd_manifest_encode(const struct dd_manifest *m, struct dd_buf *out)
+{
+	uint8_t h[DDM_HDR] = {0};
+	dd_err e;
+
+	put_u32(h, DDM_MAGIC);
+	h[4] = (uint8_t)m->kind;
+	h[5] = (uint8_t)m->reason;
+	put_u64(h + 8, m->size);
+	put_u32(h + 16, m->n_segs);
+	put_u64(h + 24, m->data.len);
+	e = dd_buf_add(out, h, sizeof(h));
+	for (uint32_t i = 0; i < m->n_segs && !e; i++) {
+		uint8_t s[DDM_SEG] = {0};
+
+		s[0] = m->segs[i].kind;
+		put_u64(s + 8, m->segs[i].len);
+		put_u64(s + 16, m->segs[i].offset);
+		e = dd_buf_add(out, s, sizeof(s));
+	}
+	if (!e && m->data.len)
+		e = dd_buf_add(out, m->data.data, m->data.len);
+	return e;
+}
+
+dd_err dd_manifest_decode(const void *p, size_t n, struct dd_manifest *m)
+{
+	const uint8_t *b = p;
+	uint64_t size, data_len, sum = 0;
+	uint32_t nseg;
+	dd_err e;
+
+	dd_manifest_free(m);
+	if (n < DDM_HDR || get_u32(b) != DDM_MAGIC || b[6] || b[7] ||
+	    get_u32(b + 20))
+		return DD_E_CORRUPT;
+	if (b[4] >= DD_KIND_LAST || b[5] >= DD_REASON_LAST)
+		return DD_E_CORRUPT;
+	size = get_u64(b + 8);
+	nseg = get_u32(b + 16);
+	data_len = get_u64(b + 24);
+	if (nseg > DDM_MAX_SEGS || (n - DDM_HDR) / DDM_SEG < nseg ||
+	    data_len != n - DDM_HDR - (size_t)nseg * DDM_SEG)
+		return DD_E_CORRUPT;
+	if (b[5] != DD_REASON_NONE && (nseg || size || data_len))
+		return DD_E_CORRUPT;
+	m->kind = (enum dd_kind)b[4];
+	m->reason = (enum dd_reason)b[5];
+	if (nseg) {
+		m->segs = malloc((size_t)nseg * sizeof(*m->segs));
+		if (!m->segs)
+			return DD_E_NOMEM;
+		m->cap_segs = nseg;
+	}
+	for (uint32_t i = 0; i < nseg; i++) {
+		const uint8_t *s = b + DDM_HDR + (size_t)i * DDM_SEG;
+		struct dd_seg *d = &m->segs[i];
+
+		d->kind = s[0];
+		d->len = get_u64(s + 8);
+		d->offset = get_u64(s + 16);
+		for (int k = 1; k < 8; k++)
+			if (s[k])
+				goto out_corrupt;
+		if (d->len == 0 || UINT64_MAX - sum < d->len)
+			goto out_corrupt;
+		if (d->kind == DD_SEG_LITERAL) {
+			if (d->offset > data_len || d->len > data_len - d->offset)
+				goto out_corrupt;
+		} else if (d->kind == DD_SEG_SOURCE) {
+			if (UINT64_MAX - d->offset < d->len)
+				goto out_corrupt;
+		} else if (d->kind != DD_SEG_ZERO || d->offset) {
+			goto out_corrupt;
+		}
+		sum += d->len;
+		m->n_segs = i + 1;
+	}
+	if (sum != size)
+		goto out_corrupt;
+	m->size = size;
+	if (data_len) {
+		e = dd_buf_add(&m->data, b + DDM_HDR + (size_t)nseg * DDM_SEG,
+			       (size_t)data_len);
+		if (e) {
+			dd_manifest_free(m);
+			return e;
+		}
+	}
+	return DD_OK;
+
+out_corrupt:
+	dd_manifest_free(m);
+	return DD_E_CORRUPT;
+}

@@ -35,8 +35,6 @@ enum dd_domain {
 struct dd_pseudo {
 	uint8_t key[32];
 	size_t key_len;
-	/* precomputed inner/outer SHA-256 states (private) */
-	uint8_t opaque[256];
 };
 
 /* Set up from a 16-, 24- or 32-byte key. */

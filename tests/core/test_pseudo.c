@@ -1,0 +1,214 @@
+/* test_pseudo.c: keyed pseudonyms, date shifts and date arithmetic. */
+#include <ctype.h>
+#include <string.h>
+
+#include "../unit/dd_test.h"
+#include "dd_pseudo.h"
+
+static const uint8_t key_a[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+				  14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+				  25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t key_b[32] = {32, 31, 30};
+
+static bool is_uid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			/* no leading zero in a multi-digit component */
+			if (s[i + 1] == '0' && isdigit((unsigned char)s[i + 2]))
+				return false;
+			continue;
+		}
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static void test_uid(void)
+{
+	struct dd_pseudo a, b;
+	char u1[65], u2[65], u3[65], u4[65];
+	const char *src = "1.2.826.0.1.3680043.8.498.123456789";
+
+	EXPECT_EQ_INT(dd_pseudo_init(&a, key_a, 32), DD_OK);
+	EXPECT_EQ_INT(dd_pseudo_init(&b, key_b, 32), DD_OK);
+	dd_pseudo_uid(&a, src, strlen(src), u1);
+	dd_pseudo_uid(&a, src, strlen(src), u2);
+	dd_pseudo_uid(&b, src, strlen(src), u3);
+	dd_pseudo_uid(&a, "1.2.3", 5, u4);
+	EXPECT_EQ_STR(u1, u2);                 /* deterministic */
+	EXPECT(strcmp(u1, u3) != 0);           /* keyed */
+	EXPECT(strcmp(u1, u4) != 0);           /* value-dependent */
+	EXPECT(strncmp(u1, "2.25.", 5) == 0);
+	EXPECT(is_uid(u1));
+	EXPECT(strlen(u1) <= 44);
+	EXPECT(strlen(u1) >= 5 + 30); /* 128 bits: ~39 digits, rarely fewer */
+	/* domain separation: the same text as a patient id differs */
+	{
+		char id[17];
+
+		dd_pseudo_ident(&a, DD_DOM_UID, src, strlen(src), 16, id);
+		EXPECT_EQ_INT(strlen(id), 16);
+	}
+}
+
+static void test_ident(void)
+{
+	struct dd_pseudo a;
+	char p1[65], p2[65], p3[65], w64[65];
+
+	dd_pseudo_init(&a, key_a, 16);
+	dd_pseudo_ident(&a, DD_DOM_PATIENT, "MRN123", 6, 12, p1);
+	dd_pseudo_ident(&a, DD_DOM_ACCESSION, "MRN123", 6, 12, p2);
+	dd_pseudo_ident(&a, DD_DOM_PATIENT, "MRN124", 6, 12, p3);
+	EXPECT_EQ_INT(strlen(p1), 12);
+	EXPECT(strcmp(p1, p2) != 0); /* domains separate */
+	EXPECT(strcmp(p1, p3) != 0);
+	for (const char *c = p1; *c; c++)
+		EXPECT(isdigit((unsigned char)*c) || isupper((unsigned char)*c));
+	dd_pseudo_ident(&a, DD_DOM_PATIENT, "MRN123", 6, 64, w64);
+	EXPECT_EQ_INT(strlen(w64), 64);
+	EXPECT(strncmp(w64, p1, 12) == 0); /* prefix-stable */
+	/* chars past 32 come from an extended stream, not a repeat */
+	EXPECT(strncmp(w64, w64 + 32, 32) != 0);
+	EXPECT_EQ_INT(dd_pseudo_init(&a, key_a, 20), DD_E_KEY);
+}
+
+static void test_fhir_and_hash(void)
+{
+	struct dd_pseudo a;
+	char f1[33], f2[33], h[45];
+
+	dd_pseudo_init(&a, key_a, 32);
+	dd_pseudo_fhir_id(&a, "Patient", "example", f1);
+	dd_pseudo_fhir_id(&a, "Observation", "example", f2);
+	EXPECT_EQ_INT(strlen(f1), 32);
+	EXPECT(strcmp(f1, f2) != 0);
+	for (const char *c = f1; *c; c++)
+		EXPECT(isxdigit((unsigned char)*c) && !isupper((unsigned char)*c));
+	dd_pseudo_hash_b64(&a, "John Smith", 10, h);
+	EXPECT_EQ_INT(strlen(h), 44);
+	EXPECT(h[43] == '=');
+}
+
+static void test_shift_days(void)
+{
+	struct dd_pseudo a;
+	int d, seen_neg = 0, seen_pos = 0;
+	char pk[32];
+
+	dd_pseudo_init(&a, key_a, 32);
+	for (int i = 0; i < 2000; i++) {
+		int n = snprintf(pk, sizeof(pk), "patient-%d", i);
+
+		EXPECT_EQ_INT(dd_pseudo_shift_days(&a, pk, (size_t)n, -365, -1, &d),
+			      DD_OK);
+		EXPECT(d >= -365 && d <= -1);
+		EXPECT_EQ_INT(dd_pseudo_shift_days(&a, pk, (size_t)n, -3, 3, &d),
+			      DD_OK);
+		EXPECT(d != 0 && d >= -3 && d <= 3);
+		seen_neg += d < 0;
+		seen_pos += d > 0;
+	}
+	EXPECT(seen_neg > 500 && seen_pos > 500);
+	/* the range {0, 1} can only give 1 */
+	EXPECT_EQ_INT(dd_pseudo_shift_days(&a, "x", 1, 0, 1, &d), DD_OK);
+	EXPECT_EQ_INT(d, 1);
+	EXPECT_EQ_INT(dd_pseudo_shift_days(&a, "x", 1, 0, 0, &d), DD_E_RANGE);
+	EXPECT_EQ_INT(dd_pseudo_shift_days(&a, "x", 1, 5, 1, &d), DD_E_RANGE);
+	/* same patient, same shift */
+	{
+		int d1, d2;
+
+		dd_pseudo_shift_days(&a, "P1", 2, -365, -1, &d1);
+		dd_pseudo_shift_days(&a, "P1", 2, -365, -1, &d2);
+		EXPECT_EQ_INT(d1, d2);
+	}
+}
+
+static void test_dates(void)
+{
+	static const struct {
+		const char *in;
+		int days;
+		const char *da; /* NULL: parse error expected */
+	} da[] = {
+		{"20190304", -10, "20190222"},
+		{"20200301", -1, "20200229"},  /* leap day */
+		{"20190101", -1, "20181231"},
+		{"201903", -40, "201901"},     /* 2019-03-01 - 40 = 2019-01-20 */
+		{"2019", -1, "2018"},          /* 2019-01-01 - 1 */
+		{"2019", -100, "2018"},
+		{"1999.12.31", 1, "2000.01.01"},
+		{"20190304-20190310", -3, "20190301-20190307"},
+		{"-20190310", -3, "-20190307"},
+		{"20190304 ", -1, "20190303"}, /* DICOM space padding */
+		{"20191304", -1, NULL},        /* month 13 */
+		{"20190230", -1, NULL},        /* Feb 30 */
+		{"2019030", -1, NULL},
+		{"abcd", -1, NULL},
+		{"", -1, NULL},
+		{"-", -1, NULL},
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(da) / sizeof(da[0]); i++) {
+		dd_err e = dd_date_shift_da(da[i].in, da[i].days, out, sizeof(out));
+
+		if (da[i].da) {
+			EXPECT_EQ_INT(e, DD_OK);
+			EXPECT_EQ_STR(out, da[i].da);
+		} else {
+			EXPECT(e != DD_OK);
+		}
+	}
+	EXPECT_EQ_INT(dd_date_shift_dt("20190304121530.123456+0100", -4, out,
+				       sizeof(out)), DD_OK);
+	EXPECT_EQ_STR(out, "20190228121530.123456+0100");
+	EXPECT_EQ_INT(dd_date_shift_dt("2019", -1, out, sizeof(out)), DD_OK);
+	EXPECT_EQ_STR(out, "2018");
+	EXPECT_EQ_INT(dd_date_shift_dt("20190304T1200", -1, out, sizeof(out)),
+		      DD_E_PARSE);
+	EXPECT_EQ_INT(dd_date_shift_fhir("2019-03-04", -4, out, sizeof(out)),
+		      DD_OK);
+	EXPECT_EQ_STR(out, "2019-02-28");
+	EXPECT_EQ_INT(dd_date_shift_fhir("2019-03-04T10:20:30.5+02:00", 30, out,
+					 sizeof(out)), DD_OK);
+	EXPECT_EQ_STR(out, "2019-04-03T10:20:30.5+02:00");
+	EXPECT_EQ_INT(dd_date_shift_fhir("2019-03", -1, out, sizeof(out)), DD_OK);
+	EXPECT_EQ_STR(out, "2019-02");
+	EXPECT_EQ_INT(dd_date_shift_fhir("2019", 365, out, sizeof(out)), DD_OK);
+	EXPECT_EQ_STR(out, "2020");
+	EXPECT_EQ_INT(dd_date_shift_fhir("2019-3-4", 1, out, sizeof(out)),
+		      DD_E_PARSE);
+	EXPECT_EQ_INT(dd_date_shift_fhir("2019-03-04X", 1, out, sizeof(out)),
+		      DD_E_PARSE);
+	/* round trip of the civil day count over four centuries */
+	for (int64_t z = -146097; z < 146097 * 2; z += 17) {
+		int64_t y;
+		unsigned m, d;
+
+		dd_civil_from_days(z, &y, &m, &d);
+		if (dd_days_from_civil(y, m, d) != z) {
+			EXPECT(0);
+			break;
+		}
+	}
+	EXPECT_EQ_INT(dd_days_from_civil(1970, 1, 1), 0);
+	EXPECT_EQ_INT(dd_days_from_civil(2000, 3, 1), 11017);
+}
+
+int main(void)
+{
+	test_uid();
+	test_ident();
+	test_fhir_and_hash();
+	test_shift_days();
+	test_dates();
+	return dd_test_done("test_pseudo");
+}
