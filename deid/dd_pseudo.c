@@ -178,6 +178,50 @@ dd_err dd_pseudo_shift_days(const struct dd_pseudo *p, const char *patient_key,
 	return DD_OK;
 }
 
+/* ---- patients --------------------------------------------------------------- */
+
+static size_t ps_copy_trimmed(const char *prefix, const char *v, char *out,
+			      size_t outlen)
+{
+	size_t pl = strlen(prefix), n;
+
+	if (!outlen)
+		return 0;
+	while (v && (*v == ' ' || *v == '\t'))
+		v++;
+	n = v ? strlen(v) : 0;
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (pl > outlen - 1)
+		pl = outlen - 1;
+	memcpy(out, prefix, pl);
+	if (n > outlen - 1 - pl)
+		n = outlen - 1 - pl;
+	if (n)
+		memcpy(out + pl, v, n);
+	out[pl + n] = 0;
+	return pl + n;
+}
+
+size_t dd_patient_key(const char *issuer, const char *value, char *out,
+		      size_t outlen)
+{
+	(void)issuer;
+	return ps_copy_trimmed("id:", value, out, outlen);
+}
+
+size_t dd_patient_key_study(const char *study_uid, char *out, size_t outlen)
+{
+	return ps_copy_trimmed("study:", study_uid, out, outlen);
+}
+
+void dd_pseudo_patient_id(const struct dd_pseudo *p, const char *patient_key,
+			  char out[17])
+{
+	dd_pseudo_ident(p, DD_DOM_PATIENT, patient_key, strlen(patient_key), 16,
+			out);
+}
+
 /* ---- civil dates (H. Hinnant's algorithms) -------------------------------- */
 
 int64_t dd_days_from_civil(int64_t y, unsigned m, unsigned d)

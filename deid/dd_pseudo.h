@@ -69,6 +69,29 @@ void dd_pseudo_hash_b64(const struct dd_pseudo *p, const char *value,
 dd_err dd_pseudo_shift_days(const struct dd_pseudo *p, const char *patient_key,
 			    size_t len, int min, int max, int *days);
 
+/* ---- One patient, one identity ------------------------------------------- */
+
+/* The patient key that links a patient across DICOM and FHIR.  BOTH
+ * engines must build it with this function:
+ *   DICOM: dd_patient_key(IssuerOfPatientID, PatientID, ...)
+ *   FHIR:  dd_patient_key(identifier.system, identifier.value, ...) of the
+ *          linking identifier (type MR, else the value equal to a PatientID)
+ * The value is normalised (leading/trailing spaces and NULs removed).  The
+ * issuer/system is NOT part of the key: a DICOM IssuerOfPatientID and a
+ * FHIR identifier.system rarely spell one authority alike, and linking is
+ * the point; it is accepted for a future option.  An empty or placeholder
+ * PatientID is keyed by the study instead: pass value NULL and use
+ * dd_patient_key_study().  Returns the key length (truncated to outlen-1). */
+size_t dd_patient_key(const char *issuer, const char *value, char *out,
+		      size_t outlen);
+/* "study:" + StudyInstanceUID, for DICOM files without a usable PatientID. */
+size_t dd_patient_key_study(const char *study_uid, char *out, size_t outlen);
+
+/* The patient pseudonym: DICOM PatientID and the FHIR linking identifier's
+ * value: 16 characters [0-9A-Z] (dd_pseudo_ident, DD_DOM_PATIENT). */
+void dd_pseudo_patient_id(const struct dd_pseudo *p, const char *patient_key,
+			  char out[17]);
+
 /* ---- Dates (pure; no key needed) ----------------------------------------- */
 
 /* Shift a DICOM DA value ("YYYYMMDD", also the partial "YYYY" and "YYYYMM"
