@@ -1,28 +1,928 @@
-/* dd_dicom.c: TEMPORARY placeholder until the engine lands: every DICOM
- * file is hidden (fail closed). */
+/* dd_dicom.c: the DICOM engine: classify, walk the data set applying
+ * dd_dicom_decide(), write the manifest.  docs/internals/dicom.md explains
+ * the choices (dummy values, markers, fail-closed rules). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "dd_bridge.h"
 #include "dd_dicom.h"
+#include "dd_dicom_i.h"
+#include "dd_dicom_rules.h"
+#include "dd_log.h"
 
-struct dd_dicom { int unused; };
+/* Caps: literal bytes of a manifest (header + tail; pixel values small
+ * enough to be loaded count too) and a full rewrite (deflated files). */
+#define DD_DICOM_MAX_LITERAL (64u << 20)
+#define DD_DICOM_MAX_FULL (256u << 20)
+#define DD_DICOM_MAX_DEPTH 64
+
+#define T_SPECIFIC_CHARSET DD_TAG(0x0008, 0x0005)
+#define T_SOP_CLASS DD_TAG(0x0008, 0x0016)
+#define T_SOP_INSTANCE DD_TAG(0x0008, 0x0018)
+#define T_MS_SOP_CLASS DD_TAG(0x0002, 0x0002)
+#define T_PATIENT_ID DD_TAG(0x0010, 0x0020)
+#define T_ISSUER DD_TAG(0x0010, 0x0021)
+#define T_STUDY_UID DD_TAG(0x0020, 0x000d)
+#define T_BURNED_IN DD_TAG(0x0028, 0x0301)
+#define T_RECOGNIZABLE DD_TAG(0x0028, 0x0302)
+#define T_MIME DD_TAG(0x0042, 0x0012)
+#define T_DOC_LENGTH DD_TAG(0x0042, 0x0015)
+#define T_CONTENT_SEQ DD_TAG(0x0040, 0xa730)
+#define T_GRAPHIC_SEQ DD_TAG(0x0070, 0x0001)
+
+struct dd_dicom {
+	const struct dd_policy *pol;
+	const struct dd_pseudo *pseudo;
+	const struct dd_text *text;
+	unsigned opts;      /* effective PS3.15 option bits */
+	bool need_ctx;      /* text cleaning may happen: collect context */
+	unsigned text_flags; /* DD_TEXT_CTX_TOKEN when cleaning descriptors */
+	bool markers;       /* add PatientIdentityRemoved & co */
+	bool redact_image;  /* the policy asks for burnt-in text redaction */
+};
+
+/* One transform's state (one thread). */
+struct tx {
+	const struct dd_dicom *d;
+	struct dd_text_ctx *ctx;
+	char patient_id[17];
+	int shift;
+	struct dd_buf val;  /* scratch: a value */
+	struct dd_buf utf8; /* scratch: a value in UTF-8 */
+	struct dd_buf out;  /* scratch: a new value */
+	unsigned n_fail_closed;
+};
+
+/* ---- engine --------------------------------------------------------------- */
+
+static bool policy_redacts_image(const struct dd_policy *pol)
+{
+	const struct dd_policy_image *im = &pol->dicom.clean_image;
+	size_t i;
+
+	if (im->present && im->mode != DD_REDACT_NO_TEXT)
+		return true;
+	if (pol->image.present && pol->image.mode != DD_REDACT_NO_TEXT)
+		return true;
+	for (i = 0; i < pol->dicom.n_actions; i++)
+		if (pol->dicom.actions[i].kind == DD_DACT_CLEAN_IMAGE &&
+		    pol->dicom.actions[i].image.mode != DD_REDACT_NO_TEXT)
+			return true;
+	return false;
+}
 
 dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 		    const struct dd_text *text, struct dd_dicom **out)
 {
-	(void)pol; (void)pseudo; (void)text;
-	*out = calloc(1, sizeof(**out));
-	return *out ? DD_OK : DD_E_NOMEM;
+	struct dd_dicom *d;
+	const struct dd_policy_dicom *pd = &pol->dicom;
+	size_t i;
+	dd_err err;
+
+	*out = NULL;
+	if (!pol || !pseudo)
+		return DD_E_INVAL;
+	err = dd_bridge_init();
+	if (err)
+		return err;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return DD_E_NOMEM;
+	d->pol = pol;
+	d->pseudo = pseudo;
+	d->text = text;
+	d->opts = dd_dicom_options(pol);
+	d->need_ctx = pd->profile == DD_DICOM_PROFILE_DEIDENTIFY_TAG_CONTENTS ||
+		      pd->profile == DD_DICOM_PROFILE_BASIC;
+	for (i = 0; i < pd->n_actions; i++)
+		if (pd->actions[i].kind == DD_DACT_CLEAN_TEXT)
+			d->need_ctx = true;
+	if (pd->profile == DD_DICOM_PROFILE_BASIC || pd->clean_descriptors)
+		d->text_flags = DD_TEXT_CTX_TOKEN;
+	d->markers = pd->tag_config || pd->filter != DD_DICOM_FILTER_REMOVE_LIST;
+	if (!pd->tag_config && pd->filter == DD_DICOM_FILTER_PROFILE &&
+	    pd->profile == DD_DICOM_PROFILE_KEEP_ALL)
+		d->markers = false;
+	if (pd->tag_config && pd->profile == DD_DICOM_PROFILE_KEEP_ALL)
+		d->markers = false;
+	d->redact_image = policy_redacts_image(pol);
+	*out = d;
+	return DD_OK;
 }
-void dd_dicom_free(struct dd_dicom *d) { free(d); }
+
+void dd_dicom_free(struct dd_dicom *d)
+{
+	free(d);
+}
+
 bool dd_dicom_sniff(const uint8_t *head, size_t n)
 {
 	return n >= 132 && memcmp(head + 128, "DICM", 4) == 0;
 }
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* The trimmed string value of @tag in @it into @b (reset first); false if
+ * absent or not a string. */
+static bool item_string(struct dd_bitem *it, uint32_t tag, struct dd_buf *b)
+{
+	struct dd_belem *e = dd_bridge_item_find(it, tag);
+	size_t s = 0;
+
+	dd_buf_reset(b);
+	if (!e || dd_bridge_elem_get(e, b) != DD_OK)
+		return false;
+	while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == 0))
+		b->len--;
+	while (s < b->len && b->data[s] == ' ')
+		s++;
+	if (s > 0) {
+		memmove(b->data, b->data + s, b->len - s);
+		b->len -= s;
+	}
+	if (b->data)
+		b->data[b->len] = 0;
+	return true;
+}
+
+static const char *buf_str(const struct dd_buf *b)
+{
+	return b->data ? (const char *)b->data : "";
+}
+
+static bool vr_is(const char *vr, const char *want)
+{
+	return vr[0] == want[0] && vr[1] == want[1];
+}
+
+/* Set @e to @s; if dcmtk refuses, empty it; if that fails, report. */
+static dd_err set_or_empty(struct tx *t, struct dd_belem *e, const char *s,
+			   size_t n)
+{
+	if (dd_bridge_elem_set(e, s, n) == DD_OK)
+		return DD_OK;
+	t->n_fail_closed++;
+	return dd_bridge_elem_clear(e);
+}
+
+/* ---- context for the text detector --------------------------------------- */
+
+static enum dd_info_type ctx_type(const struct dd_ps315_row *row,
+				  uint32_t tag, const char *vr)
+{
+	const char *kw = row->keyword;
+
+	if (vr_is(vr, "PN"))
+		return DD_IT_PERSON_NAME;
+	if (tag == DD_TAG(0x0010, 0x0030))
+		return DD_IT_DATE_OF_BIRTH;
+	if (vr_is(vr, "DA") || vr_is(vr, "DT"))
+		return DD_IT_DATE;
+	if (tag == T_PATIENT_ID)
+		return DD_IT_MEDICAL_RECORD_NUMBER;
+	if (strstr(kw, "Address"))
+		return DD_IT_STREET_ADDRESS;
+	if (strstr(kw, "Telephone"))
+		return DD_IT_PHONE_NUMBER;
+	if (strstr(kw, "Institution"))
+		return DD_IT_ORGANIZATION_NAME;
+	if (strstr(kw, "ID") || strstr(kw, "Number"))
+		return DD_IT_GENERIC_ID;
+	return DD_IT_CONTEXT;
+}
+
+/* The value of @e in UTF-8 into t->utf8; false if it cannot be decoded. */
+static bool value_utf8(struct tx *t, struct dd_belem *e, const char *vr,
+		       const char *charset)
+{
+	dd_buf_reset(&t->val);
+	dd_buf_reset(&t->utf8);
+	if (dd_bridge_elem_get(e, &t->val) != DD_OK)
+		return false;
+	if (dd_dicom_is_ascii((const char *)t->val.data, t->val.len))
+		return dd_buf_add(&t->utf8, t->val.data, t->val.len) == DD_OK;
+	if (!charset || !*charset)
+		return false;
+	return dd_bridge_to_utf8(charset, (const char *)t->val.data, t->val.len,
+				 vr_is(vr, "PN"), &t->utf8) == DD_OK;
+}
+
+static void ctx_add_values(struct tx *t, enum dd_info_type type)
+{
+	const char *s = buf_str(&t->utf8);
+	size_t n = t->utf8.len, i = 0, j;
+
+	while (i < n) {
+		for (j = i; j < n && s[j] != '\\'; j++)
+			;
+		if (j > i)
+			(void)dd_text_ctx_add(t->ctx, type, s + i, j - i);
+		i = j + 1;
+	}
+}
+
+static void ctx_collect(struct tx *t, struct dd_bitem *it, const char *charset,
+			unsigned depth)
+{
+	struct dd_belem *e;
+	struct dd_belem_info in;
+
+	if (depth > DD_DICOM_MAX_DEPTH)
+		return;
+	for (e = dd_bridge_item_next(it, NULL); e; e = dd_bridge_item_next(it, e)) {
+		const struct dd_ps315_row *row;
+
+		dd_bridge_elem_info(e, &in);
+		if (in.is_sq) {
+			size_t i;
+
+			for (i = 0; i < in.n_items; i++)
+				ctx_collect(t, dd_bridge_elem_item(e, i), charset,
+					    depth + 1);
+			continue;
+		}
+		if (DD_TAG_GROUP(in.tag) & 1)
+			continue;
+		row = dd_ps315_find(in.tag);
+		if (!row || row->code == DD_P_K || row->code == DD_P_C ||
+		    row->opts[DD_COL_CLEAN_DESC] == 'C')
+			continue;
+		if (!vr_is(in.vr, "PN") && !vr_is(in.vr, "LO") &&
+		    !vr_is(in.vr, "SH") && !vr_is(in.vr, "DA") &&
+		    !vr_is(in.vr, "DT") && !vr_is(in.vr, "ST") &&
+		    !vr_is(in.vr, "UC") && !vr_is(in.vr, "AE"))
+			continue;
+		if (value_utf8(t, e, in.vr, charset))
+			ctx_add_values(t, ctx_type(row, in.tag, in.vr));
+	}
+}
+
+/* ---- value actions --------------------------------------------------------- */
+
+static dd_err act_uid(struct tx *t, struct dd_belem *e, uint32_t tag)
+{
+	const char *s;
+	size_t n, i = 0, j;
+	dd_err err;
+
+	if (dd_dicom_uid_tag_never_mapped(tag))
+		return DD_OK;
+	dd_buf_reset(&t->val);
+	dd_buf_reset(&t->out);
+	err = dd_bridge_elem_get(e, &t->val);
+	if (err)
+		return err == DD_E_NOMEM ? err : dd_bridge_elem_clear(e);
+	s = buf_str(&t->val);
+	n = t->val.len;
+	while (n > 0 && (s[n - 1] == 0 || s[n - 1] == ' '))
+		n--;
+	if (n == 0)
+		return DD_OK;
+	while (i <= n) {
+		char uid[65];
+		size_t a, b;
+
+		for (j = i; j < n && s[j] != '\\'; j++)
+			;
+		for (a = i; a < j && s[a] == ' '; a++)
+			;
+		for (b = j; b > a && (s[b - 1] == ' ' || s[b - 1] == 0); b--)
+			;
+		if (i > 0)
+			err = dd_buf_addc(&t->out, '\\');
+		if (!err && b > a) {
+			if (b - a > 14 && memcmp(s + a, "1.2.840.10008.", 14) == 0) {
+				err = dd_buf_add(&t->out, s + a, b - a);
+			} else {
+				dd_pseudo_uid(t->d->pseudo, s + a, b - a, uid);
+				err = dd_buf_adds(&t->out, uid);
+			}
+		}
+		if (err)
+			return err;
+		i = j + 1;
+	}
+	return set_or_empty(t, e, buf_str(&t->out), t->out.len);
+}
+
+static dd_err act_shift(struct tx *t, struct dd_belem *e, const char *vr)
+{
+	const char *s;
+	size_t n, i = 0, j;
+	dd_err err = DD_OK;
+
+	if (!vr_is(vr, "DA") && !vr_is(vr, "DT"))
+		return DD_OK; /* TM and others are kept */
+	dd_buf_reset(&t->val);
+	dd_buf_reset(&t->out);
+	if (dd_bridge_elem_get(e, &t->val) != DD_OK)
+		return dd_bridge_elem_clear(e);
+	s = buf_str(&t->val);
+	n = t->val.len;
+	while (n > 0 && (s[n - 1] == 0 || s[n - 1] == ' '))
+		n--;
+	if (n == 0)
+		return DD_OK;
+	while (i <= n && !err) {
+		char in[64], o[64];
+
+		for (j = i; j < n && s[j] != '\\'; j++)
+			;
+		if (i > 0)
+			err = dd_buf_addc(&t->out, '\\');
+		if (!err && j > i) {
+			dd_err e2;
+
+			if (j - i >= sizeof(in))
+				goto fail_closed;
+			memcpy(in, s + i, j - i);
+			in[j - i] = 0;
+			e2 = vr_is(vr, "DA") ? dd_date_shift_da(in, t->shift, o, sizeof(o))
+					     : dd_date_shift_dt(in, t->shift, o, sizeof(o));
+			if (e2)
+				goto fail_closed;
+			err = dd_buf_adds(&t->out, o);
+		}
+		i = j + 1;
+	}
+	if (err)
+		return err;
+	return set_or_empty(t, e, buf_str(&t->out), t->out.len);
+fail_closed:
+	/* not a date we can shift: never keep it */
+	t->n_fail_closed++;
+	return dd_bridge_elem_clear(e);
+}
+
+static dd_err act_dummy(struct tx *t, struct dd_belem *e, const char *vr)
+{
+	static const uint8_t zeros[8];
+	const char *s = dd_dicom_dummy(vr);
+
+	if (vr_is(vr, "UI"))
+		return act_uid(t, e, 0);
+	if (s)
+		return set_or_empty(t, e, s, strlen(s));
+	if (dd_bridge_elem_set_bytes(e, zeros, sizeof(zeros)) == DD_OK)
+		return DD_OK;
+	t->n_fail_closed++;
+	return dd_bridge_elem_clear(e);
+}
+
+static dd_err act_ident(struct tx *t, struct dd_belem *e, uint32_t tag)
+{
+	char id[17];
+	size_t n;
+
+	dd_buf_reset(&t->val);
+	if (dd_bridge_elem_get(e, &t->val) != DD_OK)
+		return dd_bridge_elem_clear(e);
+	n = t->val.len;
+	while (n > 0 && (t->val.data[n - 1] == ' ' || t->val.data[n - 1] == 0))
+		n--;
+	if (n == 0)
+		return DD_OK; /* empty stays empty */
+	dd_pseudo_ident(t->d->pseudo,
+			tag == DD_TAG(0x0008, 0x0050) ? DD_DOM_ACCESSION : DD_DOM_IDENT,
+			(const char *)t->val.data, n, 16, id);
+	return set_or_empty(t, e, id, 16);
+}
+
+static dd_err act_age(struct tx *t, struct dd_belem *e)
+{
+	char age[5];
+
+	dd_buf_reset(&t->val);
+	if (dd_bridge_elem_get(e, &t->val) != DD_OK || t->val.len == 0)
+		return DD_OK;
+	if (dd_dicom_age_cap((const char *)t->val.data, t->val.len, age) != DD_OK) {
+		t->n_fail_closed++;
+		return dd_bridge_elem_clear(e);
+	}
+	return set_or_empty(t, e, age, 4);
+}
+
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+static dd_err act_clean(struct tx *t, struct dd_belem *e, const char *vr,
+			const char *charset)
+{
+	size_t max, n;
+	dd_err err;
+	struct dd_buf enc;
+
+	if (!value_utf8(t, e, vr, charset))
+		goto fail_closed;
+	if (t->utf8.len == 0)
+		return DD_OK;
+	dd_buf_reset(&t->out);
+	err = dd_text_clean(t->d->text, t->ctx, buf_str(&t->utf8), t->utf8.len,
+			    t->d->text_flags, &t->out);
+	if (err == DD_E_NOMEM)
+		return err;
+	if (err)
+		goto fail_closed;
+	if (t->out.len == t->utf8.len &&
+	    memcmp(t->out.data, t->utf8.data, t->out.len) == 0)
+		return DD_OK; /* nothing found: the original bytes stay */
+	max = dd_dicom_vr_max_len(vr);
+	n = max ? utf8_cut(buf_str(&t->out), t->out.len, max) : t->out.len;
+	dd_buf_init(&enc, DD_DICOM_MAX_LITERAL);
+	err = dd_dicom_encode_charset(charset, buf_str(&t->out), n, &enc);
+	if (err == DD_OK) {
+		err = set_or_empty(t, e, buf_str(&enc), enc.len);
+		dd_buf_free(&enc);
+		return err;
+	}
+	dd_buf_free(&enc);
+	if (err == DD_E_NOMEM)
+		return err;
+fail_closed:
+	t->n_fail_closed++;
+	return dd_bridge_elem_clear(e);
+}
+
+static dd_err act_document(struct tx *t, struct dd_bitem *it,
+			   struct dd_belem *e)
+{
+	const uint8_t *doc;
+	size_t len;
+	struct dd_belem *l;
+	char num[24];
+
+	item_string(it, T_MIME, &t->val);
+	doc = dd_dicom_dummy_document(t->val.len ? buf_str(&t->val) : NULL, &len);
+	if (dd_bridge_elem_set_bytes(e, doc, len) != DD_OK) {
+		t->n_fail_closed++;
+		return dd_bridge_elem_clear(e);
+	}
+	l = dd_bridge_item_find(it, T_DOC_LENGTH);
+	if (l) {
+		snprintf(num, sizeof(num), "%zu", len);
+		if (dd_bridge_item_put(it, T_DOC_LENGTH, num) != DD_OK) {
+			t->n_fail_closed++;
+			return dd_bridge_elem_clear(l);
+		}
+	}
+	return DD_OK;
+}
+
+/* ---- the walk -------------------------------------------------------------- */
+
+static dd_err walk_item(struct tx *t, struct dd_bitem *it, const char *charset,
+			unsigned depth, unsigned ctx);
+
+static unsigned ctx_of(uint32_t tag)
+{
+	if (tag == T_CONTENT_SEQ)
+		return DD_DCTX_CONTENT;
+	if (tag == T_GRAPHIC_SEQ)
+		return DD_DCTX_GRAPHIC;
+	return 0;
+}
+
+static dd_err apply(struct tx *t, struct dd_bitem *it, struct dd_belem *e,
+		    const struct dd_belem_info *in, enum dd_dicom_act a,
+		    const char *charset, unsigned depth, unsigned ctx)
+{
+	size_t i;
+	dd_err err;
+
+	switch (a) {
+	case DD_ACT_KEEP:
+		return DD_OK;
+	case DD_ACT_RECURSE:
+		if (!in->is_sq)
+			return DD_OK;
+		for (i = 0; i < in->n_items; i++) {
+			err = walk_item(t, dd_bridge_elem_item(e, i), charset,
+					depth + 1, ctx | ctx_of(in->tag));
+			if (err)
+				return err;
+		}
+		return DD_OK;
+	case DD_ACT_DELETE:
+		return dd_bridge_item_delete(it, e);
+	case DD_ACT_EMPTY:
+		return dd_bridge_elem_clear(e);
+	case DD_ACT_DUMMY:
+		return act_dummy(t, e, in->vr);
+	case DD_ACT_UID:
+		return act_uid(t, e, in->tag);
+	case DD_ACT_CLEAN:
+		return act_clean(t, e, in->vr, charset);
+	case DD_ACT_SHIFT:
+		return act_shift(t, e, in->vr);
+	case DD_ACT_PATIENT_ID:
+		return set_or_empty(t, e, t->patient_id, strlen(t->patient_id));
+	case DD_ACT_IDENT:
+		return act_ident(t, e, in->tag);
+	case DD_ACT_AGE:
+		return act_age(t, e);
+	case DD_ACT_DOCUMENT:
+		return act_document(t, it, e);
+	case DD_ACT_LAST:
+		break;
+	}
+	return dd_bridge_item_delete(it, e);
+}
+
+static dd_err walk_item(struct tx *t, struct dd_bitem *it, const char *charset,
+			unsigned depth, unsigned ctx)
+{
+	struct dd_belem *e, *next;
+	struct dd_belem_info in;
+	char cs[128];
+	char creator[80];
+	dd_err err;
+
+	if (!it)
+		return DD_OK;
+	if (depth > DD_DICOM_MAX_DEPTH)
+		return DD_E_LIMIT;
+	/* an item may carry its own character set */
+	if (item_string(it, T_SPECIFIC_CHARSET, &t->val) && t->val.len < sizeof(cs)) {
+		memcpy(cs, buf_str(&t->val), t->val.len + 1);
+		charset = cs;
+	}
+	for (e = dd_bridge_item_next(it, NULL); e; e = next) {
+		struct dd_dicom_elem de;
+		enum dd_dicom_act a;
+
+		next = dd_bridge_item_next(it, e);
+		dd_bridge_elem_info(e, &in);
+		de.tag = in.tag;
+		memcpy(de.vr, in.vr, 3);
+		de.creator = in.creator;
+		de.depth = depth;
+		de.ctx = ctx;
+		if ((DD_TAG_GROUP(in.tag) & 1) && DD_TAG_ELEM(in.tag) >= 0x10 &&
+		    DD_TAG_ELEM(in.tag) <= 0xff) {
+			/* a private creator: its own value names the block */
+			dd_buf_reset(&t->val);
+			creator[0] = 0;
+			if (dd_bridge_elem_get(e, &t->val) == DD_OK &&
+			    t->val.len < sizeof(creator)) {
+				memcpy(creator, buf_str(&t->val), t->val.len + 1);
+			}
+			de.creator = creator;
+		}
+		a = dd_dicom_decide(t->d->pol, &de);
+		err = apply(t, it, e, &in, a, charset, depth, ctx);
+		if (err)
+			return err;
+	}
+	return DD_OK;
+}
+
+/* ---- markers ---------------------------------------------------------------- */
+
+struct method_code {
+	unsigned opt; /* DD_PS315_* bit, 0: the profile itself */
+	const char *value;
+	const char *meaning;
+};
+
+static const struct method_code method_codes[] = {
+	{0, "113100", "Basic Application Confidentiality Profile"},
+	{DD_PS315_RETAIN_SAFE_PRIVATE, "113111", "Retain Safe Private Option"},
+	{DD_PS315_RETAIN_UIDS, "113110", "Retain UIDs Option"},
+	{DD_PS315_RETAIN_DEVICE_ID, "113109", "Retain Device Identity Option"},
+	{DD_PS315_RETAIN_INSTITUTION_ID, "113112",
+	 "Retain Institution Identity Option"},
+	{DD_PS315_RETAIN_PATIENT_CHARS, "113108",
+	 "Retain Patient Characteristics Option"},
+	{DD_PS315_RETAIN_LONG_FULL_DATES, "113106",
+	 "Retain Longitudinal Temporal Information Full Dates Option"},
+	{DD_PS315_RETAIN_LONG_MODIFIED_DATES, "113107",
+	 "Retain Longitudinal Temporal Information Modified Dates Option"},
+	{DD_PS315_CLEAN_DESC, "113105", "Clean Descriptors Option"},
+	{DD_PS315_CLEAN_STRUCT_CONT, "113104", "Clean Structured Content Option"},
+	{DD_PS315_CLEAN_GRAPH, "113103", "Clean Graphics Option"},
+};
+
+static const char *profile_name(const struct dd_policy_dicom *pd)
+{
+	if (!pd->tag_config && pd->filter == DD_DICOM_FILTER_KEEP_LIST)
+		return "keepList";
+	switch (pd->profile) {
+	case DD_DICOM_PROFILE_BASIC:
+		return "PS3.15 Basic Profile";
+	case DD_DICOM_PROFILE_MINIMAL_KEEP_LIST:
+		return "MINIMAL_KEEP_LIST_PROFILE";
+	case DD_DICOM_PROFILE_DEIDENTIFY_TAG_CONTENTS:
+		return "DEIDENTIFY_TAG_CONTENTS";
+	default:
+		return "KEEP_ALL_PROFILE";
+	}
+}
+
+static dd_err add_markers(struct tx *t, struct dd_bitem *ds)
+{
+	const struct dd_policy_dicom *pd = &t->d->pol->dicom;
+	bool basic = pd->profile == DD_DICOM_PROFILE_BASIC &&
+		     (pd->tag_config || pd->filter == DD_DICOM_FILTER_PROFILE);
+	const char *ltim = "REMOVED";
+	char method[65];
+	struct dd_belem *seq;
+	size_t i;
+	dd_err err;
+
+	if (pd->profile == DD_DICOM_PROFILE_DEIDENTIFY_TAG_CONTENTS)
+		ltim = "MODIFIED";
+	if (basic && (t->d->opts & DD_PS315_RETAIN_LONG_MODIFIED_DATES))
+		ltim = "MODIFIED";
+	if (basic && (t->d->opts & DD_PS315_RETAIN_LONG_FULL_DATES))
+		ltim = "UNMODIFIED";
+	snprintf(method, sizeof(method), "deidfs %s %s", DD_VERSION,
+		 profile_name(pd));
+	err = dd_bridge_item_put(ds, DD_TAG(0x0012, 0x0062), "YES");
+	if (!err)
+		err = dd_bridge_item_put(ds, DD_TAG(0x0012, 0x0063), method);
+	if (!err)
+		err = dd_bridge_item_put(ds, DD_TAG(0x0028, 0x0303), ltim);
+	if (err || !basic)
+		return err;
+	err = dd_bridge_item_put_seq(ds, DD_TAG(0x0012, 0x0064), &seq);
+	for (i = 0; !err && i < sizeof(method_codes) / sizeof(method_codes[0]); i++) {
+		const struct method_code *c = &method_codes[i];
+		struct dd_bitem *item;
+
+		if (c->opt && !(t->d->opts & c->opt))
+			continue;
+		err = dd_bridge_seq_append(seq, &item);
+		if (!err)
+			err = dd_bridge_item_put(item, DD_TAG(0x0008, 0x0100), c->value);
+		if (!err)
+			err = dd_bridge_item_put(item, DD_TAG(0x0008, 0x0102), "DCM");
+		if (!err)
+			err = dd_bridge_item_put(item, DD_TAG(0x0008, 0x0104), c->meaning);
+	}
+	return err;
+}
+
+/* ---- classification ------------------------------------------------------- */
+
+static bool placeholder_id(const struct dd_policy *pol, const char *id)
+{
+	size_t i;
+
+	if (!*id)
+		return true;
+	for (i = 0; i < pol->deidfs.placeholder_patient_ids.n; i++)
+		if (strcasecmp(id, pol->deidfs.placeholder_patient_ids.v[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Decide from the header whether the file is served; DD_REASON_NONE if so.
+ * Also computes the patient pseudonym and the date shift. */
+static enum dd_reason classify(struct tx *t, struct dd_bfile *f,
+			       bool preamble)
+{
+	const struct dd_policy *pol = t->d->pol;
+	struct dd_bitem *ds = dd_bridge_file_dataset(f);
+	struct dd_bitem *meta = dd_bridge_file_meta(f);
+	char key[320];
+	size_t klen;
+
+	if (item_string(meta, T_MS_SOP_CLASS, &t->val) &&
+	    strcmp(buf_str(&t->val), "1.2.840.10008.1.3.10") == 0)
+		return DD_REASON_DICOMDIR;
+	if (dd_bridge_item_find(ds, DD_TAG(0x0004, 0x1220)))
+		return DD_REASON_DICOMDIR; /* a DirectoryRecordSequence */
+	if (!item_string(ds, T_SOP_INSTANCE, &t->val) || t->val.len == 0)
+		return DD_REASON_DICOM_UNSUPPORTED;
+	if (!item_string(ds, T_SOP_CLASS, &t->val) || t->val.len == 0) {
+		if (!preamble)
+			return DD_REASON_DICOM_UNSUPPORTED;
+	} else if (pol->deidfs.hide_photographic &&
+		   dd_dicom_sop_is_photographic(buf_str(&t->val))) {
+		return DD_REASON_POLICY_EXCLUDED;
+	}
+	if (pol->deidfs.hide_recognizable_visual_features &&
+	    item_string(ds, T_RECOGNIZABLE, &t->val) &&
+	    strcasecmp(buf_str(&t->val), "YES") == 0)
+		return DD_REASON_POLICY_EXCLUDED;
+	/* interim rule until OCR lands: images marked as carrying burnt-in
+	 * text are hidden when the policy asks for redaction */
+	if (t->d->redact_image && item_string(ds, T_BURNED_IN, &t->val) &&
+	    strcasecmp(buf_str(&t->val), "YES") == 0)
+		return DD_REASON_POLICY_EXCLUDED;
+
+	/* the patient: (issuer, PatientID), or the study for placeholders */
+	item_string(ds, T_PATIENT_ID, &t->val);
+	if (placeholder_id(pol, buf_str(&t->val))) {
+		item_string(ds, T_STUDY_UID, &t->val);
+		klen = dd_patient_key_study(buf_str(&t->val), key, sizeof(key));
+	} else {
+		struct dd_buf issuer;
+
+		dd_buf_init(&issuer, 1024);
+		item_string(ds, T_ISSUER, &issuer);
+		klen = dd_patient_key(buf_str(&issuer), buf_str(&t->val), key,
+				      sizeof(key));
+		dd_buf_free(&issuer);
+	}
+	dd_pseudo_patient_id(t->d->pseudo, key, t->patient_id);
+	if (dd_pseudo_shift_days(t->d->pseudo, key, klen,
+				 pol->deidfs.date_shift_min,
+				 pol->deidfs.date_shift_max, &t->shift) != DD_OK)
+		return DD_REASON_INTERNAL;
+	return DD_REASON_NONE;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
+		   const struct dd_bfile_info *info, unsigned flags,
+		   struct dd_manifest *m, enum dd_reason *reason)
+{
+	struct dd_dicom_encap enc;
+	struct dd_bencap be;
+	struct dd_bout out;
+	dd_err err;
+
+	*reason = DD_REASON_NONE;
+	if (info->deflated || (flags & DD_DICOM_FULL_REWRITE)) {
+		struct dd_buf full;
+
+		dd_buf_init(&full, DD_DICOM_MAX_FULL + 1);
+		err = dd_bridge_write_full(f, DD_DICOM_MAX_FULL, &full);
+		if (!err)
+			err = dd_manifest_add_literal(m, full.data, full.len);
+		dd_buf_free(&full);
+		goto out_map;
+	}
+	memset(&enc, 0, sizeof(enc));
+	memset(&be, 0, sizeof(be));
+	if (info->encapsulated &&
+	    dd_dicom_walk_encap(fd, size, info->explicit_vr, info->big_endian,
+				&enc) == DD_OK) {
+		be.found = true;
+		be.off = enc.off;
+		be.len = enc.len;
+		be.item_len = enc.item_len;
+		be.n_items = enc.n_items;
+	}
+	dd_buf_init(&out.head, DD_DICOM_MAX_LITERAL + 1);
+	dd_buf_init(&out.tail, DD_DICOM_MAX_LITERAL + 1);
+	err = dd_bridge_write_manifest(f, &be, DD_DICOM_MAX_LITERAL, &out);
+	free(enc.item_len);
+	if (!err && out.src_len > 0 && out.src_off + out.src_len > size)
+		err = DD_E_CHANGED;
+	if (!err)
+		err = dd_manifest_add_literal(m, out.head.data, out.head.len);
+	if (!err && out.src_len > 0)
+		err = dd_manifest_add_source(m, out.src_off, out.src_len);
+	if (!err && out.pad)
+		err = dd_manifest_add_zero(m, out.pad);
+	if (!err && out.tail.len)
+		err = dd_manifest_add_literal(m, out.tail.data, out.tail.len);
+	dd_buf_free(&out.head);
+	dd_buf_free(&out.tail);
+out_map:
+	switch (err) {
+	case DD_OK:
+	case DD_E_NOMEM:
+		return err;
+	case DD_E_LIMIT:
+		*reason = DD_REASON_LIMIT;
+		return DD_OK;
+	case DD_E_CHANGED:
+	case DD_E_IO:
+		*reason = DD_REASON_UNREADABLE;
+		return DD_OK;
+	default:
+		*reason = DD_REASON_DICOM_UNSUPPORTED;
+		return DD_OK;
+	}
+}
+
+/* ---- transform ------------------------------------------------------------ */
+
+static enum dd_reason load_reason(dd_err err)
+{
+	switch (err) {
+	case DD_E_PARSE:
+		return DD_REASON_DICOM_PARSE;
+	case DD_E_IO:
+	case DD_E_CHANGED:
+		return DD_REASON_UNREADABLE;
+	default:
+		return DD_REASON_INTERNAL;
+	}
+}
+
+dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
+			     const char *log_name, unsigned flags,
+			     struct dd_manifest *m)
+{
+	struct stat st;
+	uint8_t head[132];
+	bool preamble;
+	struct dd_bfile *f = NULL;
+	struct dd_bfile_info info;
+	struct tx t;
+	enum dd_reason reason = DD_REASON_NONE;
+	char charset[128] = "";
+	ssize_t n;
+	dd_err err;
+
+	if (!d || !m || fd < 0)
+		return DD_E_INVAL;
+	if (!log_name)
+		log_name = "-";
+	if (fstat(fd, &st) != 0) {
+		dd_manifest_hide(m, DD_KIND_DICOM, DD_REASON_UNREADABLE);
+		return DD_OK;
+	}
+	n = pread(fd, head, sizeof(head), 0);
+	preamble = n == (ssize_t)sizeof(head) && dd_dicom_sniff(head, sizeof(head));
+
+	err = dd_bridge_file_load_fd(fd, &f, &info);
+	if (err == DD_E_NOMEM)
+		return err;
+	if (err) {
+		dd_log(DD_LOG_INFO, "dicom: %s: hidden (%s)", log_name,
+		       dd_reason_name(load_reason(err)));
+		dd_manifest_hide(m, DD_KIND_DICOM, load_reason(err));
+		return DD_OK;
+	}
+
+	memset(&t, 0, sizeof(t));
+	t.d = d;
+	dd_buf_init(&t.val, DD_DICOM_MAX_LITERAL);
+	dd_buf_init(&t.utf8, DD_DICOM_MAX_LITERAL);
+	dd_buf_init(&t.out, DD_DICOM_MAX_LITERAL);
+
+	reason = classify(&t, f, preamble);
+	if (reason != DD_REASON_NONE)
+		goto out_hide;
+
+	if (item_string(dd_bridge_file_dataset(f), T_SPECIFIC_CHARSET, &t.val) &&
+	    t.val.len < sizeof(charset))
+		memcpy(charset, buf_str(&t.val), t.val.len + 1);
+	if (d->need_ctx) {
+		err = dd_text_ctx_new(&t.ctx);
+		if (err)
+			goto out_free;
+		dd_text_ctx_set_shift(t.ctx, t.shift);
+		ctx_collect(&t, dd_bridge_file_dataset(f), charset, 0);
+	}
+	err = walk_item(&t, dd_bridge_file_dataset(f), charset, 0, 0);
+	if (!err && d->markers)
+		err = add_markers(&t, dd_bridge_file_dataset(f));
+	if (err == DD_E_NOMEM)
+		goto out_free;
+	if (err) {
+		reason = err == DD_E_LIMIT ? DD_REASON_LIMIT
+					   : DD_REASON_DICOM_UNSUPPORTED;
+		err = DD_OK;
+		goto out_hide;
+	}
+	err = emit(f, fd, (uint64_t)st.st_size, &info, flags, m, &reason);
+	if (err)
+		goto out_free;
+	if (reason != DD_REASON_NONE)
+		goto out_hide;
+	m->kind = DD_KIND_DICOM;
+	m->reason = DD_REASON_NONE;
+	if (t.n_fail_closed)
+		dd_log(DD_LOG_DEBUG, "dicom: %s: %u values emptied (fail closed)",
+		       log_name, t.n_fail_closed);
+	goto out_free;
+
+out_hide:
+	dd_log(DD_LOG_INFO, "dicom: %s: hidden (%s)", log_name,
+	       dd_reason_name(reason));
+	dd_manifest_hide(m, reason == DD_REASON_DICOMDIR ? DD_KIND_DICOMDIR
+							 : DD_KIND_DICOM,
+			 reason);
+out_free:
+	if (t.ctx)
+		dd_text_ctx_free(t.ctx);
+	dd_buf_free(&t.val);
+	dd_buf_free(&t.utf8);
+	dd_buf_free(&t.out);
+	dd_bridge_file_free(f);
+	return err;
+}
+
 dd_err dd_dicom_transform(const struct dd_dicom *d, int fd,
 			  const char *log_name, struct dd_manifest *m)
 {
-	(void)d; (void)fd; (void)log_name;
-	dd_manifest_hide(m, DD_KIND_DICOM, DD_REASON_DICOM_UNSUPPORTED);
-	return DD_OK;
+	return dd_dicom_transform_ex(d, fd, log_name, 0, m);
 }

@@ -43,6 +43,21 @@ bool dd_dicom_sniff(const uint8_t *head, size_t n);
 dd_err dd_dicom_transform(const struct dd_dicom *d, int fd,
 			  const char *log_name, struct dd_manifest *m);
 
+/* Flags of dd_dicom_transform_ex(). */
+enum {
+	/* Write the whole output with dcmtk (pixel value loaded and written
+	 * through dcmtk) as one literal segment, instead of header literals
+	 * plus a source range.  The output bytes are the same; tests compare
+	 * the two, and deflated files always take this path.  Capped at
+	 * 256 MiB (hidden with DD_REASON_LIMIT above). */
+	DD_DICOM_FULL_REWRITE = 1u << 0,
+};
+
+/* dd_dicom_transform() with @flags (DD_DICOM_*). */
+dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
+			     const char *log_name, unsigned flags,
+			     struct dd_manifest *m);
+
 #ifdef __cplusplus
 }
 #endif

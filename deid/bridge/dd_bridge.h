@@ -1,12 +1,21 @@
 /* dd_bridge.h: the C interface to dcmtk.  This header compiles as C and as
  * C++; C sees only incomplete types.  Every function is extern "C" and
- * catches every C++ exception, returning a dd_err. */
+ * catches every C++ exception, returning a dd_err (DD_E_NOMEM for
+ * std::bad_alloc, DD_E_INTERNAL for anything else).
+ *
+ * Threads: after dd_bridge_init() (called once, before any other thread
+ * uses dcmtk), any number of threads may each work on their own struct
+ * dd_bfile.  A struct dd_bfile and everything borrowed from it belong to
+ * one thread at a time.
+ */
 #ifndef DD_BRIDGE_H
 #define DD_BRIDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dd_buf.h"
 #include "dd_err.h"
 
 #ifdef __cplusplus
@@ -15,6 +24,148 @@ extern "C" {
 
 /* dcmtk's version string ("3.6.7"). */
 const char *dd_bridge_dcmtk_version(void);
+
+/* ==== DICOM engine section (deid/dd_dicom*.c) ============================ */
+
+/* One-time set-up: silences dcmtk's logger (OFLog: nothing reaches stderr)
+ * and checks that dcmtk's data dictionary is loaded.  Idempotent and
+ * thread-safe (std::call_once).  DD_E_INTERNAL without a dictionary. */
+dd_err dd_bridge_init(void);
+
+struct dd_bfile; /* a loaded file: DcmFileFormat + what we learnt loading it */
+struct dd_bitem; /* a DcmItem: the data set, or an item of a sequence */
+struct dd_belem; /* a DcmElement inside an item */
+
+struct dd_bfile_info {
+	char xfer_uid[65];   /* the source transfer syntax UID */
+	bool explicit_vr;
+	bool big_endian;
+	bool encapsulated;   /* pixel data in fragments (JPEG, RLE, ...) */
+	bool deflated;       /* the data set was inflated: no source ranges */
+	bool had_meta;       /* the source had a file meta information group */
+};
+
+/* Load the file open at @fd (read-only; never re-opened by name): dcmtk
+ * reads "/proc/self/fd/@fd", a magic link to the very file the fd refers
+ * to, and the (device, inode) of that link is checked against fstat(@fd)
+ * before and after loading.  Values longer than 4096 bytes are not read
+ * (dcmtk keeps their offsets).  DD_E_PARSE if dcmtk cannot parse the
+ * whole file, DD_E_CHANGED if the identity check fails.  The fd must stay
+ * open and unchanged until dd_bridge_file_free(): values are read from it
+ * lazily.  Free with dd_bridge_file_free(). */
+dd_err dd_bridge_file_load_fd(int fd, struct dd_bfile **out,
+			      struct dd_bfile_info *info);
+void dd_bridge_file_free(struct dd_bfile *f);
+
+/* The data set of @f (borrowed, lives as long as @f). */
+struct dd_bitem *dd_bridge_file_dataset(struct dd_bfile *f);
+/* The file meta information group as read (borrowed; empty without one).
+ * Read it only: it is rebuilt when the output is written. */
+struct dd_bitem *dd_bridge_file_meta(struct dd_bfile *f);
+
+/* ---- elements ---------------------------------------------------------- */
+
+struct dd_belem_info {
+	uint32_t tag;
+	char vr[3];          /* dcmtk's VR name ("PN", "SQ", "UN", "OB"...) */
+	uint32_t length;     /* value length as read (0xffffffff: undefined) */
+	bool is_sq;          /* a sequence (has items) */
+	size_t n_items;      /* items of a sequence, else 0 */
+	const char *creator; /* private creator of a private element, or NULL;
+				borrowed until the element changes */
+};
+
+/* The element after @prev in @it (@prev NULL: the first); NULL at the
+ * end.  Borrowed; valid until it is deleted or @it changes shape. */
+struct dd_belem *dd_bridge_item_next(struct dd_bitem *it,
+				     struct dd_belem *prev);
+/* The element with @tag directly in @it, or NULL. */
+struct dd_belem *dd_bridge_item_find(struct dd_bitem *it, uint32_t tag);
+void dd_bridge_elem_info(struct dd_belem *e, struct dd_belem_info *info);
+/* Item @i of a sequence element (borrowed), or NULL. */
+struct dd_bitem *dd_bridge_elem_item(struct dd_belem *e, size_t i);
+
+/* The value of a string-VR element as raw bytes (the data set's character
+ * set, every value with its backslashes), appended to @out.  Trailing
+ * padding is kept as dcmtk reports it.  DD_E_UNSUPPORTED for non-string
+ * VRs. */
+dd_err dd_bridge_elem_get(struct dd_belem *e, struct dd_buf *out);
+/* Replace the value of a string-VR element with @n bytes at @s. */
+dd_err dd_bridge_elem_set(struct dd_belem *e, const char *s, size_t n);
+/* Replace the value of a binary element (OB/OW/UN/US/UL/...) with @n raw
+ * bytes (little-endian for numbers, as dcmtk's in-memory form). */
+dd_err dd_bridge_elem_set_bytes(struct dd_belem *e, const uint8_t *p,
+				size_t n);
+/* Zero-length value (a sequence: every item removed). */
+dd_err dd_bridge_elem_clear(struct dd_belem *e);
+/* Remove @e from @it and free it; @e is invalid afterwards. */
+dd_err dd_bridge_item_delete(struct dd_bitem *it, struct dd_belem *e);
+
+/* Insert or replace a string element @tag (VR from the dictionary) in @it
+ * with value @s. */
+dd_err dd_bridge_item_put(struct dd_bitem *it, uint32_t tag, const char *s);
+/* Replace @tag in @it by an empty sequence and return it (borrowed). */
+dd_err dd_bridge_item_put_seq(struct dd_bitem *it, uint32_t tag,
+			      struct dd_belem **seq);
+/* Append a new empty item to sequence @seq; returns it (borrowed). */
+dd_err dd_bridge_seq_append(struct dd_belem *seq, struct dd_bitem **item);
+
+/* ---- character sets ----------------------------------------------------- */
+
+/* Convert @n bytes of @s, in the DICOM character set @charset (the value of
+ * SpecificCharacterSet, e.g. "ISO_IR 100" or "\ISO 2022 IR 87"), to UTF-8,
+ * appended to @out.  @pn: the value is a PN (component delimiters reset
+ * ISO 2022 state).  DD_E_UNSUPPORTED if dcmtk cannot convert it. */
+dd_err dd_bridge_to_utf8(const char *charset, const char *s, size_t n,
+			 bool pn, struct dd_buf *out);
+
+/* ---- output ------------------------------------------------------------- */
+
+/* The encapsulated pixel range the C walker found (dd_dicom_walk.c), for
+ * the bridge to cross-check with dcmtk's fragments. */
+struct dd_bencap {
+	bool found;
+	uint64_t off;            /* first byte after the PixelData header */
+	uint64_t len;            /* items and the sequence delimiter */
+	const uint32_t *item_len; /* lengths of the items, offset table first */
+	size_t n_items;
+};
+
+/* The output in manifest form: @head (literal), then @src_len bytes of the
+ * source at @src_off (if @src_len), then @pad zero bytes, then @tail. */
+struct dd_bout {
+	struct dd_buf head;
+	uint64_t src_off;
+	uint64_t src_len;
+	uint32_t pad;
+	struct dd_buf tail;
+	bool full;           /* the pixel value was written by dcmtk */
+};
+
+/* Serialise the (modified) file as dcmtk's saveFile() would (same transfer
+ * syntax, undefined-length sequences, recalculated group lengths, a new
+ * meta header), except that the top-level pixel value, when it is still
+ * the source's bytes, becomes a source range.  The meta header gets our
+ * ImplementationClassUID/VersionName and the preamble is zeroed.
+ * @encap: the walker's range (may be NULL).  @max_literal caps head+tail
+ * (DD_E_LIMIT).  @out's buffers must be initialised by the caller. */
+dd_err dd_bridge_write_manifest(struct dd_bfile *f,
+				const struct dd_bencap *encap,
+				size_t max_literal, struct dd_bout *out);
+
+/* The same output as one buffer, written entirely by dcmtk (the pixel
+ * value loaded and written through dcmtk): the reference the manifest is
+ * tested against, and the path for deflated files.  DD_E_LIMIT over @max. */
+dd_err dd_bridge_write_full(struct dd_bfile *f, size_t max,
+			    struct dd_buf *out);
+
+/* Our ImplementationClassUID (2.25 + the first 128 bits of
+ * SHA-256("deidfs implementation class uid") as a decimal) and
+ * ImplementationVersionName. */
+#define DD_BRIDGE_IMPL_UID "2.25.338526636298650356559965337329665314211"
+#define DD_BRIDGE_IMPL_VERSION "DEIDFS_0_1"
+
+/* ==== end of DICOM engine section ======================================== */
 
 #ifdef __cplusplus
 }
