@@ -794,6 +794,8 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 	dd_buf_free(&out.head);
 	dd_buf_free(&out.tail);
 out_map:
+	if (err)
+		dd_log(DD_LOG_DEBUG, "dicom: output failed: %s", dd_err_name(err));
 	switch (err) {
 	case DD_OK:
 	case DD_E_NOMEM:
@@ -888,6 +890,8 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 	if (err == DD_E_NOMEM)
 		goto out_free;
 	if (err) {
+		dd_log(DD_LOG_DEBUG, "dicom: %s: rules failed: %s", log_name,
+		       dd_err_name(err));
 		reason = err == DD_E_LIMIT ? DD_REASON_LIMIT
 					   : DD_REASON_DICOM_UNSUPPORTED;
 		err = DD_OK;
