@@ -250,6 +250,11 @@ dd_err write_full(struct dd_bfile *f, size_t max, struct dd_buf *out)
 	OFCondition c = ff.write(bs, xs, EET_UndefinedLength, &wcache,
 				 EGL_recalcGL, EPD_noChange, 0, 0, 0,
 				 EWM_dontUpdateMeta);
+	// a deflate filter holds the data set's tail until flushed
+	for (int i = 0; c.good() && !bs.isFlushed() && i < 1000; i++)
+		bs.flush();
+	if (c.good() && !bs.isFlushed())
+		c = EC_IllegalCall;
 	ff.transferEnd();
 	if (bc.err() != DD_OK)
 		return bc.err();
