@@ -1,4 +1,1584 @@
-/* dd_cache.c: TEMPORARY placeholder until the cache module lands. */
-#include "dd_err.h"
-int dd_cache_placeholder(void);
-int dd_cache_placeholder(void) { return 0; }
+/* dd_cache.c: the LMDB environment, the reader pool and the writer.
+ *
+ * Locks, outermost first:
+ *   swap_lock (rwlock)  readers hold it shared around every use of env;
+ *                       only the writer thread takes it exclusive, to
+ *                       replace the environment (rebuild, remap).
+ *   pool_lock           the pool of reset read transactions.
+ *   q_lock              the put queue, the hit and bad-record notes, the
+ *                       flush counters and the writer's flags.
+ * The writer thread is the only one that begins write transactions after
+ * dd_cache_open() returns, and the only one that changes env.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dd_cache_i.h"
+#include "dd_log.h"
+
+#define POOL_MAX 64        /* idle read transactions kept per handle */
+#define MAX_READERS 1022   /* reader slots of an environment */
+#define NOTES_MAX 8192     /* noted hits kept between batches */
+#define BAD_MAX 1024       /* noted bad records kept between batches */
+#define BATCH_MAX_ITEMS 1024
+#define FORMAT_VERSION 1   /* of the environment (sub-databases, meta) */
+
+enum item_kind { ITEM_PUT, ITEM_META_PUT, ITEM_META_DEL };
+
+/* One queued write.  rec holds the encoded record (not for META_DEL). */
+struct item {
+	struct item *next;
+	enum item_kind kind;
+	uint8_t key[DD_CACHE_KEY_LEN];
+	char name[DD_CACHE_META_NAME_MAX + 1];
+	dd_err *result; /* synchronous items: the writer stores here ... */
+	bool *done;     /* ... and sets this (both under q_lock) */
+	size_t len;
+	uint8_t rec[];
+};
+
+struct bad_note {
+	bool meta;
+	uint8_t key[DD_CACHE_KEY_LEN];
+	char name[DD_CACHE_META_NAME_MAX + 1];
+};
+
+struct counters {
+	uint64_t hits, misses, corrupt, evictions, puts, puts_failed, commits,
+		rebuilds, stale_readers;
+};
+
+struct dd_cache {
+	char *dir;
+	unsigned flags;
+	uint64_t cap, hi_mark, lo_mark;
+	dev_t dir_dev;
+	ino_t dir_ino;
+	struct dd_cache *reg_next; /* protected by reg_lock */
+
+	/* The environment: changed only by the writer holding swap_lock
+	 * exclusive (or by open/close). */
+	pthread_rwlock_t swap_lock;
+	MDB_env *env;
+	MDB_dbi dbi_main, dbi_man, dbi_lru, dbi_meta;
+	uint64_t gen;
+	int holders_fd;
+	unsigned psize;
+	bool broken;             /* no usable environment: all gets miss */
+	char data_path[PATH_MAX];
+
+	pthread_mutex_t pool_lock;
+	MDB_txn *pool[POOL_MAX]; /* protected by pool_lock */
+	unsigned pool_n;         /* protected by pool_lock */
+	MDB_txn *held_reader;    /* test hook; protected by pool_lock */
+
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;     /* the writer waits here */
+	pthread_cond_t space_cond; /* putters wait for room */
+	pthread_cond_t done_cond;  /* flushers and synchronous items */
+	/* All fields below are protected by q_lock. */
+	struct item *q_head, *q_tail;
+	size_t q_count, q_bytes;
+	uint64_t q_first_ms;       /* when the oldest pending work came */
+	uint64_t flush_req, flush_done;
+	uint8_t (*hits)[DD_CACHE_KEY_LEN];
+	size_t hits_n;
+	struct bad_note *bad;
+	size_t bad_n;
+	bool stop, rebuild_req, resize_req;
+	bool writer_running;
+	pthread_t writer;
+
+	struct counters cnt;       /* atomics (__atomic builtins) */
+	struct counters persisted; /* writer only: what "dd.stats" has */
+};
+
+#define CNT_ADD(c, field, n) \
+	__atomic_fetch_add(&(c)->cnt.field, (n), __ATOMIC_RELAXED)
+#define CNT_GET(c, field) __atomic_load_n(&(c)->cnt.field, __ATOMIC_RELAXED)
+
+/* One handle per directory per process (see dd_cache.h). */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dd_cache *reg_head;
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* LMDB codes that mean the environment itself is damaged. */
+static bool mdb_is_damage(int rc)
+{
+	return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND ||
+	       rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ||
+	       rc == MDB_PANIC;
+}
+
+static dd_err mdb_to_dd(int rc)
+{
+	if (rc == MDB_SUCCESS)
+		return DD_OK;
+	if (rc == MDB_NOTFOUND)
+		return DD_E_NOTFOUND;
+	if (mdb_is_damage(rc))
+		return DD_E_CORRUPT;
+	if (rc == ENOMEM)
+		return DD_E_NOMEM;
+	if (rc == MDB_MAP_FULL)
+		return DD_E_LIMIT;
+	return DD_E_IO;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* ---- meta records inside a transaction -------------------------------- */
+
+/* Read meta @name into a decoded record (payload borrowed from @txn). */
+static int meta_read(struct dd_cache *c, MDB_txn *txn, const char *name,
+		     struct dd_cache_record *rec, dd_err *derr)
+{
+	uint8_t key[DD_CACHE_KEY_LEN];
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int rc;
+
+	*derr = DD_OK;
+	rc = mdb_get(txn, c->dbi_meta, &k, &v);
+	if (rc)
+		return rc;
+	dd_cache_meta_key(name, key);
+	*derr = dd_cache_record_decode(key, v.mv_data, v.mv_size, rec, NULL);
+	return MDB_SUCCESS;
+}
+
+static int meta_write(struct dd_cache *c, MDB_txn *txn, const char *name,
+		      const void *payload, uint32_t len)
+{
+	uint8_t key[DD_CACHE_KEY_LEN];
+	MDB_val k = {strlen(name), (void *)name};
+	MDB_val v = {DD_CACHE_RECORD_HDR + (size_t)len, NULL};
+	int rc;
+
+	rc = mdb_put(txn, c->dbi_meta, &k, &v, MDB_RESERVE);
+	if (rc)
+		return rc;
+	dd_cache_meta_key(name, key);
+	dd_cache_record_encode(key, payload, len, v.mv_data);
+	return MDB_SUCCESS;
+}
+
+/* A u64 meta value; @dflt if absent or bad. */
+static uint64_t meta_read_u64(struct dd_cache *c, MDB_txn *txn,
+			      const char *name, uint64_t dflt)
+{
+	struct dd_cache_record rec;
+	dd_err derr;
+
+	if (meta_read(c, txn, name, &rec, &derr) || derr || rec.paylen != 8)
+		return dflt;
+	return get_le64(rec.payload);
+}
+
+static int meta_write_u64(struct dd_cache *c, MDB_txn *txn, const char *name,
+			  uint64_t val)
+{
+	uint8_t b[8];
+
+	put_le64(b, val);
+	return meta_write(c, txn, name, b, 8);
+}
+
+/* ---- the environment --------------------------------------------------- */
+
+static uint64_t map_size_for(uint64_t cap)
+{
+	uint64_t m = cap + cap / 4;
+
+	return (m + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
+}
+
+/* Abort every pooled read transaction (swap_lock exclusive, or close). */
+static void pool_drain(struct dd_cache *c)
+{
+	pthread_mutex_lock(&c->pool_lock);
+	while (c->pool_n)
+		mdb_txn_abort(c->pool[--c->pool_n]);
+	if (c->held_reader) {
+		mdb_txn_abort(c->held_reader);
+		c->held_reader = NULL;
+	}
+	pthread_mutex_unlock(&c->pool_lock);
+}
+
+/* Close the environment and let go of its generation. */
+static void env_detach(struct dd_cache *c)
+{
+	pool_drain(c);
+	if (c->env) {
+		mdb_env_close(c->env);
+		c->env = NULL;
+	}
+	if (c->holders_fd >= 0) {
+		close(c->holders_fd);
+		c->holders_fd = -1;
+	}
+	c->gen = 0;
+}
+
+/* Open the sub-databases and check or write the format (in @txn). */
+static dd_err env_init_dbs(struct dd_cache *c, MDB_txn *txn, bool fresh,
+			   char *err, size_t errlen)
+{
+	unsigned dflags = (c->flags & DD_CACHE_RDONLY) ? 0 : MDB_CREATE;
+	uint64_t format;
+	int rc;
+
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &c->dbi_main)) ||
+	    (rc = mdb_dbi_open(txn, "manifests", dflags, &c->dbi_man)) ||
+	    (rc = mdb_dbi_open(txn, "lru", dflags, &c->dbi_lru)) ||
+	    (rc = mdb_dbi_open(txn, "meta", dflags, &c->dbi_meta))) {
+		set_err(err, errlen, "cache: env.%" PRIu64 ": %s", c->gen,
+			mdb_strerror(rc));
+		return rc == MDB_NOTFOUND ? DD_E_CORRUPT : mdb_to_dd(rc);
+	}
+	format = meta_read_u64(c, txn, "dd.format", 0);
+	if (format == 0 && fresh && !(c->flags & DD_CACHE_RDONLY)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if ((rc = meta_write_u64(c, txn, "dd.format", FORMAT_VERSION)) ||
+		    (rc = meta_write_u64(c, txn, "dd.created",
+					 (uint64_t)ts.tv_sec))) {
+			set_err(err, errlen, "cache: cannot initialise: %s",
+				mdb_strerror(rc));
+			return mdb_to_dd(rc);
+		}
+		format = FORMAT_VERSION;
+	}
+	if (format != FORMAT_VERSION) {
+		set_err(err, errlen,
+			"cache: env.%" PRIu64 " has format %" PRIu64
+			", not %d (damaged or from another version)",
+			c->gen, format, FORMAT_VERSION);
+		return DD_E_CORRUPT;
+	}
+	if (c->flags & DD_CACHE_RDONLY) {
+		c->cap = meta_read_u64(c, txn, "dd.cap", 0);
+		return DD_OK;
+	}
+	rc = meta_write_u64(c, txn, "dd.cap", c->cap);
+	return rc ? mdb_to_dd(rc) : DD_OK;
+}
+
+/* Is the data file at least as long as the environment says?  A shorter
+ * file would SIGBUS the first reader of a missing page. */
+static dd_err env_check_size(struct dd_cache *c, char *err, size_t errlen)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	uint64_t need;
+
+	if (mdb_env_info(c->env, &info) || mdb_env_stat(c->env, &st) ||
+	    stat(c->data_path, &fst) < 0) {
+		set_err(err, errlen, "cache: cannot stat %s", c->data_path);
+		return DD_E_IO;
+	}
+	c->psize = st.ms_psize;
+	need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)fst.st_size < need) {
+		set_err(err, errlen,
+			"cache: %s is %jd bytes but its last page ends at %"
+			PRIu64 " (truncated)", c->data_path,
+			(intmax_t)fst.st_size, need);
+		return DD_E_CORRUPT;
+	}
+	return DD_OK;
+}
+
+/* Open generation @gen (its files exist, or @fresh: about to be created).
+ * On failure everything is released again. */
+static dd_err env_attach(struct dd_cache *c, uint64_t gen, bool fresh,
+			 char *err, size_t errlen)
+{
+	bool rdonly = c->flags & DD_CACHE_RDONLY;
+	unsigned eflags = MDB_NOTLS | MDB_NORDAHEAD;
+	char path[PATH_MAX];
+	struct stat fst;
+	MDB_txn *txn;
+	dd_err derr;
+	int rc, dead = 0;
+
+	if (!dd_cache_gen_path(path, sizeof(path), c->dir, gen, NULL) ||
+	    !dd_cache_gen_path(c->data_path, sizeof(c->data_path), c->dir,
+			       gen, "data.mdb")) {
+		set_err(err, errlen, "cache: directory name too long");
+		return DD_E_INVAL;
+	}
+	derr = dd_cache_gen_hold(c->dir, gen, &c->holders_fd);
+	if (derr) {
+		set_err(err, errlen, "cache: cannot lock %s/holders", path);
+		return derr;
+	}
+	c->gen = gen;
+	/* LMDB writes both meta pages when it creates a file, so a live
+	 * generation always has at least two pages. */
+	if (!fresh && (stat(c->data_path, &fst) < 0 ||
+		       fst.st_size < 2 * sysconf(_SC_PAGESIZE))) {
+		set_err(err, errlen, "cache: %s is missing or truncated",
+			c->data_path);
+		derr = DD_E_CORRUPT;
+		goto out_detach;
+	}
+	if (rdonly)
+		eflags |= MDB_RDONLY;
+	if (c->flags & DD_CACHE_NOSYNC)
+		eflags |= MDB_NOSYNC;
+	if ((rc = mdb_env_create(&c->env)) ||
+	    (rc = mdb_env_set_maxreaders(c->env, MAX_READERS)) ||
+	    (rc = mdb_env_set_maxdbs(c->env, 8)) ||
+	    (!rdonly && (rc = mdb_env_set_mapsize(c->env,
+						  map_size_for(c->cap)))) ||
+	    (rc = mdb_env_open(c->env, path, eflags, 0600))) {
+		set_err(err, errlen, "cache: cannot open %s: %s", path,
+			mdb_strerror(rc));
+		derr = mdb_to_dd(rc);
+		goto out_detach;
+	}
+	if ((rc = mdb_reader_check(c->env, &dead)) == MDB_SUCCESS && dead) {
+		CNT_ADD(c, stale_readers, (uint64_t)dead);
+		dd_log(DD_LOG_INFO, "cache: cleared %d stale reader slot(s)",
+		       dead);
+	}
+	derr = env_check_size(c, err, errlen);
+	if (derr)
+		goto out_detach;
+	rc = mdb_txn_begin(c->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc) {
+		set_err(err, errlen, "cache: %s: %s", path, mdb_strerror(rc));
+		derr = mdb_to_dd(rc);
+		goto out_detach;
+	}
+	derr = env_init_dbs(c, txn, fresh, err, errlen);
+	if (derr) {
+		mdb_txn_abort(txn);
+		goto out_detach;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc) {
+		set_err(err, errlen, "cache: %s: %s", path, mdb_strerror(rc));
+		derr = mdb_to_dd(rc);
+		goto out_detach;
+	}
+	return DD_OK;
+out_detach:
+	env_detach(c);
+	return derr;
+}
+
+/* With the directory lock held: attach @c to the current generation, or
+ * create a new one when there is none, or when the current one is
+ * @bad_gen or turns out damaged (a "rebuild"). */
+static dd_err cache_attach(struct dd_cache *c, uint64_t bad_gen, char *err,
+			   size_t errlen)
+{
+	bool rdonly = c->flags & DD_CACHE_RDONLY;
+	bool rebuilding = bad_gen != 0;
+	uint64_t gen = 0;
+	dd_err derr;
+
+	derr = dd_cache_gen_current(c->dir, &gen);
+	if (derr == DD_OK && gen != bad_gen) {
+		derr = env_attach(c, gen, false, err, errlen);
+		if (derr != DD_E_CORRUPT || rdonly)
+			return derr;
+		dd_log(DD_LOG_WARN, "%s; starting a new generation",
+		       err && *err ? err : "cache: damaged environment");
+		rebuilding = true;
+	} else if (derr == DD_E_NOTFOUND && rdonly) {
+		set_err(err, errlen, "cache: no cache in %s", c->dir);
+		return DD_E_NOTFOUND;
+	} else if (derr != DD_OK && derr != DD_E_NOTFOUND &&
+		   derr != DD_E_CORRUPT) {
+		set_err(err, errlen, "cache: cannot read %s/current", c->dir);
+		return derr;
+	} else if (rdonly) {
+		set_err(err, errlen, "cache: %s/current is damaged", c->dir);
+		return DD_E_CORRUPT;
+	}
+	if (derr == DD_E_CORRUPT)
+		rebuilding = true; /* a garbled `current` */
+	if (rebuilding)
+		CNT_ADD(c, rebuilds, 1);
+	derr = dd_cache_gen_create(c->dir, &gen);
+	if (derr) {
+		set_err(err, errlen, "cache: cannot create a generation in %s",
+			c->dir);
+		return derr;
+	}
+	derr = env_attach(c, gen, true, err, errlen);
+	if (derr)
+		return derr;
+	derr = dd_cache_gen_set_current(c->dir, gen);
+	if (derr) {
+		set_err(err, errlen, "cache: cannot update %s/current", c->dir);
+		env_detach(c);
+	}
+	return derr;
+}
+
+/* ---- read transactions ------------------------------------------------- */
+
+/* A read transaction for one lookup (swap_lock held shared). */
+static int reader_begin(struct dd_cache *c, MDB_txn **txn)
+{
+	int rc;
+
+	*txn = NULL;
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->pool_n)
+		*txn = c->pool[--c->pool_n];
+	pthread_mutex_unlock(&c->pool_lock);
+	if (*txn) {
+		rc = mdb_txn_renew(*txn);
+		if (rc == MDB_SUCCESS)
+			return rc;
+		mdb_txn_abort(*txn);
+		*txn = NULL;
+		return rc;
+	}
+	return mdb_txn_begin(c->env, NULL, MDB_RDONLY, txn);
+}
+
+/* Give the transaction back: reset (no snapshot kept) and pooled. */
+static void reader_end(struct dd_cache *c, MDB_txn *txn)
+{
+	mdb_txn_reset(txn);
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->pool_n < POOL_MAX) {
+		c->pool[c->pool_n++] = txn;
+		txn = NULL;
+	}
+	pthread_mutex_unlock(&c->pool_lock);
+	if (txn)
+		mdb_txn_abort(txn);
+}
+
+/* Ask the writer for a rebuild or a remap after a reader saw @rc. */
+static void reader_trouble(struct dd_cache *c, int rc)
+{
+	if (rc != MDB_MAP_RESIZED && !mdb_is_damage(rc))
+		return;
+	pthread_mutex_lock(&c->q_lock);
+	if (rc == MDB_MAP_RESIZED)
+		c->resize_req = true;
+	else
+		c->rebuild_req = true;
+	pthread_cond_signal(&c->q_cond);
+	pthread_mutex_unlock(&c->q_lock);
+}
+
+static void note_work(struct dd_cache *c)
+{
+	if (!c->q_count && !c->hits_n && !c->bad_n)
+		c->q_first_ms = now_ms();
+}
+
+static void note_hit(struct dd_cache *c, const uint8_t *key)
+{
+	if (c->flags & DD_CACHE_RDONLY)
+		return;
+	pthread_mutex_lock(&c->q_lock);
+	if (c->hits_n < NOTES_MAX) {
+		if (!c->hits_n)
+			pthread_cond_signal(&c->q_cond);
+		note_work(c);
+		memcpy(c->hits[c->hits_n++], key, DD_CACHE_KEY_LEN);
+	}
+	pthread_mutex_unlock(&c->q_lock);
+}
+
+static void note_bad(struct dd_cache *c, const uint8_t *key, const char *name)
+{
+	CNT_ADD(c, corrupt, 1);
+	if (c->flags & DD_CACHE_RDONLY)
+		return;
+	pthread_mutex_lock(&c->q_lock);
+	if (c->bad_n < BAD_MAX) {
+		struct bad_note *b = &c->bad[c->bad_n];
+		note_work(c);
+		memset(b, 0, sizeof(*b));
+		b->meta = name != NULL;
+		if (name)
+			snprintf(b->name, sizeof(b->name), "%s", name);
+		else
+			memcpy(b->key, key, DD_CACHE_KEY_LEN);
+		c->bad_n++;
+		pthread_cond_signal(&c->q_cond);
+	}
+	pthread_mutex_unlock(&c->q_lock);
+}
+
+/* Look @key up in @dbi; copy the verified payload out.  For meta, @name
+ * is the name and @key its checksum key. */
+static dd_err cache_lookup(struct dd_cache *c, MDB_dbi *dbi,
+			   const uint8_t *key, const char *name,
+			   uint8_t **bytes, size_t *len)
+{
+	struct dd_cache_record rec;
+	MDB_val k, v;
+	MDB_txn *txn;
+	dd_err derr;
+	int rc;
+
+	*bytes = NULL;
+	*len = 0;
+	if (name) {
+		k.mv_size = strlen(name);
+		k.mv_data = (void *)name;
+	} else {
+		k.mv_size = DD_CACHE_KEY_LEN;
+		k.mv_data = (void *)key;
+	}
+	pthread_rwlock_rdlock(&c->swap_lock);
+	if (c->broken || !c->env) {
+		derr = DD_E_IO;
+		goto out_unlock_swap;
+	}
+	rc = reader_begin(c, &txn);
+	if (rc) {
+		dd_log(DD_LOG_WARN, "cache: read transaction: %s",
+		       mdb_strerror(rc));
+		reader_trouble(c, rc);
+		derr = DD_E_IO;
+		goto out_unlock_swap;
+	}
+	rc = mdb_get(txn, *dbi, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		derr = DD_E_NOTFOUND;
+	} else if (rc) {
+		dd_log(DD_LOG_WARN, "cache: read: %s", mdb_strerror(rc));
+		reader_trouble(c, rc);
+		derr = DD_E_IO;
+	} else if (dd_cache_record_decode(key, v.mv_data, v.mv_size, &rec,
+					  NULL)) {
+		derr = DD_E_CORRUPT;
+	} else {
+		*bytes = malloc(rec.paylen ? rec.paylen : 1);
+		if (*bytes) {
+			memcpy(*bytes, rec.payload, rec.paylen);
+			*len = rec.paylen;
+			derr = DD_OK;
+		} else {
+			derr = DD_E_NOMEM;
+		}
+	}
+	reader_end(c, txn);
+out_unlock_swap:
+	pthread_rwlock_unlock(&c->swap_lock);
+	if (derr == DD_E_CORRUPT)
+		note_bad(c, key, name);
+	return derr;
+}
+
+dd_err dd_cache_get(struct dd_cache *c, const uint8_t *key, uint8_t **bytes,
+		    size_t *len)
+{
+	dd_err derr;
+
+	if (!bytes || !len)
+		return DD_E_INVAL;
+	*bytes = NULL;
+	*len = 0;
+	if (!c || !key)
+		return DD_E_INVAL;
+	derr = cache_lookup(c, &c->dbi_man, key, NULL, bytes, len);
+	if (derr == DD_OK) {
+		CNT_ADD(c, hits, 1);
+		note_hit(c, key);
+	} else {
+		CNT_ADD(c, misses, 1);
+	}
+	return derr;
+}
+
+dd_err dd_cache_meta_get(struct dd_cache *c, const char *name,
+			 uint8_t **bytes, size_t *len)
+{
+	uint8_t key[DD_CACHE_KEY_LEN];
+
+	if (!bytes || !len)
+		return DD_E_INVAL;
+	*bytes = NULL;
+	*len = 0;
+	if (!c || !dd_cache_meta_name_ok(name))
+		return DD_E_INVAL;
+	dd_cache_meta_key(name, key);
+	return cache_lookup(c, &c->dbi_meta, key, name, bytes, len);
+}
+
+/* ---- the queue ---------------------------------------------------------- */
+
+/* Append @it; blocks while the queue is full.  Takes q_lock. */
+static void queue_push(struct dd_cache *c, struct item *it)
+{
+	pthread_mutex_lock(&c->q_lock);
+	while (c->q_count && (c->q_count >= DD_CACHE_QUEUE_MAX ||
+			      c->q_bytes + it->len > DD_CACHE_QUEUE_BYTES))
+		pthread_cond_wait(&c->space_cond, &c->q_lock);
+	note_work(c);
+	it->next = NULL;
+	if (c->q_tail)
+		c->q_tail->next = it;
+	else
+		c->q_head = it;
+	c->q_tail = it;
+	c->q_count++;
+	c->q_bytes += it->len;
+	pthread_cond_signal(&c->q_cond);
+	pthread_mutex_unlock(&c->q_lock);
+}
+
+static struct item *item_new(enum item_kind kind, size_t reclen)
+{
+	struct item *it = calloc(1, sizeof(*it) + reclen);
+
+	if (it) {
+		it->kind = kind;
+		it->len = reclen;
+	}
+	return it;
+}
+
+static dd_err check_put(struct dd_cache *c, size_t len)
+{
+	if (c->flags & DD_CACHE_RDONLY)
+		return DD_E_INVAL;
+	if (len > DD_CACHE_VALUE_MAX || len > c->cap / 4)
+		return DD_E_LIMIT;
+	return DD_OK;
+}
+
+dd_err dd_cache_put(struct dd_cache *c, const uint8_t *key, const void *bytes,
+		    size_t len)
+{
+	struct item *it;
+	dd_err derr;
+
+	if (!c || !key || (!bytes && len))
+		return DD_E_INVAL;
+	derr = check_put(c, len);
+	if (derr)
+		return derr;
+	it = item_new(ITEM_PUT, DD_CACHE_RECORD_HDR + len);
+	if (!it)
+		return DD_E_NOMEM;
+	memcpy(it->key, key, DD_CACHE_KEY_LEN);
+	dd_cache_record_encode(key, bytes, (uint32_t)len, it->rec);
+	CNT_ADD(c, puts, 1);
+	queue_push(c, it);
+	return DD_OK;
+}
+
+dd_err dd_cache_test_put_raw(struct dd_cache *c, const uint8_t *key,
+			     const void *raw, size_t len)
+{
+	struct item *it;
+
+	if (!c || !key || (c->flags & DD_CACHE_RDONLY))
+		return DD_E_INVAL;
+	it = item_new(ITEM_PUT, len);
+	if (!it)
+		return DD_E_NOMEM;
+	memcpy(it->key, key, DD_CACHE_KEY_LEN);
+	if (len)
+		memcpy(it->rec, raw, len);
+	queue_push(c, it);
+	return DD_OK;
+}
+
+/* Queue @it and wait until the writer has handled it. */
+static dd_err queue_sync(struct dd_cache *c, struct item *it)
+{
+	dd_err result = DD_E_IO;
+	bool done = false;
+
+	it->result = &result;
+	it->done = &done;
+	queue_push(c, it);
+	pthread_mutex_lock(&c->q_lock);
+	while (!done)
+		pthread_cond_wait(&c->done_cond, &c->q_lock);
+	pthread_mutex_unlock(&c->q_lock);
+	return result;
+}
+
+dd_err dd_cache_meta_put(struct dd_cache *c, const char *name,
+			 const void *bytes, size_t len)
+{
+	uint8_t key[DD_CACHE_KEY_LEN];
+	struct item *it;
+	dd_err derr;
+
+	if (!c || !dd_cache_meta_name_ok(name) || !strncmp(name, "dd.", 3) ||
+	    (!bytes && len))
+		return DD_E_INVAL;
+	derr = check_put(c, len);
+	if (derr)
+		return derr;
+	it = item_new(ITEM_META_PUT, DD_CACHE_RECORD_HDR + len);
+	if (!it)
+		return DD_E_NOMEM;
+	snprintf(it->name, sizeof(it->name), "%s", name);
+	dd_cache_meta_key(name, key);
+	dd_cache_record_encode(key, bytes, (uint32_t)len, it->rec);
+	return queue_sync(c, it);
+}
+
+dd_err dd_cache_meta_del(struct dd_cache *c, const char *name)
+{
+	struct item *it;
+
+	if (!c || !dd_cache_meta_name_ok(name) || !strncmp(name, "dd.", 3) ||
+	    (c->flags & DD_CACHE_RDONLY))
+		return DD_E_INVAL;
+	it = item_new(ITEM_META_DEL, 0);
+	if (!it)
+		return DD_E_NOMEM;
+	snprintf(it->name, sizeof(it->name), "%s", name);
+	return queue_sync(c, it);
+}
+
+dd_err dd_cache_flush(struct dd_cache *c)
+{
+	uint64_t mine;
+	dd_err derr;
+
+	if (!c)
+		return DD_E_INVAL;
+	if (c->flags & DD_CACHE_RDONLY)
+		return DD_OK;
+	pthread_mutex_lock(&c->q_lock);
+	mine = ++c->flush_req;
+	pthread_cond_signal(&c->q_cond);
+	while (c->flush_done < mine && c->writer_running)
+		pthread_cond_wait(&c->done_cond, &c->q_lock);
+	pthread_mutex_unlock(&c->q_lock);
+	pthread_rwlock_rdlock(&c->swap_lock);
+	derr = c->broken ? DD_E_IO : DD_OK;
+	pthread_rwlock_unlock(&c->swap_lock);
+	return derr;
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+/* Pages used by every sub-database, in bytes, as @txn sees them. */
+static uint64_t used_bytes(struct dd_cache *c, MDB_txn *txn)
+{
+	const MDB_dbi dbis[] = {c->dbi_main, c->dbi_man, c->dbi_lru,
+				c->dbi_meta};
+	uint64_t pages = 2; /* the two meta pages */
+	MDB_stat st;
+
+	for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++)
+		if (mdb_stat(txn, dbis[i], &st) == MDB_SUCCESS)
+			pages += st.ms_branch_pages + st.ms_leaf_pages +
+				 st.ms_overflow_pages;
+	return pages * c->psize;
+}
+
+struct stamp {
+	uint64_t stamp;
+	uint8_t key[DD_CACHE_KEY_LEN];
+};
+
+static int stamp_cmp(const void *a, const void *b)
+{
+	const struct stamp *x = a, *y = b;
+
+	if (x->stamp != y->stamp)
+		return x->stamp < y->stamp ? -1 : 1;
+	return memcmp(x->key, y->key, DD_CACHE_KEY_LEN);
+}
+
+/* Evict the oldest-stamped records until the used pages are below the
+ * low mark.  Runs when they pass the high mark, or always with @force.
+ * The whole "lru" table is read and sorted: eviction is rare (it frees a
+ * sixth of the cap at a time), so a scan is cheaper than keeping a second
+ * index by age up to date on every hit. */
+static int evict(struct dd_cache *c, MDB_txn *txn, bool force,
+		 uint64_t *evicted)
+{
+	struct stamp *arr = NULL;
+	size_t n = 0, cap = 0;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (used_bytes(c, txn) <= (force ? c->lo_mark : c->hi_mark))
+		return MDB_SUCCESS;
+	rc = mdb_cursor_open(txn, c->dbi_lru, &cur);
+	if (rc)
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) ==
+	       MDB_SUCCESS) {
+		if (k.mv_size != DD_CACHE_KEY_LEN)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			struct stamp *na = realloc(arr, ncap * sizeof(*na));
+			if (!na) {
+				rc = ENOMEM;
+				break;
+			}
+			arr = na;
+			cap = ncap;
+		}
+		arr[n].stamp = v.mv_size == 8 ? get_le64(v.mv_data) : 0;
+		memcpy(arr[n].key, k.mv_data, DD_CACHE_KEY_LEN);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		goto out_free;
+	rc = MDB_SUCCESS;
+	qsort(arr, n, sizeof(*arr), stamp_cmp);
+	for (size_t i = 0; i < n; i++) {
+		k.mv_size = DD_CACHE_KEY_LEN;
+		k.mv_data = arr[i].key;
+		rc = mdb_del(txn, c->dbi_man, &k, NULL);
+		if (rc == MDB_SUCCESS)
+			(*evicted)++;
+		else if (rc != MDB_NOTFOUND)
+			break;
+		rc = mdb_del(txn, c->dbi_lru, &k, NULL);
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		rc = MDB_SUCCESS;
+		if (used_bytes(c, txn) <= c->lo_mark)
+			break;
+	}
+out_free:
+	free(arr);
+	return rc;
+}
+
+struct batch {
+	struct item *items;
+	uint8_t (*hits)[DD_CACHE_KEY_LEN];
+	size_t hits_n;
+	struct bad_note *bad;
+	size_t bad_n;
+};
+
+/* Delete a record noted bad, if it still does not verify (a later put may
+ * have replaced it). */
+static int drop_bad(struct dd_cache *c, MDB_txn *txn, const struct bad_note *b)
+{
+	struct dd_cache_record rec;
+	uint8_t key[DD_CACHE_KEY_LEN];
+	MDB_val k, v;
+	MDB_dbi dbi = b->meta ? c->dbi_meta : c->dbi_man;
+	int rc;
+
+	if (b->meta) {
+		k.mv_size = strlen(b->name);
+		k.mv_data = (void *)b->name;
+		dd_cache_meta_key(b->name, key);
+	} else {
+		k.mv_size = DD_CACHE_KEY_LEN;
+		k.mv_data = (void *)b->key;
+		memcpy(key, b->key, DD_CACHE_KEY_LEN);
+	}
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+	if (dd_cache_record_decode(key, v.mv_data, v.mv_size, &rec, NULL) ==
+	    DD_OK)
+		return MDB_SUCCESS;
+	rc = mdb_del(txn, dbi, &k, NULL);
+	if (!rc && !b->meta) {
+		rc = mdb_del(txn, c->dbi_lru, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = MDB_SUCCESS;
+	}
+	return rc;
+}
+
+static int write_stamp(struct dd_cache *c, MDB_txn *txn, const uint8_t *key,
+		       uint64_t *clock)
+{
+	uint8_t b[8];
+	MDB_val k = {DD_CACHE_KEY_LEN, (void *)key}, v = {8, b};
+
+	put_le64(b, ++*clock);
+	return mdb_put(txn, c->dbi_lru, &k, &v, 0);
+}
+
+/* Fold this handle's counters into "dd.stats" (hits, misses, corrupt,
+ * evictions; u64 each).  @snap receives what was written. */
+static int write_stats(struct dd_cache *c, MDB_txn *txn, uint64_t evicted,
+		       struct counters *snap)
+{
+	struct dd_cache_record rec;
+	uint64_t tot[4] = {0, 0, 0, 0};
+	uint8_t b[32];
+	dd_err derr;
+
+	if (meta_read(c, txn, "dd.stats", &rec, &derr) == MDB_SUCCESS &&
+	    !derr && rec.paylen == 32)
+		for (int i = 0; i < 4; i++)
+			tot[i] = get_le64(rec.payload + 8 * i);
+	snap->hits = CNT_GET(c, hits);
+	snap->misses = CNT_GET(c, misses);
+	snap->corrupt = CNT_GET(c, corrupt);
+	snap->evictions = CNT_GET(c, evictions) + evicted;
+	tot[0] += snap->hits - c->persisted.hits;
+	tot[1] += snap->misses - c->persisted.misses;
+	tot[2] += snap->corrupt - c->persisted.corrupt;
+	tot[3] += snap->evictions - c->persisted.evictions;
+	for (int i = 0; i < 4; i++)
+		put_le64(b + 8 * i, tot[i]);
+	return meta_write(c, txn, "dd.stats", b, sizeof(b));
+}
+
+/* Write one batch in one transaction.  *@failed_item: the item whose put
+ * failed, if any. */
+static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
+{
+	struct counters snap;
+	MDB_txn *txn;
+	uint64_t clock;
+	int rc;
+
+	*evicted = 0;
+	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	clock = meta_read_u64(c, txn, "dd.clock", 0);
+	for (size_t i = 0; i < b->bad_n && !rc; i++)
+		rc = drop_bad(c, txn, &b->bad[i]);
+	for (struct item *it = b->items; it && !rc; it = it->next) {
+		MDB_val k, v = {it->len, it->rec};
+
+		if (it->kind == ITEM_PUT) {
+			k.mv_size = DD_CACHE_KEY_LEN;
+			k.mv_data = it->key;
+			rc = mdb_put(txn, c->dbi_man, &k, &v, 0);
+			if (!rc)
+				rc = write_stamp(c, txn, it->key, &clock);
+			continue;
+		}
+		k.mv_size = strlen(it->name);
+		k.mv_data = it->name;
+		if (it->kind == ITEM_META_PUT) {
+			rc = mdb_put(txn, c->dbi_meta, &k, &v, 0);
+		} else {
+			rc = mdb_del(txn, c->dbi_meta, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = MDB_SUCCESS;
+		}
+	}
+	for (size_t i = 0; i < b->hits_n && !rc; i++) {
+		MDB_val k = {DD_CACHE_KEY_LEN, b->hits[i]}, v;
+
+		rc = mdb_get(txn, c->dbi_man, &k, &v);
+		if (rc == MDB_NOTFOUND) {
+			rc = MDB_SUCCESS; /* evicted or dropped meanwhile */
+			continue;
+		}
+		if (!rc)
+			rc = write_stamp(c, txn, b->hits[i], &clock);
+	}
+	if (!rc)
+		rc = evict(c, txn, false, evicted);
+	if (!rc)
+		rc = meta_write_u64(c, txn, "dd.clock", clock);
+	if (!rc)
+		rc = write_stats(c, txn, *evicted, &snap);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	rc = mdb_txn_commit(txn);
+	if (!rc) {
+		c->persisted = snap;
+		CNT_ADD(c, evictions, *evicted);
+		CNT_ADD(c, commits, 1);
+	}
+	return rc;
+}
+
+/* An eviction-only transaction down to the low mark (after MDB_MAP_FULL). */
+static int evict_txn(struct dd_cache *c)
+{
+	uint64_t evicted = 0;
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	rc = evict(c, txn, true, &evicted);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	rc = mdb_txn_commit(txn);
+	if (!rc)
+		CNT_ADD(c, evictions, evicted);
+	return rc;
+}
+
+/* Replace a damaged environment by a new generation (writer thread). */
+static void writer_rebuild(struct dd_cache *c)
+{
+	char err[DD_CACHE_ERRLEN] = "";
+	uint64_t old;
+	dd_err derr;
+	int lockfd;
+
+	pthread_rwlock_wrlock(&c->swap_lock);
+	old = c->gen;
+	env_detach(c);
+	lockfd = dd_cache_dir_lock(c->dir);
+	if (lockfd < 0) {
+		derr = DD_E_IO;
+		snprintf(err, sizeof(err), "cache: cannot lock %s", c->dir);
+	} else {
+		derr = cache_attach(c, old, err, sizeof(err));
+		if (!derr)
+			dd_cache_gen_gc(c->dir, c->gen);
+		dd_cache_dir_unlock(lockfd);
+	}
+	c->broken = derr != DD_OK;
+	if (derr)
+		dd_log(DD_LOG_ERR, "%s; the cache is disabled until restart",
+		       err);
+	else
+		dd_log(DD_LOG_WARN, "cache: env.%" PRIu64
+		       " was damaged; now using env.%" PRIu64, old, c->gen);
+	pthread_rwlock_unlock(&c->swap_lock);
+}
+
+/* Adopt a map size grown by another process (writer thread). */
+static void writer_remap(struct dd_cache *c)
+{
+	pthread_rwlock_wrlock(&c->swap_lock);
+	pool_drain(c);
+	if (c->env && mdb_env_set_mapsize(c->env, 0) != MDB_SUCCESS)
+		dd_log(DD_LOG_WARN, "cache: cannot adopt the new map size");
+	pthread_rwlock_unlock(&c->swap_lock);
+}
+
+/* Commit @b, handling a full map, a remap and a damaged environment. */
+static dd_err writer_commit(struct dd_cache *c, struct batch *b)
+{
+	uint64_t evicted;
+	int rc = MDB_SUCCESS;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (c->broken)
+			return DD_E_IO;
+		rc = batch_txn(c, b, &evicted);
+		if (rc == MDB_SUCCESS)
+			return DD_OK;
+		if (rc == MDB_MAP_FULL) {
+			rc = evict_txn(c);
+			if (rc == MDB_SUCCESS)
+				continue;
+		}
+		if (rc == MDB_MAP_RESIZED) {
+			writer_remap(c);
+			continue;
+		}
+		if (mdb_is_damage(rc)) {
+			dd_log(DD_LOG_ERR, "cache: commit: %s",
+			       mdb_strerror(rc));
+			writer_rebuild(c);
+			/* Notes name records of the old environment. */
+			b->hits_n = 0;
+			b->bad_n = 0;
+			continue;
+		}
+		break;
+	}
+	dd_log(DD_LOG_WARN, "cache: a batch was not stored: %s",
+	       mdb_strerror(rc));
+	return mdb_to_dd(rc);
+}
+
+/* Is there work the writer must do now (rather than after the delay)? */
+static bool writer_urgent(struct dd_cache *c)
+{
+	return c->stop || c->flush_req != c->flush_done || c->rebuild_req ||
+	       c->resize_req || c->q_count >= DD_CACHE_BATCH_PUTS ||
+	       c->q_bytes >= DD_CACHE_QUEUE_BYTES / 2;
+}
+
+/* Take the next batch off the queue (q_lock held). */
+static void writer_take(struct dd_cache *c, struct batch *b)
+{
+	struct item **tail = &b->items;
+	size_t n = 0, bytes = 0;
+
+	b->items = NULL;
+	while (c->q_head && n < BATCH_MAX_ITEMS &&
+	       (n == 0 || bytes + c->q_head->len <= DD_CACHE_QUEUE_BYTES / 2)) {
+		struct item *it = c->q_head;
+		c->q_head = it->next;
+		it->next = NULL;
+		*tail = it;
+		tail = &it->next;
+		c->q_count--;
+		c->q_bytes -= it->len;
+		bytes += it->len;
+		n++;
+	}
+	if (!c->q_head)
+		c->q_tail = NULL;
+	/* Swap the note arrays with the batch's (spare) ones. */
+	void *h = c->hits;
+	c->hits = b->hits;
+	b->hits = h;
+	b->hits_n = c->hits_n;
+	c->hits_n = 0;
+	void *bd = c->bad;
+	c->bad = b->bad;
+	b->bad = bd;
+	b->bad_n = c->bad_n;
+	c->bad_n = 0;
+	if (c->q_count)
+		c->q_first_ms = now_ms();
+}
+
+static void *writer_main(void *arg)
+{
+	struct dd_cache *c = arg;
+	struct batch b;
+
+	memset(&b, 0, sizeof(b));
+	b.hits = calloc(NOTES_MAX, DD_CACHE_KEY_LEN);
+	b.bad = calloc(BAD_MAX, sizeof(*b.bad));
+	pthread_mutex_lock(&c->q_lock);
+	for (;;) {
+		bool pending = c->q_count || c->hits_n || c->bad_n;
+		uint64_t flush_target;
+		bool rebuild, resize, drained;
+		dd_err derr;
+
+		if (c->stop && !pending && !c->rebuild_req) {
+			c->flush_done = c->flush_req;
+			break;
+		}
+		if (!writer_urgent(c)) {
+			struct timespec ts;
+			uint64_t due = c->q_first_ms + DD_CACHE_BATCH_MS;
+			uint64_t now = now_ms();
+
+			if (!pending) {
+				pthread_cond_wait(&c->q_cond, &c->q_lock);
+				continue;
+			}
+			if (now < due) {
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += (time_t)((due - now) / 1000);
+				ts.tv_nsec += (long)((due - now) % 1000) *
+					      1000000L;
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
+				pthread_cond_timedwait(&c->q_cond, &c->q_lock,
+						       &ts);
+				continue;
+			}
+		}
+		if (!b.hits || !b.bad) { /* out of memory at start: drop notes */
+			c->hits_n = 0;
+			c->bad_n = 0;
+		}
+		flush_target = c->flush_req;
+		rebuild = c->rebuild_req;
+		resize = c->resize_req;
+		c->rebuild_req = c->resize_req = false;
+		if (b.hits && b.bad)
+			writer_take(c, &b);
+		drained = !c->q_head;
+		pthread_mutex_unlock(&c->q_lock);
+
+		if (rebuild)
+			writer_rebuild(c);
+		if (resize)
+			writer_remap(c);
+		derr = DD_OK;
+		if (b.items || b.hits_n || b.bad_n)
+			derr = writer_commit(c, &b);
+
+		pthread_mutex_lock(&c->q_lock);
+		while (b.items) {
+			struct item *it = b.items;
+			b.items = it->next;
+			if (derr && it->kind == ITEM_PUT)
+				CNT_ADD(c, puts_failed, 1);
+			if (it->done) {
+				*it->result = derr;
+				*it->done = true;
+			}
+			free(it);
+		}
+		if (drained && flush_target > c->flush_done)
+			c->flush_done = flush_target;
+		pthread_cond_broadcast(&c->done_cond);
+		pthread_cond_broadcast(&c->space_cond);
+	}
+	c->writer_running = false;
+	pthread_cond_broadcast(&c->done_cond);
+	pthread_mutex_unlock(&c->q_lock);
+	free(b.hits);
+	free(b.bad);
+	return NULL;
+}
+
+/* ---- open, close, stats ------------------------------------------------- */
+
+static bool registry_add(struct dd_cache *c)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct dd_cache *r = reg_head; r; r = r->reg_next)
+		if (r->dir_dev == c->dir_dev && r->dir_ino == c->dir_ino)
+			ok = false;
+	if (ok) {
+		c->reg_next = reg_head;
+		reg_head = c;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return ok;
+}
+
+static void registry_remove(struct dd_cache *c)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct dd_cache **p = &reg_head; *p; p = &(*p)->reg_next) {
+		if (*p == c) {
+			*p = c->reg_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void cache_free(struct dd_cache *c)
+{
+	env_detach(c);
+	pthread_rwlock_destroy(&c->swap_lock);
+	pthread_mutex_destroy(&c->pool_lock);
+	pthread_mutex_destroy(&c->q_lock);
+	pthread_cond_destroy(&c->q_cond);
+	pthread_cond_destroy(&c->space_cond);
+	pthread_cond_destroy(&c->done_cond);
+	free(c->hits);
+	free(c->bad);
+	free(c->dir);
+	free(c);
+}
+
+static struct dd_cache *cache_alloc(const char *dir, uint64_t cap,
+				    unsigned flags)
+{
+	struct dd_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->holders_fd = -1;
+	c->flags = flags;
+	if (!cap)
+		cap = DD_CACHE_DEFAULT_CAP;
+	if (cap < DD_CACHE_MIN_CAP)
+		cap = DD_CACHE_MIN_CAP;
+	c->cap = cap;
+	c->hi_mark = cap / 10 * 9;
+	c->lo_mark = cap / 4 * 3;
+	pthread_rwlock_init(&c->swap_lock, NULL);
+	pthread_mutex_init(&c->pool_lock, NULL);
+	pthread_mutex_init(&c->q_lock, NULL);
+	pthread_cond_init(&c->q_cond, NULL);
+	pthread_cond_init(&c->space_cond, NULL);
+	pthread_cond_init(&c->done_cond, NULL);
+	c->dir = strdup(dir);
+	c->hits = calloc(NOTES_MAX, DD_CACHE_KEY_LEN);
+	c->bad = calloc(BAD_MAX, sizeof(*c->bad));
+	if (!c->dir || !c->hits || !c->bad) {
+		cache_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+dd_err dd_cache_open_i(const char *dir, uint64_t size_cap, unsigned flags,
+		       bool registry, struct dd_cache **cache, char *err,
+		       size_t errlen)
+{
+	struct dd_cache *c;
+	struct stat st;
+	dd_err derr;
+	int lockfd;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!cache)
+		return DD_E_INVAL;
+	*cache = NULL;
+	derr = dd_cache_dir_check(dir, !(flags & DD_CACHE_RDONLY), err, errlen);
+	if (derr)
+		return derr;
+	if (stat(dir, &st) < 0) {
+		set_err(err, errlen, "cache: cannot stat %s", dir);
+		return DD_E_IO;
+	}
+	c = cache_alloc(dir, size_cap, flags);
+	if (!c)
+		return DD_E_NOMEM;
+	c->dir_dev = st.st_dev;
+	c->dir_ino = st.st_ino;
+	if (registry && !registry_add(c)) {
+		set_err(err, errlen,
+			"cache: %s is already open in this process", dir);
+		cache_free(c);
+		return DD_E_EXISTS;
+	}
+	lockfd = dd_cache_dir_lock(dir);
+	if (lockfd < 0) {
+		set_err(err, errlen, "cache: cannot lock %s/lock: %s", dir,
+			strerror(errno));
+		derr = DD_E_IO;
+		goto out_free;
+	}
+	derr = cache_attach(c, 0, err, errlen);
+	if (!derr && !(flags & DD_CACHE_RDONLY))
+		dd_cache_gen_gc(dir, c->gen);
+	dd_cache_dir_unlock(lockfd);
+	if (derr)
+		goto out_free;
+	if (!(flags & DD_CACHE_RDONLY)) {
+		c->writer_running = true;
+		if (pthread_create(&c->writer, NULL, writer_main, c) != 0) {
+			c->writer_running = false;
+			set_err(err, errlen, "cache: cannot start the writer");
+			derr = DD_E_IO;
+			goto out_free;
+		}
+	}
+	*cache = c;
+	return DD_OK;
+out_free:
+	if (registry)
+		registry_remove(c);
+	cache_free(c);
+	return derr;
+}
+
+dd_err dd_cache_open(const char *dir, uint64_t size_cap, unsigned flags,
+		     struct dd_cache **cache, char *errbuf, size_t errlen)
+{
+	return dd_cache_open_i(dir, size_cap, flags, true, cache, errbuf,
+			       errlen);
+}
+
+void dd_cache_close(struct dd_cache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->q_lock);
+	c->stop = true;
+	pthread_cond_signal(&c->q_cond);
+	pthread_mutex_unlock(&c->q_lock);
+	if (!(c->flags & DD_CACHE_RDONLY))
+		pthread_join(c->writer, NULL);
+	registry_remove(c);
+	cache_free(c);
+}
+
+dd_err dd_cache_stats(struct dd_cache *c, struct dd_cache_stats *s)
+{
+	struct dd_cache_record rec;
+	MDB_envinfo info;
+	struct stat fst;
+	MDB_stat st;
+	MDB_txn *txn;
+	dd_err derr = DD_OK;
+	int rc;
+
+	if (!c || !s)
+		return DD_E_INVAL;
+	memset(s, 0, sizeof(*s));
+	s->size_cap = c->cap;
+	s->hits = CNT_GET(c, hits);
+	s->misses = CNT_GET(c, misses);
+	s->corrupt = CNT_GET(c, corrupt);
+	s->evictions = CNT_GET(c, evictions);
+	s->puts = CNT_GET(c, puts);
+	s->puts_failed = CNT_GET(c, puts_failed);
+	s->commits = CNT_GET(c, commits);
+	s->rebuilds = CNT_GET(c, rebuilds);
+	s->stale_readers = CNT_GET(c, stale_readers);
+	pthread_rwlock_rdlock(&c->swap_lock);
+	if (c->broken || !c->env) {
+		derr = DD_E_IO;
+		goto out_unlock_swap;
+	}
+	s->generation = c->gen;
+	s->page_size = c->psize;
+	if (stat(c->data_path, &fst) == 0)
+		s->file_bytes = (uint64_t)fst.st_size;
+	if (mdb_env_info(c->env, &info) == MDB_SUCCESS) {
+		s->map_bytes = info.me_mapsize;
+		s->readers = info.me_numreaders;
+		s->max_readers = info.me_maxreaders;
+	}
+	rc = reader_begin(c, &txn);
+	if (rc) {
+		reader_trouble(c, rc);
+		derr = DD_E_IO;
+		goto out_unlock_swap;
+	}
+	if (mdb_stat(txn, c->dbi_man, &st) == MDB_SUCCESS)
+		s->entries = st.ms_entries;
+	s->used_bytes = used_bytes(c, txn);
+	if (meta_read(c, txn, "dd.stats", &rec, &derr) == MDB_SUCCESS &&
+	    !derr && rec.paylen == 32) {
+		s->total_hits = get_le64(rec.payload);
+		s->total_misses = get_le64(rec.payload + 8);
+		s->total_corrupt = get_le64(rec.payload + 16);
+		s->total_evictions = get_le64(rec.payload + 24);
+	}
+	derr = DD_OK;
+	reader_end(c, txn);
+out_unlock_swap:
+	pthread_rwlock_unlock(&c->swap_lock);
+	return derr;
+}
+
+/* ---- walking (verify, dump) and test hooks ----------------------------- */
+
+dd_err dd_cache_walk(struct dd_cache *c, dd_cache_walk_fn fn, void *arg)
+{
+	const struct {
+		enum dd_cache_db db;
+		MDB_dbi dbi;
+	} order[] = {
+		{DD_CACHE_DB_META, c->dbi_meta},
+		{DD_CACHE_DB_LRU, c->dbi_lru},
+		{DD_CACHE_DB_MANIFESTS, c->dbi_man},
+	};
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	dd_err derr = DD_OK;
+	int rc;
+
+	pthread_rwlock_rdlock(&c->swap_lock);
+	if (c->broken || !c->env) {
+		derr = DD_E_IO;
+		goto out_unlock_swap;
+	}
+	rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn);
+	if (rc) {
+		derr = mdb_to_dd(rc);
+		goto out_unlock_swap;
+	}
+	for (size_t i = 0; i < 3 && !derr; i++) {
+		rc = mdb_cursor_open(txn, order[i].dbi, &cur);
+		if (rc) {
+			derr = mdb_to_dd(rc);
+			break;
+		}
+		while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) ==
+		       MDB_SUCCESS) {
+			if (fn(arg, order[i].db, k.mv_data, k.mv_size,
+			       v.mv_data, v.mv_size)) {
+				derr = DD_E_INTERNAL;
+				break;
+			}
+		}
+		if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
+			derr = mdb_to_dd(rc);
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+out_unlock_swap:
+	pthread_rwlock_unlock(&c->swap_lock);
+	return derr;
+}
+
+uint64_t dd_cache_generation(struct dd_cache *c)
+{
+	return c->gen;
+}
+
+uint64_t dd_cache_needed_bytes(struct dd_cache *c)
+{
+	MDB_envinfo info;
+	uint64_t need = 0;
+
+	pthread_rwlock_rdlock(&c->swap_lock);
+	if (c->env && mdb_env_info(c->env, &info) == MDB_SUCCESS)
+		need = ((uint64_t)info.me_last_pgno + 1) * c->psize;
+	pthread_rwlock_unlock(&c->swap_lock);
+	return need;
+}
+
+dd_err dd_cache_test_hold_reader(struct dd_cache *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->pool_lock);
+	rc = c->held_reader ? MDB_SUCCESS :
+	     mdb_txn_begin(c->env, NULL, MDB_RDONLY, &c->held_reader);
+	pthread_mutex_unlock(&c->pool_lock);
+	return mdb_to_dd(rc);
+}
+
+const char *dd_cache_test_data_path(struct dd_cache *c)
+{
+	return c->data_path;
+}
