@@ -309,6 +309,34 @@ static dd_err act_uid(struct tx *t, struct dd_belem *e, uint32_t tag)
 	return set_or_empty(t, e, buf_str(&t->out), t->out.len);
 }
 
+/* One DA/DT value as deidfs.dates says: the patient's shift, cut to the
+ * year ("YYYY0101", valid for DA and DT), or kept. */
+static dd_err shift_one(struct tx *t, const char *vr, const char *in,
+			char *o, size_t olen)
+{
+	dd_err err;
+
+	switch (t->d->pol->deidfs.dates) {
+	case DD_DATES_KEEP:
+		snprintf(o, olen, "%s", in);
+		return DD_OK;
+	case DD_DATES_YEAR:
+		/* validate first: never keep a value that is not a date */
+		err = vr_is(vr, "DA") ? dd_date_shift_da(in, 0, o, olen)
+				      : dd_date_shift_dt(in, 0, o, olen);
+		if (err)
+			return err;
+		if (strlen(o) < 4 || strchr(o, '-'))
+			return DD_E_PARSE;
+		snprintf(o + 4, olen - 4, "0101");
+		return DD_OK;
+	case DD_DATES_SHIFT:
+	default:
+		return vr_is(vr, "DA") ? dd_date_shift_da(in, t->shift, o, olen)
+				       : dd_date_shift_dt(in, t->shift, o, olen);
+	}
+}
+
 static dd_err act_shift(struct tx *t, struct dd_belem *e, const char *vr)
 {
 	const char *s;
@@ -341,8 +369,7 @@ static dd_err act_shift(struct tx *t, struct dd_belem *e, const char *vr)
 				goto fail_closed;
 			memcpy(in, s + i, j - i);
 			in[j - i] = 0;
-			e2 = vr_is(vr, "DA") ? dd_date_shift_da(in, t->shift, o, sizeof(o))
-					     : dd_date_shift_dt(in, t->shift, o, sizeof(o));
+			e2 = shift_one(t, vr, in, o, sizeof(o));
 			if (e2)
 				goto fail_closed;
 			err = dd_buf_adds(&t->out, o);
@@ -450,7 +477,12 @@ static dd_err act_clean(struct tx *t, struct dd_belem *e, const char *vr,
 	if (err == DD_E_NOMEM)
 		return err;
 fail_closed:
+	/* the whole value goes; the VR's dummy keeps Type 1 attributes valid */
 	t->n_fail_closed++;
+	if (dd_dicom_dummy(vr) &&
+	    dd_bridge_elem_set(e, dd_dicom_dummy(vr),
+			       strlen(dd_dicom_dummy(vr))) == DD_OK)
+		return DD_OK;
 	return dd_bridge_elem_clear(e);
 }
 
