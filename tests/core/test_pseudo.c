@@ -203,8 +203,32 @@ static void test_dates(void)
 	EXPECT_EQ_INT(dd_days_from_civil(2000, 3, 1), 11017);
 }
 
+static void test_patient_key(void)
+{
+	struct dd_pseudo a;
+	char k1[64], k2[64], k3[64], p1[17], p2[17];
+
+	dd_pseudo_init(&a, key_a, 32);
+	/* DICOM (issuer "HOSP", padded) and FHIR (a system URI) link */
+	EXPECT_EQ_INT(dd_patient_key("HOSP", "12345678 ", k1, sizeof(k1)), 11);
+	dd_patient_key("urn:oid:1.2.36.146.595.217.0.1", " 12345678", k2,
+		       sizeof(k2));
+	EXPECT_EQ_STR(k1, k2);
+	EXPECT_EQ_STR(k1, "id:12345678");
+	dd_patient_key_study("1.2.3.4", k3, sizeof(k3));
+	EXPECT_EQ_STR(k3, "study:1.2.3.4");
+	dd_pseudo_patient_id(&a, k1, p1);
+	dd_pseudo_patient_id(&a, k2, p2);
+	EXPECT_EQ_STR(p1, p2);
+	EXPECT_EQ_INT(strlen(p1), 16);
+	/* truncation is bounded */
+	EXPECT_EQ_INT(dd_patient_key(NULL, "123456789", k3, 6), 5);
+	EXPECT_EQ_STR(k3, "id:12");
+}
+
 int main(void)
 {
+	test_patient_key();
 	test_uid();
 	test_ident();
 	test_fhir_and_hash();
