@@ -838,13 +838,13 @@ static int stamp_cmp(const void *a, const void *b)
 	return memcmp(x->key, y->key, DD_CACHE_KEY_LEN);
 }
 
-/* Evict the oldest-stamped records until the used pages are below the
- * low mark.  Runs when they pass the high mark, or always with @force.
+/* Evict the oldest-stamped records until the used pages are at most
+ * @goal bytes.  Runs only when they are above @trigger.
  * The whole "lru" table is read and sorted: eviction is rare (it frees a
  * sixth of the cap at a time), so a scan is cheaper than keeping a second
  * index by age up to date on every hit. */
-static int evict(struct dd_cache *c, MDB_txn *txn, bool force,
-		 uint64_t *evicted)
+static int evict(struct dd_cache *c, MDB_txn *txn, uint64_t trigger,
+		 uint64_t goal, uint64_t *evicted)
 {
 	struct stamp *arr = NULL;
 	size_t n = 0, cap = 0;
@@ -852,7 +852,7 @@ static int evict(struct dd_cache *c, MDB_txn *txn, bool force,
 	MDB_val k, v;
 	int rc;
 
-	if (used_bytes(c, txn) <= (force ? c->lo_mark : c->hi_mark))
+	if (used_bytes(c, txn) <= trigger)
 		return MDB_SUCCESS;
 	rc = mdb_cursor_open(txn, c->dbi_lru, &cur);
 	if (rc)
@@ -892,7 +892,7 @@ static int evict(struct dd_cache *c, MDB_txn *txn, bool force,
 		if (rc && rc != MDB_NOTFOUND)
 			break;
 		rc = MDB_SUCCESS;
-		if (used_bytes(c, txn) <= c->lo_mark)
+		if (used_bytes(c, txn) <= goal)
 			break;
 	}
 out_free:
@@ -985,7 +985,7 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 {
 	struct counters snap;
 	MDB_txn *txn;
-	uint64_t clock;
+	uint64_t clock, bytes = 0;
 	int rc;
 
 	*evicted = 0;
@@ -993,6 +993,13 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 	if (rc)
 		return rc;
 	clock = meta_read_u64(c, txn, "dd.clock", 0);
+	/* Make room for the batch first, so the map never has to hold the
+	 * batch on top of a cache that is already at the high mark. */
+	for (struct item *it = b->items; it; it = it->next)
+		bytes += it->len + 2 * c->psize;
+	if (bytes > c->lo_mark)
+		bytes = c->lo_mark;
+	rc = evict(c, txn, c->hi_mark - bytes, c->lo_mark - bytes, evicted);
 	for (size_t i = 0; i < b->bad_n && !rc; i++)
 		rc = drop_bad(c, txn, &b->bad[i]);
 	for (struct item *it = b->items; it && !rc; it = it->next) {
@@ -1028,7 +1035,7 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 			rc = write_stamp(c, txn, b->hits[i], &clock);
 	}
 	if (!rc)
-		rc = evict(c, txn, false, evicted);
+		rc = evict(c, txn, c->hi_mark, c->lo_mark, evicted);
 	if (!rc)
 		rc = meta_write_u64(c, txn, "dd.clock", clock);
 	if (!rc)
@@ -1056,7 +1063,7 @@ static int evict_txn(struct dd_cache *c)
 	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 	if (rc)
 		return rc;
-	rc = evict(c, txn, true, &evicted);
+	rc = evict(c, txn, c->lo_mark, c->lo_mark, &evicted);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -1160,8 +1167,14 @@ static void writer_take(struct dd_cache *c, struct batch *b)
 	size_t n = 0, bytes = 0;
 
 	b->items = NULL;
+	size_t max_bytes = DD_CACHE_QUEUE_BYTES / 2;
+
+	/* A batch is at most an eighth of the cap, so that it fits in the
+	 * map's headroom above the high mark (see batch_txn). */
+	if (max_bytes > c->cap / 8)
+		max_bytes = c->cap / 8;
 	while (c->q_head && n < BATCH_MAX_ITEMS &&
-	       (n == 0 || bytes + c->q_head->len <= DD_CACHE_QUEUE_BYTES / 2)) {
+	       (n == 0 || bytes + c->q_head->len <= max_bytes)) {
 		struct item *it = c->q_head;
 		c->q_head = it->next;
 		it->next = NULL;
@@ -1576,6 +1589,14 @@ dd_err dd_cache_test_hold_reader(struct dd_cache *c)
 	     mdb_txn_begin(c->env, NULL, MDB_RDONLY, &c->held_reader);
 	pthread_mutex_unlock(&c->pool_lock);
 	return mdb_to_dd(rc);
+}
+
+void dd_cache_test_request_rebuild(struct dd_cache *c)
+{
+	pthread_mutex_lock(&c->q_lock);
+	c->rebuild_req = true;
+	pthread_cond_signal(&c->q_cond);
+	pthread_mutex_unlock(&c->q_lock);
 }
 
 const char *dd_cache_test_data_path(struct dd_cache *c)

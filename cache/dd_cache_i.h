@@ -135,6 +135,9 @@ dd_err dd_cache_test_put_raw(struct dd_cache *cache, const uint8_t *key,
 /* Begin a read transaction and leave it open until close (a reader slot
  * held, as by a process that is then killed). */
 dd_err dd_cache_test_hold_reader(struct dd_cache *cache);
+/* Make the writer abandon the environment as if LMDB had reported it
+ * damaged (MDB_CORRUPTED): the live rebuild path. */
+void dd_cache_test_request_rebuild(struct dd_cache *cache);
 /* The path of the data file in use. */
 const char *dd_cache_test_data_path(struct dd_cache *cache);
 
