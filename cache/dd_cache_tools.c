@@ -174,6 +174,10 @@ dd_err dd_cache_verify(const char *dir, struct dd_cache_verify_report *report)
 		return DD_E_IO;
 	}
 	if (pid == 0) {
+		/* A fault on a damaged map must kill the child (the verdict),
+		 * not run a handler the parent installed (a sanitizer's, say). */
+		signal(SIGBUS, SIG_DFL);
+		signal(SIGSEGV, SIG_DFL);
 		memset(&m, 0, sizeof(m));
 		close(fds[0]);
 		verify_child(dir, &m);
@@ -196,6 +200,15 @@ dd_err dd_cache_verify(const char *dir, struct dd_cache_verify_report *report)
 			 "the checker died of signal %d (%s) reading the "
 			 "environment: it is damaged", report->child_signal,
 			 strsignal(report->child_signal));
+		return DD_OK;
+	}
+	if (!got && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		/* Died without a report: a fault handler that exits. */
+		report->corrupt = true;
+		report->env_error = DD_E_CORRUPT;
+		snprintf(report->message, sizeof(report->message),
+			 "the checker failed (exit %d) reading the environment: "
+			 "it is damaged", WEXITSTATUS(status));
 		return DD_OK;
 	}
 	if (!got)
