@@ -1,0 +1,109 @@
+/* bench_cache.c: puts/s, gets/s from several threads, and the on-disk
+ * overhead per record.  `meson test --benchmark` (or run it directly,
+ * optionally with N records as argv[1]). */
+#include <pthread.h>
+#include <time.h>
+
+#include "cache_test_util.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct getter {
+	struct dd_cache *c;
+	unsigned n, ops, seed;
+	long bad;
+};
+
+static void *getter_main(void *p)
+{
+	struct getter *g = p;
+	uint8_t key[DD_CACHE_KEY_LEN], *got;
+	size_t len;
+
+	for (unsigned k = 0; k < g->ops; k++) {
+		ct_key(key, rand_r(&g->seed) % g->n);
+		if (dd_cache_get(g->c, key, &got, &len) != DD_OK)
+			g->bad++;
+		free(got);
+	}
+	return NULL;
+}
+
+static void bench_puts(const char *dir, unsigned n, size_t len,
+		       unsigned flags, const char *what)
+{
+	struct dd_cache_stats st;
+	struct dd_cache *c = ct_open(dir, 8ULL << 30, flags);
+	double t0, t1;
+
+	t0 = now_s();
+	for (unsigned i = 0; i < n; i++)
+		ct_put(c, i, len);
+	dd_cache_flush(c);
+	t1 = now_s();
+	dd_cache_stats(c, &st);
+	printf("puts %-8s %6zu B: %8.0f puts/s (%u in %.2f s, %llu commits)\n",
+	       what, len, n / (t1 - t0), n, t1 - t0,
+	       (unsigned long long)st.commits);
+	printf("  on disk: %llu entries, %.1f bytes used per record "
+	       "(%.1f over the payload)\n", (unsigned long long)st.entries,
+	       (double)st.used_bytes / (double)st.entries,
+	       (double)st.used_bytes / (double)st.entries - (double)len);
+	dd_cache_close(c);
+	dd_cache_clear(dir, NULL);
+}
+
+static void bench_gets(const char *dir, unsigned n, size_t len)
+{
+	struct dd_cache *c = ct_open(dir, 8ULL << 30, DD_CACHE_NOSYNC);
+	static const int threads[] = {1, 2, 4, 8};
+
+	for (unsigned i = 0; i < n; i++)
+		ct_put(c, i, len);
+	dd_cache_flush(c);
+	for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+		struct getter g[8];
+		pthread_t th[8];
+		unsigned ops = 400000 / (unsigned)threads[t];
+		long bad = 0;
+		double t0 = now_s(), t1;
+
+		for (int k = 0; k < threads[t]; k++) {
+			g[k] = (struct getter){c, n, ops, (unsigned)k + 7, 0};
+			pthread_create(&th[k], NULL, getter_main, &g[k]);
+		}
+		for (int k = 0; k < threads[t]; k++) {
+			pthread_join(th[k], NULL);
+			bad += g[k].bad;
+		}
+		t1 = now_s();
+		printf("gets %zu B, %d thread%s: %9.0f gets/s%s\n", len,
+		       threads[t], threads[t] == 1 ? " " : "s",
+		       (double)ops * threads[t] / (t1 - t0),
+		       bad ? " (MISSES!)" : "");
+	}
+	dd_cache_close(c);
+	dd_cache_clear(dir, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	char *dir = ct_tmpdir("bench");
+	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
+
+	printf("(%u records; 2 cores shared: thread counts above 2 "
+	       "measure contention, not scaling)\n", n);
+	bench_puts(dir, n, 100, DD_CACHE_NOSYNC, "nosync");
+	bench_puts(dir, n, 1000, DD_CACHE_NOSYNC, "nosync");
+	bench_puts(dir, n, 2048, DD_CACHE_NOSYNC, "nosync");
+	bench_puts(dir, n, 2048, 0, "fsync");
+	bench_gets(dir, n, 2048);
+	ct_rmtree(dir);
+	return 0;
+}
