@@ -194,6 +194,7 @@ struct dd_policy_dicom {
 	enum dd_primary_ids primary_ids;
 	bool clean_descriptors;          /* options.cleanDescriptors */
 	struct dd_policy_image clean_image; /* options.cleanImage, else top-level image */
+	bool clean_image_given;          /* options.cleanImage itself was given */
 	struct dd_dicom_action *actions; /* in the order given */
 	size_t n_actions;
 	unsigned ps315_options;          /* dd_ps315_option bits */
@@ -240,6 +241,13 @@ enum dd_path_mode { DD_PATH_SCRUB, DD_PATH_HASH, DD_PATH_KEEP };
 enum dd_linking { DD_LINK_AUTO, DD_LINK_SOURCES, DD_LINK_OFF };
 enum dd_birth_date { DD_BIRTH_YEAR, DD_BIRTH_SHIFT, DD_BIRTH_KEEP, DD_BIRTH_REMOVE };
 enum dd_redacted_encoding { DD_ENC_EXPLICIT_LE, DD_ENC_SAME };
+/* deidfs.dates: how a date that the policy modifies rather than removes is
+ * modified: DICOM DA/DT values kept by ps315 retainLongModifiedDates, FHIR
+ * dateShiftField / BASIC-profile dates, DATE findings under a
+ * dateShiftConfig.  SHIFT: the patient's shift; YEAR: cut to the year
+ * (DICOM DA "YYYY0101", FHIR "YYYY"); KEEP: unchanged.  (Added by the
+ * policy module: the Safe Harbor preset needs "cut to the year".) */
+enum dd_dates { DD_DATES_SHIFT, DD_DATES_YEAR, DD_DATES_KEEP };
 
 struct dd_ocr_region {
 	char *manufacturer; /* NULL: any */
@@ -254,6 +262,7 @@ struct dd_policy_deidfs {
 	struct dd_inline_key key;        /* deidfs.cryptoKey */
 	int date_shift_min;              /* default -365 */
 	int date_shift_max;              /* default -1; 0 never chosen */
+	enum dd_dates dates;             /* default shift (see enum dd_dates) */
 	enum dd_linking linking;         /* default auto */
 	struct dd_strv linking_sources;  /* DD_LINK_SOURCES */
 	struct dd_strv placeholder_patient_ids;
