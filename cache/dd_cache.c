@@ -1351,7 +1351,14 @@ static struct dd_cache *cache_alloc(const char *dir, uint64_t cap,
 	c->cap = cap;
 	c->hi_mark = cap / 10 * 9;
 	c->lo_mark = cap / 4 * 3;
-	pthread_rwlock_init(&c->swap_lock, NULL);
+	/* Writer-preferring: under a constant stream of gets the writer must
+	 * still get in to rebuild or remap.  (No path takes it recursively.) */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&c->swap_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&c->pool_lock, NULL);
 	pthread_mutex_init(&c->q_lock, NULL);
 	pthread_cond_init(&c->q_cond, NULL);

@@ -313,13 +313,14 @@ dd_err dd_cache_meta_del(struct dd_cache *cache, const char *name);
  *
  * @report (caller-allocated) is filled in every case where DD_OK is
  * returned; report->corrupt says whether damage was found.
+ * A child that exits non-zero without a report (a sanitizer's fault
+ * handler does that) is also the verdict "damaged".
  * Errors (no verdict): DD_E_NOTFOUND (no cache in @dir), DD_E_INVAL
  * (unsafe directory), DD_E_IO (fork/pipe failed, or the child could not
  * open the environment for a reason other than damage).
- * Call it from a process that does not hold @dir open with a handle of
- * its own only if that handle's writer is idle; it may be called from
- * any thread, but fork(2) in a threaded process is subject to the usual
- * rules (the child only opens files and reads). */
+ * Any thread; the calling process may hold @dir open itself (the child
+ * opens its own environment and never touches the caller's handle).
+ * stdio buffers are flushed before the fork. */
 dd_err dd_cache_verify(const char *dir, struct dd_cache_verify_report *report);
 
 /* Remove the cache contents of @dir: `current` is removed, and every
@@ -341,8 +342,11 @@ dd_err dd_cache_clear(const char *dir, unsigned *removed);
  * with its length and state, and one line per manifest record: key in
  * hex, format version, header length, payload length, stored CRC,
  * "ok"/"BAD", LRU stamp.  No payload bytes are printed (they may hold
- * PHI).  Read-only (DD_CACHE_RDONLY).  Errors: as dd_cache_open with
- * DD_CACHE_RDONLY, and DD_E_IO if writing to @out fails. */
+ * PHI).  Read-only (DD_CACHE_RDONLY); runs in the calling process, so a
+ * garbage tree can crash it (use dd_cache_verify first when in doubt).
+ * Errors: as dd_cache_open with DD_CACHE_RDONLY (including DD_E_EXISTS
+ * when this process has @dir open), and DD_E_IO if writing to @out
+ * fails.  The reason for an open failure is printed to stderr. */
 dd_err dd_cache_dump(const char *dir, FILE *out);
 
 /* The default cache directory: $DEIDFS_CACHE_DIR if set and non-empty,
