@@ -64,6 +64,11 @@ enum {
 	DD_TEXT_CTX_TOKEN = 1u << 0,
 };
 
+/* True if findings of @type are transformed under this configuration
+ * (false when excluded, or when no transformation and no profile covers
+ * the type). */
+bool dd_text_type_transformed(const struct dd_text *t, enum dd_info_type type);
+
 /* Inspect @s and transform each finding as the TextConfig says; the result
  * is appended to @out. */
 dd_err dd_text_clean(const struct dd_text *t, const struct dd_text_ctx *c,

@@ -1,0 +1,433 @@
+/* dd_text_names.c: person names.
+ *
+ * Evidence, strongest first:
+ *  1. a title cue: "Dr.", "Mr.", "Mrs.", "Ms.", "Prof." + 1..4 capitalised
+ *     words (any words: the cue is enough);
+ *  2. a role cue ("seen by", "signed by", "cc:", "Patient:", "attending",
+ *     "husband" ...) or a credential after ("John Smith, MD"): capitalised
+ *     words that are not ordinary English words, or are known names;
+ *  3. the word table: runs of 2..4 capitalised words in which one is a
+ *     known name and none is an ordinary or medical word; "Family, Given";
+ *     a lone known given name or surname that is not an ordinary word;
+ *  4. two or three capitalised words none of which is known at all
+ *     (names not in any list);
+ *  5. "X Y is a 92-year-old", "X Y was admitted": the words before;
+ *  6. propagation: a word found as part of a name by 1-5 is a name
+ *     wherever else it appears capitalised in the same text.
+ * Eponyms (Parkinson, Crohn...) and a surname followed by "disease",
+ * "syndrome", "sign", "'s palsy"... are never names without a title cue.
+ * Initials ("J.") count only inside a run with other evidence. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_text_i.h"
+
+static const char *const titles[] = { "dr", "mr", "mrs", "ms", "miss", "mx",
+	"prof", "doctor", "professor", "sister", "rev", "father", "nurse",
+	"mister", "madam", "sr", "sra", "herr", "frau", "mme", "mlle", "dame",
+	"sir", "lady", "lord", NULL };
+
+/* cue words; a ':' after them makes the cue strong */
+static const char *const role_cues[] = { "patient", "pt", "name", "by",
+	"attending", "resident", "fellow", "intern", "surgeon", "radiologist",
+	"pathologist", "physician", "provider", "pcp", "cc", "husband", "wife",
+	"son", "daughter", "mother", "father", "brother", "sister", "spouse",
+	"partner", "friend", "guardian", "contact", "caregiver", "nurse", "rn",
+	"np", "pa", "md", "technologist", "tech", "dictated", "signed",
+	"transcribed", "referring", "referred", "ordering", "to", "from", "dear",
+	"mrs", "mr", "ms", "aunt", "uncle", "grandson", "granddaughter",
+	"niece", "nephew", "neighbor", "neighbour", "boyfriend", "girlfriend",
+	"fiance", "fiancee", "interpreter", "chaplain", "therapist",
+	"coordinator", "manager", "worker", "sincerely", "regards", "thanks",
+	"consultant", "anesthesiologist", "cardiologist", "oncologist", NULL };
+
+/* credentials after a name */
+static const char *const creds[] = { "md", "do", "rn", "np", "pa", "phd",
+	"mbbs", "frcp", "dds", "dmd", "pharmd", "lpn", "cnm", "crna", "facs",
+	"facp", "facc", "lcsw", "msw", "pt", "ot", "mph", "ms", "bsn", "msn",
+	"aprn", "fnp", "dnp", "jr", "sr", "ii", "iii", "iv", NULL };
+
+/* words after an eponym that make it a disease, sign or device */
+static const char *const epo_next[] = { "disease", "diseases", "syndrome",
+	"sign", "signs", "palsy", "test", "tests", "fracture", "lymphoma",
+	"sarcoma", "tumor", "tumour", "catheter", "maneuver", "manoeuvre",
+	"reflex", "phenomenon", "procedure", "operation", "classification",
+	"score", "scale", "criteria", "drain", "tube", "traction", "cell",
+	"cells", "bodies", "body", "node", "nodes", "triad", "law", "space",
+	"duct", "ulcer", "ulcers", "esophagus", "encephalopathy", "thyroiditis",
+	"dementia", "chorea", "contracture", "phenomenon", "position", "stage",
+	"staging", "grade", "index", "effusion", "nodule", "cyst", "hernia",
+	"neuroma", "neuralgia", "anomaly", "malformation", "diverticulum",
+	"ligament", "tendon", "gland", "glands", "canal", "area", "aphasia",
+	"coma", "respiration", "breathing", "type", "stain", "agar", "solution",
+	"lamp", "splint", "repair", "block", "incision", "deformity", "lesion",
+	"lesions", "formula", "equation", "effect", "murmur", "ratio",
+	"paralysis", "arteritis", "mole", "nevus", "pouch", "loop", NULL };
+
+static const char *const particles[] = { "van", "von", "de", "del", "della",
+	"der", "den", "di", "da", "du", "le", "la", "st", "ter", "ten", "bin",
+	"ibn", "al", "el", "dos", "das", "mac", NULL };
+
+static const char *const stopcaps[] = { "monday", "tuesday", "wednesday",
+	"thursday", "friday", "saturday", "sunday", "january", "february",
+	"march", "april", "may", "june", "july", "august", "september",
+	"october", "november", "december", "jan", "feb", "mar", "apr", "jun",
+	"jul", "aug", "sep", "sept", "oct", "nov", "dec", "i", "ii", "iii",
+	"iv", "md", "rn", "np", "pa", "do", "phd", "hospital", "clinic",
+	"center", "university", "street", "avenue", "road", "ct", "mri", "pet",
+	"ed", "er", "icu", "or", NULL };
+
+static bool in_list(const struct dd_scan *sc, size_t i, const char *const *l)
+{
+	for (int k = 0; l[k]; k++)
+		if (dd_tok_is(sc, i, l[k]))
+			return true;
+	return false;
+}
+
+static bool capword(const struct dd_scan *sc, size_t i)
+{
+	const struct dd_tok *t;
+
+	if (i >= sc->ntk)
+		return false;
+	t = &sc->tk[i];
+	return t->kind == DD_TK_WORD && (t->flags & (DD_TF_CAP | DD_TF_ALLCAPS)) &&
+	       !in_list(sc, i, stopcaps);
+}
+
+static bool eponym_use(const struct dd_scan *sc, size_t i)
+{
+	const struct dd_tok *t = &sc->tk[i];
+
+	if (t->wf & DD_TW_EPONYM)
+		return true;
+	if (in_list(sc, i + 1, epo_next))
+		return true;
+	/* "Bell's palsy", "Wilson's disease" */
+	return (t->flags & DD_TF_POSS) && in_list(sc, i + 1, epo_next);
+}
+
+/* Evidence of one capitalised token. */
+enum { EV_NONE, EV_COMMON, EV_WEAK, EV_UNKNOWN, EV_STRONG, EV_INITIAL };
+
+static int tok_ev(const struct dd_scan *sc, size_t i)
+{
+	const struct dd_tok *t = &sc->tk[i];
+	unsigned wf = t->wf;
+
+	if (t->flags & DD_TF_INITIAL)
+		return EV_INITIAL;
+	if (!capword(sc, i))
+		return EV_NONE;
+	if (t->e - t->s < 2)
+		return EV_NONE;
+	if (eponym_use(sc, i))
+		return EV_COMMON;
+	if (wf & (DD_TW_GIVEN | DD_TW_PART)) {
+		if (wf & (DD_TW_WORD | DD_TW_MED))
+			return EV_WEAK;
+		return EV_STRONG;
+	}
+	if (wf & (DD_TW_WORD | DD_TW_MED | DD_TW_CITY | DD_TW_STATE))
+		return EV_COMMON;
+	if ((t->flags & DD_TF_ALLCAPS) && t->e - t->s <= 4)
+		return EV_COMMON; /* abbreviations: "CHF", "COPD" */
+	return EV_UNKNOWN;
+}
+
+/* Extend a name unit at @i: "Smith-Jones", "O'Brien" is one token; "van
+ * der Berg" takes its particles.  Returns the last token of the unit. */
+static size_t unit_end(const struct dd_scan *sc, size_t i)
+{
+	while (i + 2 < sc->ntk && dd_tok_punct(sc, i + 1, '-') &&
+	       sc->tk[i + 1].s == sc->tk[i].e && sc->tk[i + 2].s == sc->tk[i + 1].e &&
+	       capword(sc, i + 2))
+		i += 2;
+	return i;
+}
+
+static void seen_add(struct dd_scan *sc, size_t i)
+{
+	const struct dd_tok *t = &sc->tk[i];
+	char key[64];
+	size_t l;
+
+	if (t->kind != DD_TK_WORD || t->e - t->s < 3 || (t->wf & (DD_TW_WORD | DD_TW_MED)) ||
+	    (t->wf & DD_TW_EPONYM))
+		return;
+	l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
+	if (!l)
+		return;
+	for (size_t k = 0; k < sc->nseen; k++)
+		if (strcmp(sc->seen[k], key) == 0)
+			return;
+	if (sc->nseen == sc->capseen) {
+		size_t nc = sc->capseen ? sc->capseen * 2 : 16;
+		char **v = realloc(sc->seen, nc * sizeof(*v));
+
+		if (!v) {
+			sc->err = DD_E_NOMEM;
+			return;
+		}
+		sc->seen = v;
+		sc->capseen = nc;
+	}
+	sc->seen[sc->nseen] = strdup(key);
+	if (!sc->seen[sc->nseen]) {
+		sc->err = DD_E_NOMEM;
+		return;
+	}
+	sc->nseen++;
+}
+
+static void add_name(struct dd_scan *sc, size_t b, size_t e)
+{
+	dd_scan_add(sc, sc->tk[b].s, sc->tk[e].e, DD_IT_PERSON_NAME, false);
+	for (size_t k = b; k <= e; k++)
+		seen_add(sc, k);
+}
+
+/* After a title: up to four capitalised words or initials (particles
+ * inside).  Returns the last token, or SIZE_MAX. */
+static size_t run_after(const struct dd_scan *sc, size_t j, bool any, size_t max)
+{
+	size_t last = SIZE_MAX, n = 0;
+
+	while (j < sc->ntk && n < max) {
+		int ev;
+
+		if (last != SIZE_MAX && !dd_tok_adjacent(sc, last, j) &&
+		    !((sc->tk[last].flags & DD_TF_INITIAL) && j == last + 2 &&
+		      dd_tok_adjacent(sc, last + 1, j)))
+			break;
+		if (in_list(sc, j, particles) && !(sc->tk[j].flags & DD_TF_CAP) &&
+		    capword(sc, j + 1)) {
+			j++;
+			continue;
+		}
+		if (in_list(sc, j, titles) && (sc->tk[j].flags & DD_TF_CAP) && last == SIZE_MAX &&
+		    dd_tok_punct(sc, j + 1, '.'))
+			break; /* "by Dr. X": the title rule takes it */
+		ev = tok_ev(sc, j);
+		if (ev == EV_NONE)
+			break;
+		if (!any && (ev == EV_COMMON))
+			break;
+		if (any && ev == EV_COMMON && n > 0 && !(sc->tk[j].wf & (DD_TW_GIVEN | DD_TW_PART)))
+			break;
+		j = unit_end(sc, j);
+		last = j;
+		n++;
+		j++;
+		if (sc->tk[last].flags & DD_TF_INITIAL)
+			j++; /* its '.' */
+		if (sc->tk[last].flags & DD_TF_POSS)
+			break;
+	}
+	return last;
+}
+
+static bool title_at(const struct dd_scan *sc, size_t i, size_t *next)
+{
+	const struct dd_tok *t = &sc->tk[i];
+
+	if (t->kind != DD_TK_WORD || !(t->flags & DD_TF_CAP) || !in_list(sc, i, titles))
+		return false;
+	/* "Doctor", "Father", "Sister", "Nurse" without a dot are also
+	 * ordinary words: only before a capitalised word */
+	*next = dd_tok_punct(sc, i + 1, '.') ? i + 2 : i + 1;
+	return capword(sc, *next) || (*next < sc->ntk && (sc->tk[*next].flags & DD_TF_INITIAL));
+}
+
+static bool cred_after(const struct dd_scan *sc, size_t e)
+{
+	size_t j = e + 1;
+
+	if (dd_tok_punct(sc, j, ','))
+		j++;
+	if (j >= sc->ntk || !(sc->tk[j].flags & (DD_TF_ALLCAPS | DD_TF_CAP)))
+		return false;
+	if (in_list(sc, j, creds) && !dd_tok_is(sc, j, "jr") && !dd_tok_is(sc, j, "sr"))
+		return true;
+	/* "M.D." */
+	return dd_tok_is(sc, j, "m") && dd_tok_punct(sc, j + 1, '.') && dd_tok_is(sc, j + 2, "d");
+}
+
+/* "is a 92-year-old", ", a 45 year old", "was admitted", "presented" */
+static bool verb_after(const struct dd_scan *sc, size_t e)
+{
+	size_t j = e + 1;
+
+	if (dd_tok_punct(sc, j, ','))
+		j++;
+	if ((dd_tok_is(sc, j, "is") || dd_tok_is(sc, j, "was")) && dd_tok_is(sc, j + 1, "a") &&
+	    j + 2 < sc->ntk && sc->tk[j + 2].kind == DD_TK_NUM)
+		return true;
+	if (dd_tok_is(sc, j, "a") && j + 1 < sc->ntk && sc->tk[j + 1].kind == DD_TK_NUM)
+		return true;
+	return dd_tok_is(sc, j, "was") && (dd_tok_is(sc, j + 1, "admitted") ||
+					   dd_tok_is(sc, j + 1, "seen") ||
+					   dd_tok_is(sc, j + 1, "discharged"));
+}
+
+/* Rule 3/4/5 on a run of capitalised tokens [b, e]. */
+static bool run_is_name(const struct dd_scan *sc, size_t b, size_t e)
+{
+	unsigned strong = 0, weak = 0, unknown = 0, common = 0, initial = 0, n = 0;
+
+	for (size_t k = b; k <= e; k++) {
+		switch (tok_ev(sc, k)) {
+		case EV_STRONG: strong++; break;
+		case EV_WEAK: weak++; break;
+		case EV_UNKNOWN: unknown++; break;
+		case EV_INITIAL: initial++; break;
+		case EV_COMMON: common++; break;
+		default: continue;
+		}
+		n++;
+	}
+	if (common)
+		return false;
+	if (n >= 2 && strong >= 1)
+		return true;
+	if (n >= 2 && unknown >= 2 - initial && unknown >= 1)
+		return true;
+	if (n >= 2 && unknown >= 1 && weak >= 1)
+		return true;
+	return false;
+}
+
+static void scan_cued(struct dd_scan *sc)
+{
+	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
+		size_t j, last;
+		bool strong;
+
+		if (title_at(sc, i, &j)) {
+			last = run_after(sc, j, true, 4);
+			if (last != SIZE_MAX) {
+				add_name(sc, j, last);
+				i = last;
+			}
+			continue;
+		}
+		if (!in_list(sc, i, role_cues) || sc->tk[i].kind != DD_TK_WORD)
+			continue;
+		j = i + 1;
+		strong = false;
+		if (dd_tok_punct(sc, j, ':') || dd_tok_punct(sc, j, ',')) {
+			strong = dd_tok_punct(sc, j, ':');
+			j++;
+		}
+		if (j >= sc->ntk)
+			continue;
+		/* "Name: SMITH, JOHN" / "Patient: Smith, John" */
+		if (strong && capword(sc, j) && dd_tok_punct(sc, j + 1, ',') && capword(sc, j + 2) &&
+		    tok_ev(sc, j) != EV_COMMON && tok_ev(sc, j + 2) != EV_COMMON) {
+			last = run_after(sc, j + 2, false, 2);
+			if (last != SIZE_MAX) {
+				add_name(sc, j, last);
+				i = last;
+				continue;
+			}
+		}
+		last = run_after(sc, j, strong && (sc->tk[j].flags & DD_TF_CAP), 4);
+		if (last == SIZE_MAX)
+			continue;
+		if (last == j && !strong) {
+			int ev = tok_ev(sc, j);
+
+			if (ev != EV_STRONG && ev != EV_UNKNOWN)
+				continue;
+			if (ev == EV_UNKNOWN && (sc->tk[j].flags & DD_TF_ALLCAPS))
+				continue;
+		}
+		add_name(sc, j, last);
+		i = last;
+	}
+}
+
+static void scan_runs(struct dd_scan *sc)
+{
+	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
+		size_t b = i, e = i, n = 0;
+		int ev = tok_ev(sc, i);
+
+		if (ev == EV_NONE || ev == EV_COMMON)
+			continue;
+		/* collect the run */
+		for (size_t j = i; j < sc->ntk && n < 4;) {
+			int v = tok_ev(sc, j);
+
+			if (v == EV_NONE || v == EV_COMMON)
+				break;
+			if (j > i && !dd_tok_adjacent(sc, e, j) &&
+			    !((sc->tk[e].flags & DD_TF_INITIAL) && j == e + 2))
+				break;
+			j = unit_end(sc, j);
+			e = j;
+			n++;
+			j++;
+			if (sc->tk[e].flags & DD_TF_POSS)
+				break;
+		}
+		/* "Smith, John": surname, comma, given name */
+		if (n == 1 && ev >= EV_WEAK && ev != EV_INITIAL && dd_tok_punct(sc, e + 1, ',') &&
+		    e + 2 < sc->ntk && (sc->tk[e + 2].wf & DD_TW_GIVEN) &&
+		    tok_ev(sc, e + 2) == EV_STRONG && (ev == EV_STRONG || ev == EV_UNKNOWN)) {
+			add_name(sc, b, e + 2);
+			i = e + 2;
+			continue;
+		}
+		if (n >= 2 && (run_is_name(sc, b, e) || cred_after(sc, e) || verb_after(sc, e))) {
+			add_name(sc, b, e);
+			i = e;
+			continue;
+		}
+		if (n == 1 && ev == EV_STRONG && !(sc->tk[b].flags & DD_TF_ALLCAPS)) {
+			add_name(sc, b, e);
+			continue;
+		}
+		if (n == 1 && (ev == EV_UNKNOWN || ev == EV_WEAK) &&
+		    (cred_after(sc, e) || verb_after(sc, e))) {
+			add_name(sc, b, e);
+			continue;
+		}
+		/* a lone initial or a run that failed: move on by one token */
+	}
+}
+
+/* Rule 6: other occurrences of words already found in names. */
+static void scan_propagate(struct dd_scan *sc)
+{
+	char key[64];
+
+	if (!sc->nseen)
+		return;
+	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
+		const struct dd_tok *t = &sc->tk[i];
+		size_t l;
+
+		if (t->kind != DD_TK_WORD || !(t->flags & (DD_TF_CAP | DD_TF_ALLCAPS)) ||
+		    t->e - t->s < 3)
+			continue;
+		l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
+		if (!l)
+			continue;
+		for (size_t k = 0; k < sc->nseen; k++)
+			if (strcmp(sc->seen[k], key) == 0) {
+				dd_scan_add(sc, t->s, t->e, DD_IT_PERSON_NAME, false);
+				break;
+			}
+	}
+}
+
+void dd_text_scan_names(struct dd_scan *sc)
+{
+	scan_cued(sc);
+	if (!sc->err)
+		scan_runs(sc);
+	if (!sc->err)
+		scan_propagate(sc);
+}

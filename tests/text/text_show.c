@@ -1,0 +1,81 @@
+/* text_show.c: print the spans dd_text finds in a file (or stdin), or the
+ * cleaned text with -c.  A developer's tool; not a test.
+ *   text_show [-c] [-x CTXTYPE=VALUE]... [FILE] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dd_text.h"
+
+static char *slurp(FILE *f, size_t *n)
+{
+	struct dd_buf b;
+	char tmp[65536];
+	size_t r;
+
+	dd_buf_init(&b, 1u << 30);
+	while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		if (dd_buf_add(&b, tmp, r))
+			return NULL;
+	return (char *)dd_buf_steal(&b, n);
+}
+
+int main(int argc, char **argv)
+{
+	struct dd_text *t = NULL;
+	struct dd_text_ctx *c = NULL;
+	struct dd_text_span *sp = NULL;
+	size_t n = 0, ns = 0;
+	bool clean = false;
+	char *s;
+	FILE *f = stdin;
+	int opt;
+
+	if (dd_text_new(NULL, NULL, &t) || dd_text_ctx_new(&c))
+		return 1;
+	while ((opt = getopt(argc, argv, "cx:s:")) != -1) {
+		if (opt == 'c') {
+			clean = true;
+		} else if (opt == 's') {
+			dd_text_ctx_set_shift(c, atoi(optarg));
+		} else if (opt == 'x') {
+			char *eq = strchr(optarg, '=');
+			enum dd_info_type ty;
+
+			if (!eq)
+				return 2;
+			*eq = 0;
+			if (!dd_info_type_from_name(optarg, &ty))
+				return 2;
+			dd_text_ctx_add(c, ty, eq + 1, strlen(eq + 1));
+		} else {
+			return 2;
+		}
+	}
+	if (optind < argc && !(f = fopen(argv[optind], "rb")))
+		return 1;
+	s = slurp(f, &n);
+	if (!s)
+		s = strdup("");
+	if (clean) {
+		struct dd_buf out;
+
+		dd_buf_init(&out, 1u << 30);
+		if (dd_text_clean(t, c, s, n, DD_TEXT_CTX_TOKEN, &out) == DD_OK)
+			fwrite(out.data ? (char *)out.data : "", 1, out.len, stdout);
+		dd_buf_free(&out);
+	} else if (dd_text_find(t, c, s, n, &sp, &ns) == DD_OK) {
+		for (size_t i = 0; i < ns; i++)
+			printf("%zu\t%zu\t%s%s\t%.*s\n", sp[i].start, sp[i].end,
+			       dd_info_type_name(sp[i].type), sp[i].contextual ? "*" : "",
+			       (int)(sp[i].end - sp[i].start), s + sp[i].start);
+	}
+	free(sp);
+	free(s);
+	dd_text_ctx_free(c);
+	dd_text_free(t);
+	if (f != stdin)
+		fclose(f);
+	return 0;
+}
