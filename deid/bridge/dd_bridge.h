@@ -167,6 +167,67 @@ dd_err dd_bridge_write_full(struct dd_bfile *f, size_t max,
 
 /* ==== end of DICOM engine section ======================================== */
 
+/* ---- sample writer (dd_bridge_gen.cc) ---- */
+/* Builds DICOM files from C for the generator (tools/gen, `deid-gen`) and
+ * tests: never used on source data.  One struct dd_bgen is one data set
+ * under construction (plus its file meta group); one thread at a time.
+ *
+ * Elements are named by dcmtk dictionary keyword ("PatientName") or as
+ * "gggg,eeee" (hex; needed for private tags).  @vr NULL takes the
+ * dictionary's VR; give it for private and unknown tags.  Putting an
+ * element that is already in the current item replaces it.  Strings are
+ * raw bytes in whatever SpecificCharacterSet the caller also puts; several
+ * values are separated by backslashes.  DD_E_INVAL for an unknown name
+ * or VR, or a value the VR cannot take. */
+struct dd_bgen;
+
+enum dd_bgen_xfer {
+	DD_BGEN_EXPLICIT_LE = 0, /* 1.2.840.10008.1.2.1 */
+	DD_BGEN_IMPLICIT_LE,     /* 1.2.840.10008.1.2 */
+	DD_BGEN_EXPLICIT_BE,     /* 1.2.840.10008.1.2.2 (retired) */
+	DD_BGEN_DEFLATED_LE,     /* 1.2.840.10008.1.2.1.99 */
+};
+
+/* dd_bridge_gen_save() flags */
+#define DD_BGEN_NO_META 0x1   /* the bare data set: no preamble, no meta */
+#define DD_BGEN_KEEP_META 0x2 /* write the meta group as put with
+				 dd_bridge_gen_meta_str() (only
+				 TransferSyntaxUID is filled in) */
+
+/* A new, empty data set.  Free with dd_bridge_gen_free(). */
+dd_err dd_bridge_gen_new(struct dd_bgen **out);
+void dd_bridge_gen_free(struct dd_bgen *g);
+
+/* Put a string-valued element (any VR dcmtk can set from a string,
+ * numbers included: "DS", "IS", "US", "UL", "FD", "AT"...).  A sequence
+ * (SQ) takes only an empty @value and is put with no items. */
+dd_err dd_bridge_gen_str(struct dd_bgen *g, const char *name, const char *vr,
+			 const char *value);
+/* Put an element with @n 16-bit words (VR "US", "SS", "OW"; @vr NULL:
+ * the dictionary's, for PixelData "OW"). */
+dd_err dd_bridge_gen_u16(struct dd_bgen *g, const char *name, const char *vr,
+			 const uint16_t *v, size_t n);
+/* Put an element with @n raw bytes (VR "OB", "UN", or "OW" for an even
+ * @n). */
+dd_err dd_bridge_gen_bytes(struct dd_bgen *g, const char *name,
+			   const char *vr, const uint8_t *p, size_t n);
+/* Append a new item to sequence @name in the current item (creating the
+ * sequence) and make that item current.  Nesting depth is capped at 16. */
+dd_err dd_bridge_gen_seq_push(struct dd_bgen *g, const char *name);
+/* Return to the item that holds the current sequence.  DD_E_INVAL at
+ * the top level. */
+dd_err dd_bridge_gen_seq_pop(struct dd_bgen *g);
+/* Put a string element into the file meta group (group 0002). */
+dd_err dd_bridge_gen_meta_str(struct dd_bgen *g, const char *name,
+			      const char *value);
+/* Write the file to @path (created or truncated) in @xfer, with explicit
+ * lengths and a new meta group built from SOPClassUID/SOPInstanceUID
+ * (see the flags).  Leaves the data set as it was: it can be changed
+ * and saved again.  DD_E_IO when dcmtk cannot write. */
+dd_err dd_bridge_gen_save(struct dd_bgen *g, const char *path,
+			  enum dd_bgen_xfer xfer, unsigned flags);
+/* ---- end sample writer ---- */
+
 #ifdef __cplusplus
 }
 #endif
