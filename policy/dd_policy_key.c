@@ -64,7 +64,7 @@ char *dd_policy_default_key_file(void)
 static dd_err pk_read(const char *file, struct dd_key *key, bool *missing,
 		      char *errbuf, size_t errlen)
 {
-	char buf[KEY_FILE_MAX + 1];
+	char buf[KEY_FILE_MAX + 1], *start;
 	struct stat st;
 	size_t n = 0, len;
 	ssize_t r;
@@ -114,7 +114,8 @@ static dd_err pk_read(const char *file, struct dd_key *key, bool *missing,
 	buf[n] = 0;
 	while (n && strchr(" \t\r\n", buf[n - 1]))
 		buf[--n] = 0;
-	if (!pol_b64_decode(buf, key->bytes, sizeof(key->bytes), &len) ||
+	start = buf + strspn(buf, " \t\r\n");
+	if (!pol_b64_decode(start, key->bytes, sizeof(key->bytes), &len) ||
 	    (len != 16 && len != 24 && len != 32)) {
 		pk_msg(errbuf, errlen,
 		       "key file %s does not hold a key (expected one line with the base64 of 16, 24 or 32 bytes)",
