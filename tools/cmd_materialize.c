@@ -44,7 +44,8 @@ static void cm_usage(FILE *f)
 "Write the de-identified view of the directory SRC into DEST (created if\n"
 "needed): the same names and bytes a deidfs mount of SRC shows.  Files are\n"
 "mode 0444 with the view's timestamps.  A rerun skips files already\n"
-"written (--force rewrites them).  Exit status 1 if any file was hidden\n"
+"written (--force rewrites them).  Directories are mode 0755 (the mount
+shows 0555) so DEST stays writable for reruns.  Exit status 1 if any file was hidden\n"
 "for an error reason (unparsable, unsupported, limits) or failed.\n");
 }
 
@@ -316,6 +317,19 @@ int dd_tool_materialize_main(int argc, char **argv)
 	if (!dd_pathbuf_init(&r.dest, dest_abs) || !dd_pathbuf_init(&r.rel, "."))
 		goto out_view;
 	cm_dir(&r, sfd, dfd);
+	{
+		/* DEST itself gets the view timestamp of SRC, as `cp -a MNT/.
+		 * DEST` would give it */
+		struct stat st;
+		struct dd_ident id;
+		struct timespec t[2];
+
+		if (fstat(sfd, &st) == 0) {
+			dd_ident_from_stat(&st, &id);
+			t[0] = t[1] = dd_view_timestamp(r.v, &id);
+			futimens(dfd, t);
+		}
+	}
 	rc = cm_print_summary(&r, dest_abs, pol) ? DD_EXIT_FAIL : DD_EXIT_OK;
 out_view:
 	dd_pathbuf_free(&r.dest);
