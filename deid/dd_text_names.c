@@ -147,18 +147,25 @@ static size_t unit_end(const struct dd_scan *sc, size_t i)
 	return i;
 }
 
-static void seen_add(struct dd_scan *sc, size_t i)
+/* Remember a name word for propagation.  Ordinary words ("Cover") are
+ * kept only from strong evidence (@common), and marked with a leading '!'
+ * so that they propagate only where capitalised mid-sentence. */
+static void seen_add(struct dd_scan *sc, size_t i, bool common)
 {
 	const struct dd_tok *t = &sc->tk[i];
 	char key[64];
 	size_t l;
 
-	if (t->kind != DD_TK_WORD || t->e - t->s < 3 || (t->wf & (DD_TW_WORD | DD_TW_MED)) ||
-	    (t->wf & DD_TW_EPONYM))
+	if (t->kind != DD_TK_WORD || t->e - t->s < 3 || (t->wf & DD_TW_EPONYM))
 		return;
-	l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
+	if ((t->wf & (DD_TW_WORD | DD_TW_MED)) && !common)
+		return;
+	key[0] = '!';
+	l = dd_text_fold(sc->s + t->s, t->e - t->s, key + 1, sizeof(key) - 1);
 	if (!l)
 		return;
+	if (!(t->wf & (DD_TW_WORD | DD_TW_MED)))
+		memmove(key, key + 1, l + 1);
 	for (size_t k = 0; k < sc->nseen; k++)
 		if (strcmp(sc->seen[k], key) == 0)
 			return;
@@ -181,11 +188,16 @@ static void seen_add(struct dd_scan *sc, size_t i)
 	sc->nseen++;
 }
 
-static void add_name(struct dd_scan *sc, size_t b, size_t e)
+static void add_name_ex(struct dd_scan *sc, size_t b, size_t e, bool strong)
 {
 	dd_scan_add(sc, sc->tk[b].s, sc->tk[e].e, DD_IT_PERSON_NAME, false);
 	for (size_t k = b; k <= e; k++)
-		seen_add(sc, k);
+		seen_add(sc, k, strong && e > b);
+}
+
+static void add_name(struct dd_scan *sc, size_t b, size_t e)
+{
+	add_name_ex(sc, b, e, false);
 }
 
 /* After a title: up to four capitalised words or initials (particles
@@ -214,7 +226,10 @@ static size_t run_after(const struct dd_scan *sc, size_t j, bool any, size_t max
 			break;
 		if (!any && (ev == EV_COMMON))
 			break;
-		if (any && ev == EV_COMMON && n > 0 && !(sc->tk[j].wf & (DD_TW_GIVEN | DD_TW_PART)))
+		/* after a strong cue any Title-case word is taken, but an
+		 * abbreviation ("MRN", "DOB") ends a Title-case run */
+		if (any && ev == EV_COMMON && n > 0 && (sc->tk[j].flags & DD_TF_ALLCAPS) &&
+		    !(sc->tk[last].flags & DD_TF_ALLCAPS))
 			break;
 		j = unit_end(sc, j);
 		last = j;
@@ -307,7 +322,7 @@ static void scan_cued(struct dd_scan *sc)
 		if (title_at(sc, i, &j)) {
 			last = run_after(sc, j, true, 4);
 			if (last != SIZE_MAX) {
-				add_name(sc, j, last);
+				add_name_ex(sc, j, last, true);
 				i = last;
 			}
 			continue;
@@ -324,15 +339,26 @@ static void scan_cued(struct dd_scan *sc)
 			continue;
 		/* "Name: SMITH, JOHN" / "Patient: Smith, John" */
 		if (strong && capword(sc, j) && dd_tok_punct(sc, j + 1, ',') && capword(sc, j + 2) &&
-		    tok_ev(sc, j) != EV_COMMON && tok_ev(sc, j + 2) != EV_COMMON) {
-			last = run_after(sc, j + 2, false, 2);
+		    !cred_after(sc, j)) {
+			last = run_after(sc, j + 2, true, 2);
 			if (last != SIZE_MAX) {
-				add_name(sc, j, last);
+				add_name_ex(sc, j, last, true);
 				i = last;
 				continue;
 			}
 		}
 		last = run_after(sc, j, strong && (sc->tk[j].flags & DD_TF_CAP), 4);
+		if (last == SIZE_MAX && !strong) {
+			/* "Pt Garnet Hirano": two Title-case words, one of them
+			 * not an ordinary word */
+			size_t l2 = run_after(sc, j, true, 3);
+			bool other = false;
+
+			for (size_t k = j; l2 != SIZE_MAX && k <= l2; k++)
+				other |= tok_ev(sc, k) != EV_COMMON;
+			if (l2 != SIZE_MAX && l2 > j && other && !(sc->tk[j].flags & DD_TF_ALLCAPS))
+				last = l2;
+		}
 		if (last == SIZE_MAX)
 			continue;
 		if (last == j && !strong) {
@@ -343,7 +369,7 @@ static void scan_cued(struct dd_scan *sc)
 			if (ev == EV_UNKNOWN && (sc->tk[j].flags & DD_TF_ALLCAPS))
 				continue;
 		}
-		add_name(sc, j, last);
+		add_name_ex(sc, j, last, strong);
 		i = last;
 	}
 }
@@ -398,6 +424,32 @@ static void scan_runs(struct dd_scan *sc)
 	}
 }
 
+/* Title-case words (ordinary words too) right before a credential or a
+ * "is a 92-year-old" at the start of a line or sentence. */
+static void scan_frames(struct dd_scan *sc)
+{
+	for (size_t e = 0; e < sc->ntk && !sc->err; e++) {
+		size_t b = e, n = 1;
+		bool other;
+
+		if (!capword(sc, e) || (sc->tk[e].flags & DD_TF_ALLCAPS) ||
+		    !(cred_after(sc, e) || verb_after(sc, e)))
+			continue;
+		while (b > 0 && n < 3 && capword(sc, b - 1) && !(sc->tk[b - 1].flags & DD_TF_ALLCAPS) &&
+		       dd_tok_adjacent(sc, b - 1, b) && !(sc->tk[b].flags & (DD_TF_SENT | DD_TF_NL_BEFORE)))
+			b--, n++;
+		if (!(sc->tk[b].flags & (DD_TF_SENT | DD_TF_NL_BEFORE)) && !in_list(sc, b - 1, role_cues) &&
+		    !(b && dd_tok_punct(sc, b - 1, ':')))
+			continue;
+		other = false;
+		for (size_t k = b; k <= e; k++)
+			other |= tok_ev(sc, k) != EV_COMMON;
+		if (!other && n < 2)
+			continue;
+		add_name_ex(sc, b, e, true);
+	}
+}
+
 /* Rule 6: other occurrences of words already found in names. */
 static void scan_propagate(struct dd_scan *sc)
 {
@@ -416,7 +468,8 @@ static void scan_propagate(struct dd_scan *sc)
 		if (!l)
 			continue;
 		for (size_t k = 0; k < sc->nseen; k++)
-			if (strcmp(sc->seen[k], key) == 0) {
+			if (strcmp(sc->seen[k] + (sc->seen[k][0] == '!' &&
+						   !(t->flags & DD_TF_SENT)), key) == 0) {
 				dd_scan_add(sc, t->s, t->e, DD_IT_PERSON_NAME, false);
 				break;
 			}
@@ -428,6 +481,8 @@ void dd_text_scan_names(struct dd_scan *sc)
 	scan_cued(sc);
 	if (!sc->err)
 		scan_runs(sc);
+	if (!sc->err)
+		scan_frames(sc);
 	if (!sc->err)
 		scan_propagate(sc);
 }
