@@ -126,6 +126,19 @@ extern "C" dd_err dd_bridge_gen_bytes(struct dd_bgen *g, const char *name,
 		dd_err e = gen_elem(name, vr, el);
 		if (e)
 			return e;
+		if (el->getTag().getEVR() == EVR_OW) {
+			// dcmtk wants words for OW: the bytes are little endian
+			if (n & 1) {
+				delete el;
+				return DD_E_INVAL;
+			}
+			std::vector<Uint16> w(n / 2);
+			for (size_t i = 0; i < n / 2; i++)
+				w[i] = (Uint16)(p[2 * i] | (p[2 * i + 1] << 8));
+			return gen_insert(g, el,
+					  el->putUint16Array(w.data(),
+							     (unsigned long)w.size()));
+		}
 		return gen_insert(g, el,
 				  el->putUint8Array(p, (unsigned long)n));
 	})
