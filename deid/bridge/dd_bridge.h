@@ -228,6 +228,81 @@ dd_err dd_bridge_gen_save(struct dd_bgen *g, const char *path,
 			  enum dd_bgen_xfer xfer, unsigned flags);
 /* ---- end sample writer ---- */
 
+/* ---- pixel codecs (dd_bridge_pixels.cc) ---- */
+/* Owned by the image module (deid/dd_image*.c).  Decoding pixel data frame
+ * by frame with dcmtk's codecs (JPEG baseline/extended/lossless, JPEG-LS,
+ * RLE; registered once, on first use), and the raw fragments of a frame
+ * for the codecs dcmtk 3.6.7 lacks (JPEG 2000: OpenJPEG, in C, in
+ * dd_image_j2k.c).  A struct dd_bpix is a file loaded for its pixels only
+ * and belongs to one thread at a time. */
+
+struct dd_bpix;
+
+enum dd_bpix_codec {
+	DD_BPIX_NATIVE = 0,  /* uncompressed (incl. deflated data sets) */
+	DD_BPIX_JPEG,        /* JPEG processes 1, 2/4 (lossy) */
+	DD_BPIX_JPEG_LL,     /* JPEG process 14 (lossless) */
+	DD_BPIX_JPEGLS,      /* JPEG-LS lossless or near-lossless */
+	DD_BPIX_RLE,
+	DD_BPIX_J2K,         /* JPEG 2000 (any of the four syntaxes) */
+	DD_BPIX_OTHER,       /* MPEG, HTJ2K, ...: not decodable here */
+};
+
+struct dd_bpix_info {
+	uint32_t rows, cols, frames;   /* frames: NumberOfFrames or 1 */
+	uint16_t spp, bits_alloc, bits_stored, high_bit, pixel_rep, planar;
+	char photometric[17];          /* as stored, trailing spaces cut */
+	enum dd_bpix_codec codec;
+	bool lossless;                 /* the transfer syntax is lossless */
+	bool big_endian;               /* native Explicit VR Big Endian */
+	bool deflated;
+	bool has_pixels;               /* top-level PixelData present */
+	uint32_t n_fragments;          /* encapsulated: items incl. the BOT */
+	char xfer_uid[65];
+	/* header facts (for tools and tests; the DICOM engine has its own) */
+	char modality[17];
+	char manufacturer[65];
+	char model[65];
+	char sop_class_uid[65];
+	char image_type[65];
+	bool burned_in_yes;
+	bool has_overlays;
+};
+
+/* Load the file open at @fd (as dd_bridge_file_load_fd(): through
+ * /proc/self/fd, identity checked) and read its pixel geometry.  The fd
+ * must stay open until dd_bridge_pixels_close().  DD_E_PARSE for a file
+ * dcmtk cannot parse or a missing/incoherent geometry. */
+dd_err dd_bridge_pixels_open(int fd, struct dd_bpix **out,
+			     struct dd_bpix_info *info);
+void dd_bridge_pixels_close(struct dd_bpix *p);
+
+/* Decode frame @i (0-based) into @buf of @len bytes (exactly the native
+ * frame size of the decoded geometry; host byte order).  @photometric
+ * receives the decoded colour model (dcmtk converts JPEG YBR to RGB) and
+ * @planar the decoded planar configuration.  DD_E_UNSUPPORTED for
+ * DD_BPIX_J2K/DD_BPIX_OTHER (use dd_bridge_pixels_frame_raw()),
+ * DD_E_PARSE when the codec fails, DD_E_RANGE for a bad @i. */
+dd_err dd_bridge_pixels_frame(struct dd_bpix *p, uint32_t i, uint8_t *buf,
+			      size_t len, char photometric[17],
+			      uint16_t *planar);
+
+/* The compressed bytes of frame @i (its fragments, concatenated), appended
+ * to @out.  DD_E_INVAL for native pixel data. */
+dd_err dd_bridge_pixels_frame_raw(struct dd_bpix *p, uint32_t i,
+				  struct dd_buf *out);
+
+/* Replace the top-level PixelData of the DICOM engine's @f with @n bytes of
+ * native pixel data (host order; OW for 16-bit, OB for 8-bit), set
+ * PhotometricInterpretation to @photometric and PlanarConfiguration to
+ * @planar (when SamplesPerPixel > 1), and make the output transfer syntax
+ * Explicit VR Little Endian. */
+dd_err dd_bridge_pixels_set_native(struct dd_bfile *f, const uint8_t *p,
+				   size_t n, uint16_t bits_alloc,
+				   const char *photometric, uint16_t planar);
+
+/* ---- end pixel codecs ---- */
+
 #ifdef __cplusplus
 }
 #endif

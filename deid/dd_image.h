@@ -1,0 +1,272 @@
+/* dd_image.h: burnt-in text redaction of DICOM pixel data.
+ *
+ * What it does, in the order a caller uses it:
+ *
+ *   1. dd_image_size_plan(): decode what is needed (frame 0 and the
+ *      frames the pre-pass looks at), run the text pre-pass (dd_prepass.h)
+ *      and decide, WITHOUT OCR, whether the pixel data will be rewritten
+ *      and how (enum dd_image_out).  The output size of the pixel value is
+ *      known from this step: st_size never waits for OCR.
+ *   2. dd_image_redact_plan(): step 1 plus OCR (dd_ocr.h) on the flagged
+ *      regions and, for images the header marks, on whole frames; words are
+ *      judged by the policy's mode (dd_text for the sensitive modes) and
+ *      become redaction boxes (struct dd_boxes), padded, plus the policy's
+ *      fixed per-device regions.  The boxes are what the cache stores
+ *      (dd_boxes_encode/decode).
+ *   3. Output, from the plan and its boxes (no OCR again):
+ *      - DD_IMAGE_OUT_NATIVE_PATCH (uncompressed source): the pixel value
+ *        keeps its size and layout; dd_image_native_runs() lists the byte
+ *        runs to overwrite (offset in the pixel VALUE, length, fill
+ *        pattern), to turn into manifest segments: source ranges between
+ *        runs, literal fill bytes for runs;
+ *      - DD_IMAGE_OUT_EXPLICIT_LE (compressed source, the default): every
+ *        frame decoded, boxes applied, written as native pixel data
+ *        (dd_image_pixels()); the file becomes Explicit VR Little Endian
+ *        with the plan's out_photometric / out_planar (the engine must set
+ *        PhotometricInterpretation, PlanarConfiguration, and keep
+ *        LossyImageCompression as it was: a lossy source stays "01");
+ *        dd_bridge_pixels_set_native() puts the value into the engine's
+ *        struct dd_bfile and switches its transfer syntax;
+ *      - DD_IMAGE_OUT_SAME_CODEC (deidfs.redactedEncoding "same"): as
+ *        EXPLICIT_LE, then re-encoded losslessly in the source codec
+ *        (dd_image_encode_same()); only then is the size known.
+ *      - DD_IMAGE_OUT_KEEP: nothing to change (no boxes possible or mode
+ *        REDACT_NO_TEXT with no fixed regions).
+ *
+ * Boxes are in pixel coordinates of the frame (x right, y down), the same
+ * for every frame: the union found on the OCR'd frames is applied to ALL
+ * frames.  Every box is filled with the image's background value:
+ *   MONOCHROME2: the smallest stored value of frame 0 (black);
+ *   MONOCHROME1: the largest stored value of frame 0 (black on display);
+ *   RGB: 0,0,0; YBR_FULL / YBR_FULL_422: Y 0, Cb Cr 128 (black; a 422 box
+ *   is widened to even x so that chroma pairs are whole);
+ *   PALETTE COLOR: the smallest index of frame 0 (usually, not surely,
+ *   the darkest entry: the palette is not read).
+ *
+ * Determinism: for the same file bytes and the same policy, the boxes,
+ * and so the output bytes, are the same in every run and with 1 or 2 OCR
+ * workers.  Work limits are counts (deidfs.ocrMaxPixels, the frame subset);
+ * the only wall-clock limit (deidfs.ocrTimeoutS) makes the call fail with
+ * DD_E_TIMEOUT, and the caller hides the file: there is no other output.
+ *
+ * Not done here: overlays (60xx) are the DICOM engine's to remove; icon
+ * images are not looked at; pixel data with BitsAllocated other than 8 or
+ * 16, or 1-bit data, give DD_E_UNSUPPORTED (the engine hides the file).
+ * Nothing of the OCR'd text is logged, ever.
+ *
+ * Threads: a struct dd_image is immutable after dd_image_new() (its OCR
+ * pool has its own lock): any number of threads may call the functions
+ * below at once, each with its own plan.
+ */
+#ifndef DD_IMAGE_H
+#define DD_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dd_buf.h"
+#include "dd_err.h"
+#include "dd_policy.h"
+#include "dd_text.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- geometry and frames --------------------------------------------------- */
+
+enum dd_photometric {
+	DD_PHOTO_UNKNOWN = 0,
+	DD_PHOTO_MONOCHROME1,
+	DD_PHOTO_MONOCHROME2,
+	DD_PHOTO_RGB,
+	DD_PHOTO_YBR_FULL,
+	DD_PHOTO_YBR_FULL_422,
+	DD_PHOTO_PALETTE,
+};
+
+/* "MONOCHROME2" -> DD_PHOTO_MONOCHROME2 (trailing spaces ignored). */
+enum dd_photometric dd_photometric_from_name(const char *s);
+/* The DICOM name ("YBR_FULL_422"); "" for DD_PHOTO_UNKNOWN. */
+const char *dd_photometric_name(enum dd_photometric p);
+
+/* The layout of one decoded frame: native DICOM layout in host (little-
+ * endian) order, samples interleaved unless @planar. */
+struct dd_image_geom {
+	uint32_t rows, cols;
+	uint16_t spp;         /* samples per pixel: 1 or 3 */
+	uint16_t bits_alloc;  /* 8 or 16 */
+	uint16_t bits_stored;
+	uint16_t high_bit;
+	bool is_signed;       /* PixelRepresentation 1 */
+	bool planar;          /* PlanarConfiguration 1 (colour by plane) */
+	enum dd_photometric photo;
+};
+
+/* Bytes of one frame of @g (0 if the geometry is invalid or too large). */
+size_t dd_image_frame_bytes(const struct dd_image_geom *g);
+
+/* ---- boxes ------------------------------------------------------------------ */
+
+struct dd_box {
+	uint32_t x, y, w, h; /* w, h > 0 */
+};
+
+/* A growable list of boxes (caller-allocated; zero-initialised or
+ * dd_boxes_init()).  Capped at DD_BOXES_MAX entries (DD_E_LIMIT). */
+struct dd_boxes {
+	struct dd_box *v; /* owned */
+	size_t n, cap;
+};
+#define DD_BOXES_MAX 4096
+
+void dd_boxes_init(struct dd_boxes *b);
+void dd_boxes_free(struct dd_boxes *b);
+dd_err dd_boxes_add(struct dd_boxes *b, struct dd_box box);
+/* Clip every box to cols x rows (dropping empty ones), sort them (y, x, h,
+ * w), and merge exact duplicates and boxes contained in another.  The
+ * result is canonical: the same set gives the same list. */
+void dd_boxes_normalize(struct dd_boxes *b, uint32_t cols, uint32_t rows);
+
+/* Cache form: "DDBX", version 1, count (u32 le), then x, y, w, h (u32 le)
+ * per box, then a 32-bit FNV-1a of everything before it.  Appended to @out. */
+dd_err dd_boxes_encode(const struct dd_boxes *b, struct dd_buf *out);
+/* Parse bytes from outside (a cache record): every field is checked (magic,
+ * version, count <= DD_BOXES_MAX, exact length, w/h > 0, x+w and y+h <=
+ * 65535, checksum).  DD_E_CORRUPT on any mismatch; @out is reset first
+ * and left empty on error. */
+dd_err dd_boxes_decode(const uint8_t *p, size_t n, struct dd_boxes *out);
+
+/* ---- the engine --------------------------------------------------------------- */
+
+struct dd_image;
+
+/* Build it: the image config (mode, infoTypes) and the deidfs OCR settings
+ * are taken from @pol (the image config is options.cleanImage, else the
+ * top-level "image"; @mode_override >= 0 replaces the mode, e.g. for a
+ * cleanImageTag action).  Starts deidfs.ocrWorkers OCR threads when the
+ * mode is not REDACT_NO_TEXT (needs OMP_THREAD_LIMIT=1 in the environment,
+ * see dd_ocr_ensure_env(); DD_E_INVAL otherwise).  @text (may be NULL
+ * unless the mode is a sensitive one) and @pol must outlive the result. */
+dd_err dd_image_new(const struct dd_policy *pol, int mode_override,
+		    const struct dd_text *text, struct dd_image **out);
+void dd_image_free(struct dd_image *im);
+
+/* What the DICOM engine knows from the header (strings as stored, trailing
+ * spaces allowed; NULL: absent). */
+struct dd_image_facts {
+	const char *modality;      /* (0008,0060) */
+	const char *sop_class_uid; /* (0008,0016) */
+	const char *manufacturer;  /* (0008,0070) */
+	const char *model;         /* (0008,1090) ManufacturerModelName */
+	const char *image_type;    /* (0008,0008) */
+	bool burned_in_yes;        /* BurnedInAnnotation (0028,0301) "YES" */
+	bool has_overlays;         /* any (60xx,3000) or (60xx,0010) */
+};
+
+enum dd_image_out {
+	DD_IMAGE_OUT_KEEP = 0,      /* pixel data unchanged */
+	DD_IMAGE_OUT_NATIVE_PATCH,  /* uncompressed: same size, runs overwritten */
+	DD_IMAGE_OUT_EXPLICIT_LE,   /* compressed source written as native */
+	DD_IMAGE_OUT_SAME_CODEC,    /* re-encoded losslessly in the source codec */
+};
+
+/* Why OCR looks at a whole frame / the flagged regions. */
+enum {
+	DD_IMAGE_MARKED_BURNED_IN = 1u << 0, /* BurnedInAnnotation YES */
+	DD_IMAGE_MARKED_MODALITY = 1u << 1,  /* US, SC, OT, XA, ES, sec. capture */
+	DD_IMAGE_MARKED_OVERLAY = 1u << 2,   /* overlays present */
+	DD_IMAGE_FLAGGED_PREPASS = 1u << 3,  /* the pre-pass found candidates */
+	DD_IMAGE_FIXED_REGION = 1u << 4,     /* a policy region matched */
+};
+
+struct dd_image_plan {
+	struct dd_image_geom src;    /* the source's geometry (native layout) */
+	struct dd_image_geom out;    /* the decoded / output geometry */
+	uint32_t frames;
+	char xfer_uid[65];           /* the source transfer syntax */
+	bool compressed;             /* encapsulated source */
+	bool big_endian;             /* native Explicit VR Big Endian source */
+	unsigned why;                /* DD_IMAGE_* bits */
+	enum dd_image_out out_kind;
+	/* Size of the output pixel VALUE in bytes (even), valid for KEEP
+	 * (source length unknown here: 0), NATIVE_PATCH (= source), and
+	 * EXPLICIT_LE; 0 for SAME_CODEC (known after encoding). */
+	uint64_t out_pixel_len;
+	struct dd_boxes boxes;       /* owned; empty after size_plan */
+	uint32_t fill[3];            /* background, raw stored sample values */
+	/* pre-pass result (for tests and reports) */
+	struct dd_boxes candidates;  /* owned: pre-pass candidate regions */
+	uint32_t *ocr_frames;        /* owned: the frame subset OCR looks at */
+	size_t n_ocr_frames;
+	uint32_t frames_ocr;         /* frames OCR'd (after redact_plan) */
+	uint32_t ocr_calls;          /* tesseract calls (after redact_plan) */
+	uint32_t words;              /* words OCR found */
+	uint32_t words_redacted;
+};
+
+void dd_image_plan_init(struct dd_image_plan *p);
+void dd_image_plan_free(struct dd_image_plan *p);
+
+/* Step 1 (see the top): geometry, pre-pass, output kind and size; no OCR.
+ * @fd: the DICOM file (read-only; may be shared with the engine, it is
+ * only read with pread/dcmtk through /proc/self/fd).  Errors:
+ * DD_E_PARSE (not readable DICOM / pixel data), DD_E_UNSUPPORTED (pixel
+ * format we do not handle), DD_E_LIMIT (over deidfs.ocrMaxPixels decoded
+ * pixels), DD_E_NOMEM. */
+dd_err dd_image_size_plan(const struct dd_image *im, int fd,
+			  const struct dd_image_facts *facts,
+			  struct dd_image_plan *plan);
+
+/* Step 2: step 1, then OCR; @plan->boxes is the result.  @ctx: the
+ * header's values (dd_text_ctx_add()), used by the sensitive modes (may be
+ * NULL).  DD_E_TIMEOUT when deidfs.ocrTimeoutS passed (hide the file),
+ * DD_E_UNSUPPORTED from dd_text (fail closed), and step 1's errors.  The
+ * out_kind/out_pixel_len of step 1 are not changed by OCR. */
+dd_err dd_image_redact_plan(const struct dd_image *im, int fd,
+			    const struct dd_image_facts *facts,
+			    const struct dd_text_ctx *ctx,
+			    struct dd_image_plan *plan);
+
+/* ---- output ------------------------------------------------------------------- */
+
+/* One run of a native patch: bytes [off, off+len) of the pixel VALUE
+ * become @len bytes of the repeated fill pattern pat[0..pat_len) (the
+ * pattern starts at the run's first byte; pat_len is 1, 2, 3, 4 or 6). */
+struct dd_image_run {
+	uint64_t off;
+	uint32_t len;
+	uint8_t pat[6];
+	uint8_t pat_len;
+};
+
+/* The runs for DD_IMAGE_OUT_NATIVE_PATCH and @boxes (e.g. decoded from the
+ * cache), sorted by offset, non-overlapping, covering every frame, in the
+ * source's byte order.  *runs is malloc'd (free()); count-capped at
+ * frames * rows * 3 + 16.  DD_E_INVAL for another out_kind. */
+dd_err dd_image_native_runs(const struct dd_image_plan *plan,
+			    const struct dd_boxes *boxes,
+			    struct dd_image_run **runs, size_t *n_runs);
+
+/* Apply @runs to @n bytes of the pixel value that start at value offset
+ * @off (for a reader that copies source bytes and patches them). */
+void dd_image_runs_apply(const struct dd_image_run *runs, size_t n_runs,
+			 uint64_t off, uint8_t *p, size_t n);
+
+/* The whole output pixel value (native, host order, out geometry, padded
+ * to even length) with @boxes applied to every frame: for EXPLICIT_LE,
+ * and for NATIVE_PATCH as a reference (tests).  Appended to @out (its cap
+ * must allow out_pixel_len).  Decodes every frame again. */
+dd_err dd_image_pixels(const struct dd_image *im, int fd,
+		       const struct dd_image_plan *plan,
+		       const struct dd_boxes *boxes, struct dd_buf *out);
+
+/* Fill @boxes in one decoded frame @frame (out geometry) with @fill. */
+void dd_image_frame_fill(const struct dd_image_geom *g, uint8_t *frame,
+			 const struct dd_boxes *boxes, const uint32_t fill[3]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DD_IMAGE_H */
