@@ -338,7 +338,9 @@ int main(int argc, char *argv[])
 	if (fs_setup(&fs, &vo) != 0)
 		goto out_fail;
 	cache_dir = fs_cache_dir(&fs, &explicit_cache);
-	if (fs_open_cache(&fs, cache_dir, explicit_cache, false) != 0)
+	/* in the foreground the cache is opened once, here; a daemon checks
+	 * it here and opens it again after the fork */
+	if (fs_open_cache(&fs, cache_dir, explicit_cache, opts.foreground) != 0)
 		goto out_fail;
 	fs_raise_nofile();
 
@@ -361,7 +363,8 @@ int main(int argc, char *argv[])
 		dd_log_to_syslog("deidfs");
 	fuse_daemonize(opts.foreground);
 	/* LMDB and its writer thread must not cross the fork */
-	if (fs_open_cache(&fs, cache_dir, explicit_cache, true) != 0)
+	if (!opts.foreground &&
+	    fs_open_cache(&fs, cache_dir, explicit_cache, true) != 0)
 		goto out_unmount;
 	dd_log(DD_LOG_INFO, "mounted (policy hash %.16s, key %s, cache %s)",
 	       dd_view_policy_hash(fs.view), dd_view_key(fs.view)->fingerprint,

@@ -54,6 +54,7 @@ struct dd_fs_config {
 struct dd_fs_counters {
 	uint64_t lookups, negative_lookups, opendirs, opens, open_errors;
 	uint64_t reads, bytes_served;
+	uint64_t served_files;        /* successful opens of view files */
 	uint64_t transforms, transform_errors, changed_during_transform;
 	uint64_t cache_hits, cache_misses, cache_corrupt, cache_puts,
 		cache_put_errors;
@@ -61,8 +62,8 @@ struct dd_fs_counters {
 	uint64_t read_errors;         /* other EIO reads */
 	uint64_t hidden_names;        /* dot files, DICOMDIR (listing builds) */
 	uint64_t name_collisions;     /* entries hidden by collisions */
-	uint64_t hidden[DD_REASON_LAST]; /* classifications, by reason */
-	uint64_t served_files;        /* classifications that were visible */
+	uint64_t hidden[DD_REASON_LAST]; /* hidden classifications, by reason */
+	uint64_t visible;             /* visible classifications */
 	uint64_t inodes, listings;    /* live now */
 	uint64_t write_attempts;      /* EROFS replies */
 };

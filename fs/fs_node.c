@@ -104,7 +104,7 @@ static void fs_inode_keep_mf(struct dd_fs *fs, struct fs_inode *in,
 static void fs_count_state(struct dd_fs *fs, const struct fs_fstate *st)
 {
 	if (st->reason == DD_REASON_NONE)
-		FS_CTR_INC(fs, served_files);
+		FS_CTR_INC(fs, visible);
 	else if (st->reason < DD_REASON_LAST)
 		FS_CTR_INC(fs, hidden[st->reason]);
 }
@@ -974,6 +974,7 @@ dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, struct fs_fh **out,
 	fh->mf = mf;
 	fh->checked_ns = fs_now_ns();
 	*out = fh;
+	FS_CTR_INC(fs, served_files);
 	return DD_OK;
 
 out_put:
@@ -1061,11 +1062,13 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 	e = dd_buf_addf(b,
 		"{\n  \"version\": \"%s\",\n  \"engine\": \"%s\",\n"
 		"  \"policy_hash\": \"%.16s\",\n  \"key_fingerprint\": \"%s\",\n"
-		"  \"served_files\": %lu,\n  \"hidden_files\": %lu,\n"
+		"  \"served_files\": %lu,\n  \"visible\": %lu,\n"
+		"  \"hidden_files\": %lu,\n"
 		"  \"hidden\": {",
 		DD_VERSION, DD_ENGINE_VERSION, dd_view_policy_hash(fs->view),
 		dd_view_key(fs->view)->fingerprint,
 		(unsigned long)FS_LOAD(c->served_files),
+		(unsigned long)FS_LOAD(c->visible),
 		(unsigned long)hidden_total);
 	for (int r = 1; r < DD_REASON_LAST && !e; r++)
 		e = dd_buf_addf(b, "%s\"%s\": %lu", r > 1 ? ", " : "",
