@@ -493,6 +493,19 @@ static bool is_ctx_initial(const struct dd_scan *sc, size_t i)
 	return memchr(c->initials, ch, c->ninitials) != NULL;
 }
 
+/* Does word token @i match any contextual name word? */
+static bool ctx_word_any(const struct dd_scan *sc, size_t i)
+{
+	size_t e;
+
+	if (sc->tk[i].kind != DD_TK_WORD)
+		return false;
+	for (size_t k = 0; k < sc->c->n; k++)
+		if (sc->c->v[k].kind == CV_WORD && word_match(sc, i, &sc->c->v[k], &e) && e == i)
+			return true;
+	return false;
+}
+
 void dd_text_scan_ctx(struct dd_scan *sc)
 {
 	const struct dd_text_ctx *c = sc->c;
@@ -516,8 +529,6 @@ void dd_text_scan_ctx(struct dd_scan *sc)
 				}
 				continue;
 			}
-			if (t->kind != DD_TK_WORD)
-				continue;
 			if (v->kind == CV_SEQ) {
 				if ((e = match_seq(sc, i, v))) {
 					dd_scan_add(sc, t->s, sc->tk[e - 1].e, v->type, true);
@@ -525,18 +536,23 @@ void dd_text_scan_ctx(struct dd_scan *sc)
 				}
 				continue;
 			}
-			if (!word_match(sc, i, v, &e))
+			if (t->kind != DD_TK_WORD || !word_match(sc, i, v, &e))
 				continue;
 			if (v->common && !(t->flags & (DD_TF_CAP | DD_TF_ALLCAPS)))
 				continue;
-			/* adjacent initials: "J. Smith", "Smith, J." */
+			/* "Smith-Jones": the other half glued by a hyphen */
+			while (e + 2 < sc->ntk && dd_tok_punct(sc, e + 1, '-') &&
+			       sc->tk[e + 1].s == sc->tk[e].e && sc->tk[e + 2].s == sc->tk[e + 1].e &&
+			       ctx_word_any(sc, e + 2))
+				e += 2;
+			/* adjacent initials: "J. Smith", "Smith J.", "Smith, J." */
 			if (b >= 2 && dd_tok_punct(sc, b - 1, '.') && is_ctx_initial(sc, b - 2))
 				b -= 2;
 			if (e + 2 < sc->ntk && is_ctx_initial(sc, e + 1))
-				e += 1;
+				e += 2;
 			else if (e + 3 < sc->ntk && dd_tok_punct(sc, e + 1, ',') &&
 				 is_ctx_initial(sc, e + 2))
-				e += 2;
+				e += 3;
 			dd_scan_add(sc, sc->tk[b].s, sc->tk[e].e, v->type, true);
 			break;
 		}

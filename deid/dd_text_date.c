@@ -162,6 +162,9 @@ static bool date_cue(const struct dd_scan *sc, size_t i)
 	static const char *const cues[] = { "on", "dated", "dob", "date", "since",
 		"from", "until", "of", "born", "admitted", "discharged", NULL };
 
+	if (sc->parse_only)
+		return true;
+
 	for (size_t k = 1; k <= 3 && k <= i; k++) {
 		if (sc->tk[i - k].kind == DD_TK_PUNCT)
 			continue;
@@ -235,9 +238,10 @@ static size_t num_date(const struct dd_scan *sc, size_t i, struct dd_date_fmt *f
 		}
 		return 0;
 	}
-	/* two fields: MM/YYYY, YYYY-MM, M/D after a cue */
-	if (i + 3 < sc->ntk && sc->tk[i + 3].s == sc->tk[i + 2].e &&
-	    sc->tk[i + 3].kind == DD_TK_PUNCT && strchr("/-.", sc->s[sc->tk[i + 3].s]))
+	/* two fields: MM/YYYY, YYYY-MM, M/D after a cue; not a chain */
+	if (i + 4 < sc->ntk && sc->tk[i + 3].s == sc->tk[i + 2].e &&
+	    sc->tk[i + 3].kind == DD_TK_PUNCT && strchr("/-.", sc->s[sc->tk[i + 3].s]) &&
+	    sc->tk[i + 4].s == sc->tk[i + 3].e && sc->tk[i + 4].kind != DD_TK_PUNCT)
 		return 0;
 	if (l1 <= 2 && l2 == 4 && sep == '/' && a >= 1 && a <= 12 && year4(b, l2) > 0) {
 		f->y = b, f->m = a, f->d = 0;
@@ -403,7 +407,7 @@ void dd_text_scan_dates(struct dd_scan *sc)
 
 bool dd_text_date_parse(const char *s, size_t n, struct dd_date_fmt *f)
 {
-	struct dd_scan sc = { .s = s, .n = n };
+	struct dd_scan sc = { .s = s, .n = n, .parse_only = true };
 	size_t e;
 	bool ok;
 
@@ -449,7 +453,8 @@ static const char *ord_suffix(int d)
 bool dd_text_date_shift(const struct dd_date_fmt *f, const char *s, size_t n,
 			int days, char *out, size_t cap)
 {
-	int64_t y = f->y >= 0 ? f->y : 2000, z;
+	/* no year: shift within a common (non-leap) year */
+	int64_t y = f->y >= 0 ? f->y : 2001, z;
 	unsigned m, d;
 	size_t o = 0, pos = 0;
 

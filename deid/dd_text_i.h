@@ -94,6 +94,7 @@ struct dd_scan {
 	char **seen;
 	size_t nseen, capseen;
 	dd_err err;
+	bool parse_only; /* dd_text_date_parse(): the span is known to be a date */
 };
 
 void dd_scan_add(struct dd_scan *sc, size_t start, size_t end,
