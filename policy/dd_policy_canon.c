@@ -51,8 +51,11 @@ static json_object *cj_image(const struct dd_policy_image *im)
 
 	cj_add(o, "textRedactionMode",
 	       json_object_new_string(pol_redaction_names[im->mode]));
-	cj_add(o, "additionalInfoTypes", cj_strv(&im->additional_info_types));
-	cj_add(o, "excludeInfoTypes", cj_strv(&im->exclude_info_types));
+	/* v1beta1-only fields: written when set (an empty list is unset) */
+	if (im->additional_info_types.n)
+		cj_add(o, "additionalInfoTypes", cj_strv(&im->additional_info_types));
+	if (im->exclude_info_types.n)
+		cj_add(o, "excludeInfoTypes", cj_strv(&im->exclude_info_types));
 	return o;
 }
 
