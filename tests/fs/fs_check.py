@@ -138,6 +138,12 @@ def cmd_readers(mnt, nthreads, seconds="3"):
     counts = [0] * nthreads
 
     def reader(i):
+        try:
+            read_loop(i)
+        except Exception as e:  # a thread's exception must fail the run
+            errors.append("reader %d: %s" % (i, e))
+
+    def read_loop(i):
         rng = random.Random(i)
         fds = {f: os.open(f, os.O_RDONLY) for f in fs}
         end = time.monotonic() + seconds

@@ -1,0 +1,72 @@
+#!/bin/bash
+# fs_change.sh: a source file changes while a reader holds its view open.
+#  - replaced by rename: the reader's open pinned the old source; its
+#    reads return the old bytes or EIO (the rename changes the old file's
+#    ctime -- its link count -- and identity includes ctime, since mtime
+#    alone can be reset with utimensat), never a mix;
+#  - rewritten in place: every read returns the old bytes or fails with
+#    EIO, never new bytes; at least one EIO shows the change was caught;
+#  - in both cases the next open sees the new content (== deid file).
+. "$(dirname "$0")/fs_lib.sh"
+fs_check_fuse
+
+SRC=$T/src MNT=$T/mnt
+# one large file alone in its directory (readahead must not cover it)
+fs_make_ct "$T/gen" 2 1024 1024
+mkdir -p "$SRC/one"
+cp "$T/gen/$(ls "$T/gen" | sed -n 1p)" "$SRC/one/ct.dcm"
+# the "new" content: a different image, same size (in place) / any size
+cp "$T/gen/$(ls "$T/gen" | sed -n 2p)" "$T/new.dcm"
+"$DEID" file "$T/new.dcm" "$T/new.view" -p "$POLICY" --key-file "$KEYFILE" ||
+	fail "deid file of the new content"
+cmp -s "$SRC/one/ct.dcm" "$T/new.dcm" && fail "old and new content are equal"
+
+fs_mount "$SRC" "$MNT" ",attr_timeout=0.2"
+view=$(find "$MNT" -type f)
+[ "$(echo "$view" | wc -l)" = 1 ] || fail "expected one view file, got: $view"
+
+for mode in rename inplace; do
+	cp "$T/gen/$(ls "$T/gen" | sed -n 1p)" "$SRC/one/ct.dcm.tmp"
+	mv "$SRC/one/ct.dcm.tmp" "$SRC/one/ct.dcm"
+	sleep 0.3
+	"$PYTHON" - "$view" "$SRC/one/ct.dcm" "$T/new.dcm" "$T/new.view" "$mode" <<'PY' || fail "change while open ($mode)"
+import errno, os, shutil, sys, time
+view, src, new, new_view, mode = sys.argv[1:]
+old = open(view, "rb").read()
+fd = os.open(view, os.O_RDONLY)
+assert os.pread(fd, 4096, 0) == old[:4096]
+if mode == "rename":
+    shutil.copyfile(new, src + ".tmp")
+    os.rename(src + ".tmp", src)
+else:
+    data = open(new, "rb").read()
+    with open(src, "r+b") as f:
+        f.write(data)
+        f.truncate(len(data))
+# drop what the kernel cached, so reads reach the daemon
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+good = eio = 0
+for off in range(4096, len(old), 65536):
+    try:
+        got = os.pread(fd, 65536, off)
+    except OSError as e:
+        if e.errno != errno.EIO:
+            raise
+        eio += 1
+        continue
+    if got != old[off:off + len(got)]:
+        print("FAIL: %s: mixed bytes at %d" % (mode, off)); sys.exit(1)
+    good += 1
+os.close(fd)
+if mode == "inplace" and not eio:
+    print("FAIL: inplace: every read returned old bytes: change not detected"); sys.exit(1)
+time.sleep(0.5)
+if open(view, "rb").read() != open(new_view, "rb").read():
+    print("FAIL: %s: the next open does not see the new content" % mode); sys.exit(1)
+print("# %s: %d reads of old bytes, %d EIO, next open new" % (mode, good, eio))
+PY
+done
+[ "$(fs_counter "$MNT" changed_during_read)" -gt 0 ] || fail "changed_during_read not counted"
+fs_umount "$MNT"
+ok "source replaced or rewritten while open: old bytes or EIO, never a mix; next open sees the new content"
+echo PASS

@@ -1,0 +1,70 @@
+#!/bin/bash
+# fs_scale.sh (suite 'slow'): 1,000,000 tiny source files in 1,000
+# directories; `find` through the mount completes (cold cache, then warm)
+# and the daemon's RSS is reported.  One file in DD_FS_SCALE_DICOM_EVERY
+# (default 10) is a tiny DICOM image; the others are tiny junk files that
+# the view hides (each still classified: opened and sniffed).
+#   DD_FS_SCALE_FILES   number of files (default 1000000)
+#   DD_FS_SCALE_DIRS    number of directories (default 1000)
+. "$(dirname "$0")/fs_lib.sh"
+fs_check_fuse
+
+NFILES=${DD_FS_SCALE_FILES:-1000000}
+NDIRS=${DD_FS_SCALE_DIRS:-1000}
+EVERY=${DD_FS_SCALE_DICOM_EVERY:-10}
+SRC=$T/src MNT=$T/mnt
+
+t0=$(date +%s.%N)
+"$PYTHON" - "$SRC" "$NFILES" "$NDIRS" "$EVERY" <<'PY' || fail "making the tree"
+import io, os, sys
+import pydicom
+from pydicom.data import get_testdata_file
+src, nfiles, ndirs, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+ds.Rows = ds.Columns = 4
+ds.PixelData = bytes(32)
+buf = io.BytesIO()
+ds.save_as(buf, write_like_original=False)
+dcm = buf.getvalue()
+per = (nfiles + ndirs - 1) // ndirs
+n = 0
+for d in range(ndirs):
+    dp = os.path.join(src, "STUDY_%04d" % d)
+    os.makedirs(dp, exist_ok=True)
+    for i in range(per):
+        if n == nfiles:
+            break
+        if n % every == 0:
+            name, data = "IMG%d.dcm" % i, dcm
+        else:
+            name, data = "note_%d.txt" % i, b"tiny junk %d\n" % n
+        fd = os.open(os.path.join(dp, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, data)
+        os.close(fd)
+        n += 1
+print("# made %d files (%d bytes per DICOM) in %d directories" % (n, len(dcm), ndirs))
+PY
+t1=$(date +%s.%N)
+note "tree made in $(echo "$t1 - $t0" | bc) s"
+
+rss() { awk '/^VmRSS|^VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
+
+fs_mount "$SRC" "$MNT"
+for pass in cold warm; do
+	t0=$(date +%s.%N)
+	n=$(find "$MNT" -type f | wc -l) || fail "find ($pass)"
+	t1=$(date +%s.%N)
+	secs=$(echo "$t1 - $t0" | bc)
+	note "$pass find: $n visible files in $secs s ($(echo "$NFILES / $secs" | bc) source files/s); daemon $(rss "$FS_PID")"
+done
+want=$(( (NFILES + EVERY - 1) / EVERY ))
+[ "$n" = "$want" ] || fail "find saw $n files, expected $want"
+note "counters: inodes $(fs_counter "$MNT" inodes), listings $(fs_counter "$MNT" listings), cache hits $(fs_counter "$MNT" cache_hits), transforms $(fs_counter "$MNT" transforms)"
+# the kernel forgets inodes under memory pressure; ask it to drop them and
+# see the daemon's memory follow
+sync
+echo 2 >/proc/sys/vm/drop_caches 2>/dev/null && sleep 2 &&
+	note "after drop_caches: inodes $(fs_counter "$MNT" inodes); daemon $(rss "$FS_PID")"
+fs_umount "$MNT"
+ok "find over $NFILES files in $NDIRS directories"
+echo PASS
