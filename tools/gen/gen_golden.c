@@ -85,7 +85,8 @@ static int gold_actions(struct dd_bgen *g, const struct gen_image *im)
 	/* options: device (K and C), dates (multi-valued DA), UIDs */
 	GEN_S(g, "DateOfLastCalibration", "20181201\\20190101");
 	GEN_S(g, "DateOfLastDetectorCalibration", "20190101");
-	GEN_S(g, "StudyComments", "Requested by John Doe's GP");
+	/* StudyComments (retired): by tag, dcmtk's keyword is a private one */
+	GEN_TRY(dd_bridge_gen_str(g, "0032,4000", "LT", "Requested by John Doe's GP"));
 	(void)im;
 	return 0;
 }
