@@ -44,9 +44,10 @@ static void cm_usage(FILE *f)
 "Write the de-identified view of the directory SRC into DEST (created if\n"
 "needed): the same names and bytes a deidfs mount of SRC shows.  Files are\n"
 "mode 0444 with the view's timestamps.  A rerun skips files already\n"
-"written (--force rewrites them).  Directories are mode 0755 (the mount
-shows 0555) so DEST stays writable for reruns.  Exit status 1 if any file was hidden\n"
-"for an error reason (unparsable, unsupported, limits) or failed.\n");
+"written (--force rewrites them).  Directories are mode 0755 (the mount\n"
+"shows 0555) so DEST stays writable for reruns.  Exit status 1 if any\n"
+"file was hidden for an error reason (unparsable, unsupported, limits) or\n"
+"failed.\n");
 }
 
 static void cm_log_hidden(struct cm_run *r, const char *view_name,
