@@ -1,6 +1,7 @@
 /* dd_manifest.c: segment lists, serving reads, and the cache byte form.
  *
- * Byte form (little endian), version 1:
+ * Byte form (little endian), version 1 (REGEN segments, kind 4, were added
+ * without a version bump: older records never hold them):
  *   u32 magic "DDM1", u8 kind, u8 reason, u16 reserved(0),
  *   u64 size, u32 n_segs, u32 reserved(0), u64 data_len,
  *   n_segs x { u8 kind, u8 pad[7], u64 len, u64 offset },
@@ -8,8 +9,10 @@
  * decode() checks every field; the record checksum is the cache's job.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dd_manifest.h"
@@ -17,6 +20,12 @@
 #define DDM_MAGIC 0x314d4444u /* "DDM1" */
 #define DDM_MAX_SEGS (1u << 24)
 #define DDM_MAX_DATA ((size_t)1 << 34) /* 16 GiB of literal data */
+
+static uint32_t get_u32_le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
 
 static const char *const dd_kind_names[DD_KIND_LAST] = {
 	[DD_KIND_UNKNOWN] = "other", [DD_KIND_DICOM] = "dicom",
@@ -105,7 +114,7 @@ static dd_err ddm_push(struct dd_manifest *m, uint8_t kind, uint64_t len,
 		return DD_OK;
 	if (UINT64_MAX - m->size < len)
 		return DD_E_RANGE;
-	if (last && last->kind == kind &&
+	if (last && last->kind == kind && kind != DD_SEG_REGEN &&
 	    (kind == DD_SEG_ZERO || last->offset + last->len == offset)) {
 		last->len += len;
 		m->size += len;
@@ -157,11 +166,211 @@ dd_err dd_manifest_add_zero(struct dd_manifest *m, uint64_t len)
 	return ddm_push(m, DD_SEG_ZERO, len, 0);
 }
 
+/* ---- REGEN segments ------------------------------------------------------ */
+
+#define DDM_REGEN_HDR 20       /* u32 desc_len + tag[16] */
+#define DDM_REGEN_MAX 64       /* registry entries */
+#define DDM_REGEN_DESC_MAX 256 /* descriptor bytes remembered per thread */
+#define DDM_REGEN_SLACK 4096
+
+struct ddm_regen_ent {
+	uint8_t tag[16];
+	dd_manifest_regen_fn fn;
+	void *ctx;
+	unsigned refs;
+};
+
+static pthread_mutex_t ddm_regen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ddm_regen_ent ddm_regen_tab[DDM_REGEN_MAX]; /* ddm_regen_lock */
+
+dd_err dd_manifest_regen_register(const uint8_t tag[16],
+				  dd_manifest_regen_fn fn, void *ctx)
+{
+	struct ddm_regen_ent *free_ent = NULL;
+	dd_err e = DD_OK;
+
+	pthread_mutex_lock(&ddm_regen_lock);
+	for (int i = 0; i < DDM_REGEN_MAX; i++) {
+		struct ddm_regen_ent *r = &ddm_regen_tab[i];
+
+		if (r->refs && r->fn == fn && r->ctx == ctx &&
+		    !memcmp(r->tag, tag, 16)) {
+			r->refs++;
+			goto out;
+		}
+		if (!r->refs && !free_ent)
+			free_ent = r;
+	}
+	if (!free_ent) {
+		e = DD_E_LIMIT;
+		goto out;
+	}
+	memcpy(free_ent->tag, tag, 16);
+	free_ent->fn = fn;
+	free_ent->ctx = ctx;
+	free_ent->refs = 1;
+out:
+	pthread_mutex_unlock(&ddm_regen_lock);
+	return e;
+}
+
+void dd_manifest_regen_unregister(const uint8_t tag[16], void *ctx)
+{
+	pthread_mutex_lock(&ddm_regen_lock);
+	for (int i = 0; i < DDM_REGEN_MAX; i++) {
+		struct ddm_regen_ent *r = &ddm_regen_tab[i];
+
+		if (r->refs && r->ctx == ctx && !memcmp(r->tag, tag, 16)) {
+			r->refs--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ddm_regen_lock);
+}
+
+static bool ddm_regen_find(const uint8_t tag[16], dd_manifest_regen_fn *fn,
+			   void **ctx)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&ddm_regen_lock);
+	for (int i = 0; i < DDM_REGEN_MAX && !found; i++) {
+		struct ddm_regen_ent *r = &ddm_regen_tab[i];
+
+		if (r->refs && !memcmp(r->tag, tag, 16)) {
+			*fn = r->fn;
+			*ctx = r->ctx;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&ddm_regen_lock);
+	return found;
+}
+
+dd_err dd_manifest_add_regen(struct dd_manifest *m, uint64_t len,
+			     const uint8_t tag[16], const void *priv,
+			     size_t priv_len)
+{
+	uint8_t h[DDM_REGEN_HDR];
+	size_t off = m->data.len;
+	dd_err e;
+
+	if (len == 0)
+		return DD_OK;
+	if (priv_len > UINT32_MAX - DDM_REGEN_HDR)
+		return DD_E_RANGE;
+	for (int i = 0; i < 4; i++)
+		h[i] = (uint8_t)((DDM_REGEN_HDR + priv_len) >> (8 * i));
+	memcpy(h + 4, tag, 16);
+	e = dd_buf_add(&m->data, h, sizeof(h));
+	if (!e && priv_len)
+		e = dd_buf_add(&m->data, priv, priv_len);
+	if (e)
+		return e;
+	return ddm_push(m, DD_SEG_REGEN, len, off);
+}
+
+/* The last regenerated segment of this thread. */
+struct ddm_regen_cache {
+	struct stat st;  /* identity of the source it came from */
+	uint8_t desc[DDM_REGEN_DESC_MAX];
+	size_t desc_len; /* 0: empty */
+	struct dd_buf out;
+};
+
+static pthread_key_t ddm_regen_key;
+static pthread_once_t ddm_regen_once = PTHREAD_ONCE_INIT;
+
+static void ddm_regen_cache_free(void *p)
+{
+	struct ddm_regen_cache *c = p;
+
+	dd_buf_free(&c->out);
+	free(c);
+}
+
+static void ddm_regen_key_init(void)
+{
+	pthread_key_create(&ddm_regen_key, ddm_regen_cache_free);
+}
+
+static bool ddm_same_source(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The output bytes of REGEN segment @s: from this thread's cache, or
+ * regenerated.  *p stays valid until the next call on this thread. */
+static dd_err ddm_regen_get(const struct dd_manifest *m, const struct dd_seg *s,
+			    int src_fd, dd_manifest_regen_fn fn, void *ctx,
+			    const uint8_t **p)
+{
+	const uint8_t *desc = m->data.data + s->offset;
+	uint32_t dlen = get_u32_le(desc);
+	struct ddm_regen_cache *c;
+	struct stat st;
+	bool have_st;
+	dd_err e;
+
+	if (!fn && !ddm_regen_find(desc + 4, &fn, &ctx))
+		return DD_E_UNSUPPORTED;
+	pthread_once(&ddm_regen_once, ddm_regen_key_init);
+	c = pthread_getspecific(ddm_regen_key);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return DD_E_NOMEM;
+		dd_buf_init(&c->out, 0);
+		if (pthread_setspecific(ddm_regen_key, c)) {
+			free(c);
+			return DD_E_NOMEM;
+		}
+	}
+	have_st = fstat(src_fd, &st) == 0;
+	if (have_st && c->desc_len && c->desc_len == dlen &&
+	    ddm_same_source(&c->st, &st) && !memcmp(c->desc, desc, dlen) &&
+	    c->out.len == s->len) {
+		*p = c->out.data;
+		return DD_OK;
+	}
+	c->desc_len = 0;
+	dd_buf_free(&c->out);
+	if (s->len > SIZE_MAX - DDM_REGEN_SLACK)
+		return DD_E_LIMIT;
+	dd_buf_init(&c->out, (size_t)s->len + DDM_REGEN_SLACK);
+	e = fn(ctx, src_fd, m, desc, dlen, &c->out);
+	if (!e && c->out.len != s->len)
+		e = DD_E_CHANGED;
+	if (e) {
+		dd_buf_free(&c->out);
+		return e;
+	}
+	if (have_st && dlen <= sizeof(c->desc)) {
+		c->st = st;
+		memcpy(c->desc, desc, dlen);
+		c->desc_len = dlen;
+	}
+	*p = c->out.data;
+	return DD_OK;
+}
+
 /* Index of the segment holding output offset @off (binary search over the
  * running sums would need a prefix array; segment counts are small, so a
  * linear scan with a running offset is used). */
 dd_err dd_manifest_read(const struct dd_manifest *m, int src_fd, void *buf,
 			size_t n, uint64_t off, size_t *got)
+{
+	return dd_manifest_read_ex(m, src_fd, buf, n, off, got, NULL, NULL);
+}
+
+dd_err dd_manifest_read_ex(const struct dd_manifest *m, int src_fd, void *buf,
+			   size_t n, uint64_t off, size_t *got,
+			   dd_manifest_regen_fn fn, void *ctx)
 {
 	uint8_t *out = buf;
 	uint64_t pos = 0;
@@ -194,6 +403,15 @@ dd_err dd_manifest_read(const struct dd_manifest *m, int src_fd, void *buf,
 		case DD_SEG_ZERO:
 			memset(out + done, 0, (size_t)take);
 			break;
+		case DD_SEG_REGEN: {
+			const uint8_t *rp;
+			dd_err e = ddm_regen_get(m, s, src_fd, fn, ctx, &rp);
+
+			if (e)
+				return e;
+			memcpy(out + done, rp + in_seg, (size_t)take);
+			break;
+		}
 		case DD_SEG_SOURCE: {
 			uint64_t r = 0;
 
@@ -317,6 +535,14 @@ dd_err dd_manifest_write_fd(const struct dd_manifest *m, int src_fd, int out_fd)
 		case DD_SEG_SOURCE:
 			e = ddm_copy_source(src_fd, out_fd, s->offset, s->len);
 			break;
+		case DD_SEG_REGEN: {
+			const uint8_t *rp;
+
+			e = ddm_regen_get(m, s, src_fd, NULL, NULL, &rp);
+			if (!e)
+				e = ddm_write_all(out_fd, rp, (size_t)s->len);
+			break;
+		}
 		case DD_SEG_ZERO:
 			for (uint64_t left = s->len; left && !e;) {
 				size_t k = left > sizeof(zeros) ? sizeof(zeros)
@@ -438,6 +664,15 @@ dd_err dd_manifest_decode(const void *p, size_t n, struct dd_manifest *m)
 				goto out_corrupt;
 		} else if (d->kind == DD_SEG_SOURCE) {
 			if (UINT64_MAX - d->offset < d->len)
+				goto out_corrupt;
+		} else if (d->kind == DD_SEG_REGEN) {
+			const uint8_t *dp = b + DDM_HDR + (size_t)nseg * DDM_SEG;
+			uint32_t dl;
+
+			if (d->offset > data_len || data_len - d->offset < 4)
+				goto out_corrupt;
+			dl = get_u32(dp + d->offset);
+			if (dl < DDM_REGEN_HDR || dl > data_len - d->offset)
 				goto out_corrupt;
 		} else if (d->kind != DD_SEG_ZERO || d->offset) {
 			goto out_corrupt;

@@ -76,6 +76,14 @@ enum dd_seg_kind {
 	DD_SEG_LITERAL = 1, /* bytes held in the manifest */
 	DD_SEG_SOURCE = 2,  /* bytes of the source file */
 	DD_SEG_ZERO = 3,    /* zero bytes (padding) */
+	/* Output produced at read time by re-transforming a source range
+	 * (large FHIR files: no output bytes are kept).  offset is the
+	 * offset in data of a descriptor: u32 desc_len (>= 20, little
+	 * endian), u8 tag[16] naming the engine instance that can
+	 * regenerate it (see dd_manifest_regen_register), then engine
+	 * bytes.  The descriptor is not output: no LITERAL segment covers
+	 * it. */
+	DD_SEG_REGEN = 4,
 };
 
 struct dd_seg {
@@ -111,12 +119,52 @@ dd_err dd_manifest_add_source(struct dd_manifest *m, uint64_t src_off,
 /* Append @len zero bytes. */
 dd_err dd_manifest_add_zero(struct dd_manifest *m, uint64_t len);
 
+/* ---- regenerated segments (DD_SEG_REGEN) --------------------------------
+ *
+ * An engine that keeps no output bytes in a manifest (the FHIR engine for
+ * large files) registers a regenerator under a 16-byte tag that is a digest
+ * of everything its output depends on (policy hash, key fingerprint,
+ * engine version, patient index).  A REGEN segment's descriptor names the
+ * tag; reads look the tag up in a process-wide registry, so the existing
+ * dd_manifest_read/_materialize/_write_fd work on such manifests unchanged.
+ * No regenerator under the tag: DD_E_UNSUPPORTED (never wrong bytes).
+ *
+ * The regenerator must write exactly the segment's len bytes to @out (an
+ * empty buffer capped at the segment length plus slack); anything else is
+ * treated as DD_E_CHANGED.  It is called from any reader thread at once.
+ * Each thread keeps the last regenerated segment (keyed by the source's
+ * fstat identity and the descriptor bytes), so sequential small reads of a
+ * chunk re-transform it once. */
+typedef dd_err (*dd_manifest_regen_fn)(void *ctx, int src_fd,
+				       const struct dd_manifest *m,
+				       const uint8_t *desc, size_t desc_len,
+				       struct dd_buf *out);
+
+/* Register @fn with @ctx under @tag.  Registrations nest (a count per
+ * (tag, fn, ctx)); DD_E_LIMIT past 64 distinct entries. */
+dd_err dd_manifest_regen_register(const uint8_t tag[16],
+				  dd_manifest_regen_fn fn, void *ctx);
+/* Undo one registration of (@tag, @ctx). */
+void dd_manifest_regen_unregister(const uint8_t tag[16], void *ctx);
+
+/* Append a REGEN segment of @len output bytes whose descriptor is @tag
+ * followed by @priv (@priv_len bytes, copied into data). */
+dd_err dd_manifest_add_regen(struct dd_manifest *m, uint64_t len,
+			     const uint8_t tag[16], const void *priv,
+			     size_t priv_len);
+
 /* Copy output bytes [off, off+n) into @buf, reading source segments from
  * @src_fd with pread(2).  *got is the count copied (short only at end of
  * output).  DD_E_IO if a source read fails or comes up short (the source
  * shrank: the caller should treat it as DD_E_CHANGED after a re-check). */
 dd_err dd_manifest_read(const struct dd_manifest *m, int src_fd, void *buf,
 			size_t n, uint64_t off, size_t *got);
+
+/* As dd_manifest_read, with an explicit regenerator for REGEN segments
+ * (@fn NULL: the registry). */
+dd_err dd_manifest_read_ex(const struct dd_manifest *m, int src_fd, void *buf,
+			   size_t n, uint64_t off, size_t *got,
+			   dd_manifest_regen_fn fn, void *ctx);
 
 /* The whole output into @out (for small files and tests). */
 dd_err dd_manifest_materialize(const struct dd_manifest *m, int src_fd,

@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 
 #include "dd_dicom.h"
+#include "dd_fhir.h"
+#include "dd_index.h"
 #include "dd_log.h"
 #include "dd_path.h"
 #include "dd_text.h"
@@ -28,6 +30,8 @@ struct dd_view {
 	char policy_hash[65];
 	struct dd_text *text;
 	struct dd_dicom *dicom;
+	struct dd_index *index; /* FHIR patient index, or NULL */
+	struct dd_fhir *fhir;   /* NULL when the policy has no FHIR config */
 };
 
 void dd_ident_from_stat(const struct stat *st, struct dd_ident *id)
@@ -46,6 +50,52 @@ bool dd_ident_equal(const struct dd_ident *a, const struct dd_ident *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+/* The FHIR patient index, as deidfs.patientLinking says. */
+static dd_err dv_index(struct dd_view *v, const struct dd_view_opts *o,
+		       char *errbuf, size_t errlen)
+{
+	const struct dd_policy *pol = v->pol;
+	FILE *progress = o ? o->progress : NULL;
+	dd_err e = DD_OK;
+
+	if (pol->deidfs.linking == DD_LINK_OFF || !pol->fhir.present)
+		return DD_OK;
+	if (pol->deidfs.linking == DD_LINK_AUTO) {
+		char *store;
+
+		if (!o || !o->src_dir)
+			return DD_OK;
+		store = dd_index_default_store(pol);
+		e = dd_index_load_or_build(pol, o->src_dir, store, progress,
+					   &v->index, NULL);
+		free(store);
+		if (e)
+			snprintf(errbuf, errlen, "patient index of %s: %s",
+				 o->src_dir, dd_strerror(e));
+		return e;
+	}
+	e = dd_index_new(&v->index);
+	for (size_t i = 0; !e && i < pol->deidfs.linking_sources.n; i++) {
+		const char *src = pol->deidfs.linking_sources.v[i];
+		int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0) {
+			e = DD_E_IO;
+			snprintf(errbuf, errlen, "patientLinking source %s: %s",
+				 src, strerror(errno));
+			break;
+		}
+		e = dd_index_scan_dir(v->index, pol, fd, progress, NULL);
+		close(fd);
+		if (e)
+			snprintf(errbuf, errlen, "patientLinking source %s: %s",
+				 src, dd_strerror(e));
+	}
+	if (!e)
+		e = dd_index_finish(v->index);
+	return e;
 }
 
 dd_err dd_view_new(const struct dd_policy *pol, const struct dd_view_opts *o,
@@ -83,6 +133,18 @@ dd_err dd_view_new(const struct dd_policy *pol, const struct dd_view_opts *o,
 		snprintf(errbuf, errlen, "DICOM engine: %s", dd_strerror(e));
 		goto out_free;
 	}
+	e = dv_index(v, o, errbuf, errlen);
+	if (e)
+		goto out_free;
+	if (pol->fhir.present) {
+		e = dd_fhir_new(pol, &v->pseudo, v->text, v->index,
+				v->policy_hash, &v->fhir);
+		if (e) {
+			snprintf(errbuf, errlen, "FHIR engine: %s",
+				 dd_strerror(e));
+			goto out_free;
+		}
+	}
 	*out = v;
 	return DD_OK;
 
@@ -95,6 +157,8 @@ void dd_view_free(struct dd_view *v)
 {
 	if (!v)
 		return;
+	dd_fhir_free(v->fhir);
+	dd_index_free(v->index);
 	dd_dicom_free(v->dicom);
 	dd_text_free(v->text);
 	dd_pseudo_clear(&v->pseudo);
@@ -120,6 +184,11 @@ const struct dd_pseudo *dd_view_pseudo(const struct dd_view *v)
 const char *dd_view_policy_hash(const struct dd_view *v)
 {
 	return v->policy_hash;
+}
+
+const char *dd_view_index_digest(const struct dd_view *v)
+{
+	return dd_index_digest(v->index);
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -374,16 +443,22 @@ dd_err dd_view_sniff(const struct dd_view *v, int fd, const char *src_name,
 void dd_view_cache_key(const struct dd_view *v, const struct dd_ident *id,
 		       uint8_t key[32])
 {
-	uint8_t buf[40 + 64];
+	uint8_t buf[40 + 64 + 64];
 	unsigned int len = 32;
 	uint64_t f[5] = {id->dev, id->ino, id->size, (uint64_t)id->mtime_ns,
 			 (uint64_t)id->ctime_ns};
+	const char *idx = dd_index_digest(v->index);
+	size_t n = 40 + 64;
 
 	for (int i = 0; i < 5; i++)
 		for (int b = 0; b < 8; b++)
 			buf[i * 8 + b] = (uint8_t)(f[i] >> (8 * b));
 	memcpy(buf + 40, v->policy_hash, 64);
-	EVP_Digest(buf, sizeof(buf), key, &len, EVP_sha256(), NULL);
+	if (strlen(idx) == 64) { /* the patient index, when there is one */
+		memcpy(buf + n, idx, 64);
+		n += 64;
+	}
+	EVP_Digest(buf, n, key, &len, EVP_sha256(), NULL);
 }
 
 struct timespec dd_view_timestamp(const struct dd_view *v,
@@ -438,8 +513,13 @@ dd_err dd_view_manifest(const struct dd_view *v, int fd,
 		break;
 	case DD_KIND_FHIR_JSON:
 	case DD_KIND_FHIR_NDJSON:
-		/* No FHIR engine in this build: not claimed, so hidden. */
-		dd_manifest_hide(out, kind, DD_REASON_OTHER_FILE);
+		if (!v->fhir) { /* no FHIR config in the policy: not claimed */
+			dd_manifest_hide(out, kind, DD_REASON_OTHER_FILE);
+			break;
+		}
+		e = dd_fhir_transform(v->fhir, fd, id->size, kind, log_name, out);
+		if (e)
+			return e;
 		break;
 	default:
 		dd_manifest_hide(out, kind, DD_REASON_OTHER_FILE);

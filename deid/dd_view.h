@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -56,6 +57,13 @@ bool dd_ident_equal(const struct dd_ident *a, const struct dd_ident *b);
 struct dd_view_opts {
 	const char *key_file; /* --key-file override, or NULL */
 	bool may_generate_key; /* create the default key file if missing */
+	/* The source root, for the FHIR patient index of patientLinking
+	 * "auto" (dd_index_load_or_build: stored under the cache directory,
+	 * rebuilt when a .json/.ndjson file changed).  NULL: no index for
+	 * "auto" (resources then reach their patient only inside their own
+	 * file).  patientLinking {"sources": [...]} needs no src_dir. */
+	const char *src_dir;
+	FILE *progress; /* index progress lines (stderr), or NULL */
 };
 
 struct dd_view;
@@ -72,6 +80,9 @@ const struct dd_key *dd_view_key(const struct dd_view *v);
 const struct dd_pseudo *dd_view_pseudo(const struct dd_view *v);
 /* The policy hash (policy + key fingerprint + engine version), 64 hex. */
 const char *dd_view_policy_hash(const struct dd_view *v);
+/* The patient-index digest (64 hex), or "" without an index.  When not
+ * empty it is part of every cache key (dd_view_cache_key). */
+const char *dd_view_index_digest(const struct dd_view *v);
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -118,7 +129,9 @@ dd_err dd_view_open_beneath(int dirfd, const char *relpath, int flags,
 dd_err dd_view_sniff(const struct dd_view *v, int fd, const char *src_name,
 		     enum dd_kind *kind, enum dd_reason *reason);
 
-/* The cache key of a source: SHA-256 over (identity, policy hash). */
+/* The cache key of a source: SHA-256 over (identity, policy hash), plus
+ * the patient-index digest when the view has an index (for every file:
+ * the key is computed before the file is classified). */
 void dd_view_cache_key(const struct dd_view *v, const struct dd_ident *id,
 		       uint8_t key[32]);
 

@@ -1,0 +1,213 @@
+/* dd_fhir_types.c: element lookups in the R4 type table, and Google's
+ * FieldMetadata path matching (field names, type names, partial paths,
+ * choice types as two components, HumanName shorthand by subtree). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_fhir_i.h"
+
+#define FT_PATH_MAX 256
+
+static int ft_elem_cmp(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct dd_fhir_elem *)e)->path);
+}
+
+const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
+					     size_t key_len)
+{
+	char path[FT_PATH_MAX];
+	size_t dl = strlen(def);
+
+	if (dl + 1 + key_len + 1 > sizeof(path) || key_len == 0)
+		return NULL;
+	memcpy(path, def, dl);
+	path[dl] = '.';
+	memcpy(path + dl + 1, key, key_len);
+	path[dl + 1 + key_len] = 0;
+	if (memchr(key, 0, key_len) || memchr(key, '.', key_len))
+		return NULL;
+	return bsearch(path, dd_fhir_elems, dd_fhir_n_elems,
+		       sizeof(dd_fhir_elems[0]), ft_elem_cmp);
+}
+
+static int ft_str_cmp(const void *k, const void *e)
+{
+	return strcmp(k, *(const char *const *)e);
+}
+
+const char *dd_fhir_resource_type(const char *name)
+{
+	const char *const *p;
+
+	p = bsearch(name, dd_fhir_resource_types, dd_fhir_n_resource_types,
+		    sizeof(dd_fhir_resource_types[0]), ft_str_cmp);
+	return p ? *p : NULL;
+}
+
+/* ---- policy paths ---------------------------------------------------------- */
+
+dd_err dd_fhir_rpath_parse(const char *s, struct dd_fhir_rpath *p)
+{
+	const char *q = s;
+
+	memset(p, 0, sizeof(*p));
+	if (!s || !*s)
+		return DD_E_INVAL;
+	for (;;) {
+		const char *dot = strchr(q, '.');
+		size_t n = dot ? (size_t)(dot - q) : strlen(q);
+		char **nc;
+
+		if (n == 0) {
+			dd_fhir_rpath_free(p);
+			return DD_E_INVAL;
+		}
+		nc = realloc(p->comp, (p->n + 1) * sizeof(*nc));
+		if (!nc) {
+			dd_fhir_rpath_free(p);
+			return DD_E_NOMEM;
+		}
+		p->comp = nc;
+		p->comp[p->n] = strndup(q, n);
+		if (!p->comp[p->n]) {
+			dd_fhir_rpath_free(p);
+			return DD_E_NOMEM;
+		}
+		p->n++;
+		if (!dot)
+			break;
+		q = dot + 1;
+	}
+	return DD_OK;
+}
+
+void dd_fhir_rpath_free(struct dd_fhir_rpath *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->comp[i]);
+	free(p->comp);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool ft_name_eq(const char *c, const struct fw_slot *s)
+{
+	return s->name && strlen(c) == s->name_len &&
+	       memcmp(c, s->name, s->name_len) == 0;
+}
+
+/* "String" names type "string"; complex types are already capitalised. */
+static bool ft_type_eq(const char *c, const struct fw_slot *s)
+{
+	if (s->alias && strcmp(c, s->alias) == 0)
+		return true;
+	if (!s->type || !s->type[0] || strncmp(s->type, "ref:", 4) == 0)
+		return false;
+	return c[0] == toupper((unsigned char)s->type[0]) &&
+	       strcmp(c + 1, s->type + 1) == 0;
+}
+
+/* "deceased" or "Deceased" */
+static bool ft_base_eq(const char *c, const struct fw_slot *s)
+{
+	return strlen(c) == s->name_len && s->name_len &&
+	       tolower((unsigned char)c[0]) == s->name[0] &&
+	       memcmp(c + 1, s->name + 1, s->name_len - 1) == 0;
+}
+
+static bool ft_match(char **c, size_t k, const struct fw_slot *s, size_t m)
+{
+	const struct fw_slot *t;
+
+	if (k == 0)
+		return true; /* leading components dropped */
+	if (m == 0)
+		return false;
+	t = &s[m - 1];
+	if (t->kind == FW_SLOT_CHOICE_TYPE && m >= 2) {
+		if (ft_name_eq(c[k - 1], t) && ft_match(c, k - 1, s, m - 2))
+			return true;
+		if (!ft_type_eq(c[k - 1], t))
+			return false;
+		if (k == 1)
+			return true;
+		return ft_base_eq(c[k - 2], &s[m - 2]) &&
+		       ft_match(c, k - 2, s, m - 2);
+	}
+	if (!ft_name_eq(c[k - 1], t) && !ft_type_eq(c[k - 1], t))
+		return false;
+	return ft_match(c, k - 1, s, m - 1);
+}
+
+bool dd_fhir_rpath_match(const struct dd_fhir_rpath *p,
+			 const struct fw_slot *slots, size_t n)
+{
+	return p->n && ft_match(p->comp, p->n, slots, n);
+}
+
+/* ---- test helper: a concrete path to slots --------------------------------- */
+
+bool dd_fhir_path_matches(const char *rule, const char *path)
+{
+	struct fw_slot slots[64];
+	struct dd_fhir_rpath rp, pp;
+	const char *def;
+	char defbuf[FT_PATH_MAX];
+	size_t n = 0;
+	bool ok = false;
+
+	if (dd_fhir_rpath_parse(rule, &rp))
+		return false;
+	if (dd_fhir_rpath_parse(path, &pp)) {
+		dd_fhir_rpath_free(&rp);
+		return false;
+	}
+	def = dd_fhir_resource_type(pp.comp[0]);
+	if (!def)
+		def = pp.comp[0]; /* a data type path: "HumanName.given" */
+	slots[n++] = (struct fw_slot){FW_SLOT_PLAIN, def, strlen(def), def,
+				      NULL};
+	for (size_t i = 1; i < pp.n && n + 2 < 64; i++) {
+		const struct dd_fhir_elem *e =
+			dd_fhir_elem_find(def, pp.comp[i], strlen(pp.comp[i]));
+		const char *alias = NULL;
+
+		if (!e)
+			goto out;
+		if (!strcmp(e->type, "code") && !strcmp(pp.comp[i], "gender"))
+			alias = "AdministrativeGenderCode";
+		if (!strcmp(e->type, "code") && !strcmp(pp.comp[i], "language"))
+			alias = "LanguageCode";
+		if (e->choice) {
+			slots[n++] = (struct fw_slot){FW_SLOT_CHOICE_BASE,
+						      e->choice,
+						      strlen(e->choice), NULL,
+						      NULL};
+			slots[n++] = (struct fw_slot){FW_SLOT_CHOICE_TYPE,
+						      pp.comp[i],
+						      strlen(pp.comp[i]),
+						      e->type, alias};
+		} else {
+			slots[n++] = (struct fw_slot){FW_SLOT_PLAIN, pp.comp[i],
+						      strlen(pp.comp[i]),
+						      e->type, alias};
+		}
+		if (!strncmp(e->type, "ref:", 4)) {
+			snprintf(defbuf, sizeof(defbuf), "%s", e->type + 4);
+			def = defbuf;
+		} else if (!strcmp(e->type, "BackboneElement") ||
+			   !strcmp(e->type, "Element")) {
+			snprintf(defbuf, sizeof(defbuf), "%s", e->path);
+			def = defbuf;
+		} else {
+			def = e->type;
+		}
+	}
+	ok = dd_fhir_rpath_match(&rp, slots, n);
+out:
+	dd_fhir_rpath_free(&rp);
+	dd_fhir_rpath_free(&pp);
+	return ok;
+}

@@ -1,0 +1,1689 @@
+/* dd_fhir_walk.c: one resource through the rules.
+ *
+ * The walk follows the R4 element-type table: every member of an object is
+ * looked up as "<def>.<key>" (def = the resource type, a complex type name,
+ * or the backbone element's path), so each leaf knows its R4 type and the
+ * complex type that holds it.  Members R4 does not know are removed.
+ *
+ * Per leaf, in this order:
+ *  1. structural roles, always: resource id, Reference.reference, fullUrl,
+ *     Bundle link/request/response URLs, ImagingStudy UIDs (a removeField
+ *     rule may still remove them; no other rule changes them, so
+ *     references keep resolving);
+ *  2. the first policy rule (fieldMetadataList) matching the leaf or any
+ *     ancestor (Google: first match wins, paths by name or type, partial,
+ *     choice types as two components);
+ *  3. the profile: BASIC / CLEAN_ALL classification (docs/fhir.md), or
+ *     KEEP_ALL (pass through).
+ * Objects and arrays left empty are removed.  json-c ownership: the walk
+ * edits the tree in place; a replaced value is put by
+ * json_object_object_add(), which takes over the new one.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_fhir_i.h"
+#include "dd_log.h"
+
+#define FW_MAX_SLOTS 192
+#define FW_RULE_NONE ((size_t)-1)
+#define FW_IDENT_WIDTH 16
+
+enum fw_act {
+	FA_KEEP,
+	FA_REMOVE,
+	FA_MASK,
+	FA_HASH,
+	FA_SHIFT,
+	FA_CLEAN,
+	FA_TRANSFORM,
+	FA_BIRTH,
+	FA_IDENT,
+};
+
+struct fw_val {
+	enum dd_info_type type;
+	char *s;
+};
+
+struct fw_res {
+	const char *type;         /* resourceType (static) */
+	char key[DD_INDEX_KEY_MAX]; /* patient key */
+	int shift;
+	int ref_year;             /* age reference year */
+	bool contained;
+	const struct dd_index_patient *pat;
+	struct fw_val *vals;      /* own identifying values (person resources) */
+	size_t n_vals;
+	bool vals_owned;
+	struct dd_text_ctx *tctx; /* lazily created */
+	bool tctx_owned;
+	bool tctx_failed;
+};
+
+struct fw {
+	const struct dd_fhir *f;
+	const struct dd_policy *pol;
+	const struct dd_index *local;
+	struct fw_slot slots[FW_MAX_SLOTS];
+	size_t n_slots;
+	struct fw_res *res;
+	enum fw_status st;
+	unsigned ext_keep; /* > 0 inside a kept extension */
+	/* per Identifier / Reference object being walked */
+	bool ident_linking, ident_uid, ref_person;
+	char ident_system[256];
+	struct dd_buf tmp;
+};
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static bool fw_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static bool fw_in(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+static bool fw_is_date(const char *t)
+{
+	return !strcmp(t, "date") || !strcmp(t, "dateTime") ||
+	       !strcmp(t, "instant");
+}
+
+static bool fw_is_number(const char *t)
+{
+	return !strcmp(t, "integer") || !strcmp(t, "decimal") ||
+	       !strcmp(t, "positiveInt") || !strcmp(t, "unsignedInt");
+}
+
+static json_object *fw_get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return NULL;
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *fw_get_str(json_object *o, const char *key)
+{
+	json_object *v = fw_get(o, key);
+
+	return v && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+static json_object *fw_first(json_object *v)
+{
+	if (v && json_object_is_type(v, json_type_array))
+		return json_object_array_length(v)
+			       ? json_object_array_get_idx(v, 0)
+			       : NULL;
+	return v;
+}
+
+dd_err dd_fhir_serialise(struct json_object *o, struct dd_buf *out)
+{
+	size_t n;
+	const char *s = json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+
+	if (!s)
+		return DD_E_NOMEM;
+	return dd_buf_add(out, s, n);
+}
+
+/* ---- the patient ------------------------------------------------------------ */
+
+static bool fw_ident_is_linking(const struct dd_policy *pol, json_object *ident)
+{
+	const struct dd_strv *types = &pol->deidfs.linking_identifier_types;
+	json_object *codings = fw_get(fw_get(ident, "type"), "coding");
+	size_t n;
+
+	if (!codings || !json_object_is_type(codings, json_type_array))
+		return false;
+	n = json_object_array_length(codings);
+	for (size_t i = 0; i < n; i++) {
+		const char *code =
+			fw_get_str(json_object_array_get_idx(codings, i), "code");
+
+		if (!code)
+			continue;
+		if (types->n == 0 && !strcmp(code, "MR"))
+			return true;
+		for (size_t k = 0; k < types->n; k++)
+			if (!strcmp(code, types->v[k]))
+				return true;
+	}
+	return false;
+}
+
+size_t dd_fhir_patient_key(const struct dd_policy *pol,
+			   struct json_object *patient, char *out,
+			   size_t outlen)
+{
+	json_object *ids = fw_get(patient, "identifier");
+	const char *id = fw_get_str(patient, "id");
+
+	if (ids && json_object_is_type(ids, json_type_array)) {
+		size_t n = json_object_array_length(ids);
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *it = json_object_array_get_idx(ids, i);
+			const char *val = fw_get_str(it, "value");
+			size_t k;
+
+			if (!val || !fw_ident_is_linking(pol, it))
+				continue;
+			k = dd_patient_key(fw_get_str(it, "system"), val, out,
+					   outlen);
+			if (k > 3) /* "id:" and a value */
+				return k;
+		}
+	}
+	if (id && *id) {
+		int k = snprintf(out, outlen, "ref:Patient/%s", id);
+
+		return k > 0 && (size_t)k < outlen ? (size_t)k : 0;
+	}
+	return 0;
+}
+
+/* ---- identifying values of a person resource ------------------------------ */
+
+static void fw_collect_str(json_object *o, const char *key,
+			   enum dd_info_type t, fw_add_fn add, void *ctx)
+{
+	json_object *v = fw_get(o, key);
+
+	if (!v)
+		return;
+	if (json_object_is_type(v, json_type_string)) {
+		add(ctx, t, json_object_get_string(v));
+	} else if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+
+			if (e && json_object_is_type(e, json_type_string))
+				add(ctx, t, json_object_get_string(e));
+		}
+	}
+}
+
+static void fw_collect_each(json_object *arr, void (*one)(json_object *,
+							    fw_add_fn, void *),
+			    fw_add_fn add, void *ctx)
+{
+	if (!arr)
+		return;
+	if (!json_object_is_type(arr, json_type_array)) {
+		one(arr, add, ctx);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		one(json_object_array_get_idx(arr, i), add, ctx);
+}
+
+static void fw_collect_name(json_object *n, fw_add_fn add, void *ctx)
+{
+	fw_collect_str(n, "text", DD_IT_PERSON_NAME, add, ctx);
+	fw_collect_str(n, "family", DD_IT_LAST_NAME, add, ctx);
+	fw_collect_str(n, "given", DD_IT_FIRST_NAME, add, ctx);
+}
+
+static void fw_collect_telecom(json_object *t, fw_add_fn add, void *ctx)
+{
+	const char *sys = fw_get_str(t, "system");
+
+	fw_collect_str(t, "value",
+		       fw_streq(sys, "email") ? DD_IT_EMAIL_ADDRESS
+		       : fw_streq(sys, "url") ? DD_IT_URL
+					      : DD_IT_PHONE_NUMBER,
+		       add, ctx);
+}
+
+static void fw_collect_address(json_object *a, fw_add_fn add, void *ctx)
+{
+	fw_collect_str(a, "text", DD_IT_STREET_ADDRESS, add, ctx);
+	fw_collect_str(a, "line", DD_IT_STREET_ADDRESS, add, ctx);
+	fw_collect_str(a, "city", DD_IT_LOCATION, add, ctx);
+	fw_collect_str(a, "district", DD_IT_LOCATION, add, ctx);
+	fw_collect_str(a, "postalCode", DD_IT_US_ZIP, add, ctx);
+}
+
+static void fw_collect_ident(json_object *i, fw_add_fn add, void *ctx)
+{
+	fw_collect_str(i, "value", DD_IT_MEDICAL_RECORD_NUMBER, add, ctx);
+}
+
+static void fw_collect_contact(json_object *c, fw_add_fn add, void *ctx)
+{
+	fw_collect_each(fw_get(c, "name"), fw_collect_name, add, ctx);
+	fw_collect_each(fw_get(c, "telecom"), fw_collect_telecom, add, ctx);
+	fw_collect_each(fw_get(c, "address"), fw_collect_address, add, ctx);
+}
+
+void dd_fhir_collect_values(json_object *res, fw_add_fn add, void *ctx)
+{
+	const char *bd = fw_get_str(res, "birthDate");
+
+	fw_collect_each(fw_get(res, "name"), fw_collect_name, add, ctx);
+	fw_collect_each(fw_get(res, "telecom"), fw_collect_telecom, add, ctx);
+	fw_collect_each(fw_get(res, "address"), fw_collect_address, add, ctx);
+	fw_collect_each(fw_get(res, "identifier"), fw_collect_ident, add, ctx);
+	fw_collect_each(fw_get(res, "contact"), fw_collect_contact, add, ctx);
+	if (bd && strlen(bd) >= 10) {
+		char d[9];
+
+		memcpy(d, bd, 4);
+		memcpy(d + 4, bd + 5, 2);
+		memcpy(d + 6, bd + 8, 2);
+		d[8] = 0;
+		add(ctx, DD_IT_DATE_OF_BIRTH, d);
+		add(ctx, DD_IT_DATE_OF_BIRTH, bd);
+	}
+}
+
+static void fw_res_add_val(void *ctx, enum dd_info_type t, const char *s)
+{
+	struct fw_res *r = ctx;
+	struct fw_val *nv;
+	size_t n = strlen(s);
+
+	if (n < 2 || n > DD_INDEX_VALUE_MAX || r->n_vals >= DD_INDEX_MAX_VALUES)
+		return;
+	nv = realloc(r->vals, (r->n_vals + 1) * sizeof(*nv));
+	if (!nv)
+		return;
+	r->vals = nv;
+	r->vals[r->n_vals].type = t;
+	r->vals[r->n_vals].s = strdup(s);
+	if (r->vals[r->n_vals].s)
+		r->n_vals++;
+}
+
+static void fw_res_release(struct fw_res *r)
+{
+	if (r->vals_owned) {
+		for (size_t i = 0; i < r->n_vals; i++)
+			free(r->vals[i].s);
+		free(r->vals);
+	}
+	if (r->tctx_owned)
+		dd_text_ctx_free(r->tctx);
+}
+
+/* The text context of the current resource, created on first use. */
+static struct dd_text_ctx *fw_tctx(struct fw *w)
+{
+	struct fw_res *r = w->res;
+	struct dd_text_ctx *c;
+
+	if (r->tctx || r->tctx_failed)
+		return r->tctx;
+	if (dd_text_ctx_new(&c)) {
+		r->tctx_failed = true;
+		return NULL;
+	}
+	dd_text_ctx_set_shift(c, r->shift);
+	for (size_t i = 0; r->pat && i < r->pat->n_values; i++)
+		dd_text_ctx_add(c, r->pat->values[i].type, r->pat->values[i].s,
+				strlen(r->pat->values[i].s));
+	for (size_t i = 0; i < r->n_vals; i++)
+		dd_text_ctx_add(c, r->vals[i].type, r->vals[i].s,
+				strlen(r->vals[i].s));
+	r->tctx = c;
+	r->tctx_owned = true;
+	return c;
+}
+
+/* ---- pseudonyms ----------------------------------------------------------- */
+
+static bool fw_id_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+			return false;
+	return true;
+}
+
+static void fw_uuid(const struct dd_fhir *f, const char *s, size_t n,
+		    char out[37])
+{
+	uint8_t mac[32];
+	char buf[128];
+	size_t k = n < sizeof(buf) ? n : sizeof(buf);
+
+	for (size_t i = 0; i < k; i++)
+		buf[i] = (char)tolower((unsigned char)s[i]);
+	if (n > sizeof(buf)) { /* long: hash it all */
+		dd_pseudo_mac(f->pseudo, DD_DOM_FHIR_ID, s, n, mac);
+	} else {
+		dd_pseudo_mac(f->pseudo, DD_DOM_FHIR_ID, buf, k, mac);
+	}
+	mac[6] = (uint8_t)((mac[6] & 0x0f) | 0x40);
+	mac[8] = (uint8_t)((mac[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7],
+		 mac[8], mac[9], mac[10], mac[11], mac[12], mac[13], mac[14],
+		 mac[15]);
+}
+
+/* A base URL ("http://host/fhir/") becomes "https://<12 hex>.deidfs.invalid/
+ * fhir/": distinct bases stay distinct, the host name goes. */
+static dd_err fw_base(const struct dd_fhir *f, const char *s, size_t n,
+		      struct dd_buf *out)
+{
+	uint8_t mac[32];
+
+	dd_pseudo_mac(f->pseudo, DD_DOM_FHIR_ID, s, n, mac);
+	return dd_buf_addf(out, "https://%02x%02x%02x%02x%02x%02x.deidfs.invalid/fhir/",
+			   mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+enum { FR_REF, FR_LINK, FR_REQUEST };
+
+/* Map a reference-like URL; false: drop it.  @mode: FR_REF (references,
+ * fullUrl, response.location), FR_LINK (Bundle.link.url: query dropped),
+ * FR_REQUEST (request.url: query dropped, relative kept relative). */
+static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
+		       struct dd_buf *out)
+{
+	const struct dd_fhir *f = w->f;
+	const char *q = memchr(s, '?', n);
+	size_t pn = q ? (size_t)(q - s) : n;  /* path part */
+	const char *comp[4];
+	size_t clen[4], nc = 0, end = pn;
+	size_t hist = 0; /* 1 when "/_history/v" follows */
+	char id[33];
+
+	if (memchr(s, 0, n))
+		return false;
+	if (n && s[0] == '#')
+		return mode == FR_REF && dd_buf_add(out, s, n) == DD_OK;
+	if (n > 9 && !strncasecmp(s, "urn:uuid:", 9)) {
+		char u[37];
+
+		if (q)
+			return false;
+		fw_uuid(f, s, n, u);
+		return dd_buf_addf(out, "urn:uuid:%s", u) == DD_OK;
+	}
+	if (n > 8 && !strncasecmp(s, "urn:oid:", 8)) {
+		char uid[65], tmp[65];
+		size_t k = n - 8 < 64 ? n - 8 : 64;
+
+		if (q)
+			return false;
+		memcpy(tmp, s + 8, k);
+		tmp[k] = 0;
+		dd_pseudo_uid(f->pseudo, tmp, k, uid);
+		return dd_buf_addf(out, "urn:oid:%s", uid) == DD_OK;
+	}
+	if (q && mode == FR_REF)
+		return false; /* conditional reference: dropped */
+	/* the last (up to) four path components */
+	while (nc < 4 && end > 0) {
+		size_t st = end;
+
+		while (st > 0 && s[st - 1] != '/')
+			st--;
+		comp[nc] = s + st;
+		clen[nc] = end - st;
+		nc++;
+		if (st == 0) {
+			end = 0;
+			break;
+		}
+		end = st - 1;
+	}
+	/* comp[0] is last.  Forms: Type/id, Type/id/_history/v, Type */
+	for (size_t k = 0; k + 1 < nc; k++) {
+		char type[64];
+		const char *rt;
+		size_t tpos;
+
+		if (k != 0 && k != 2)
+			continue;
+		if (k == 2 && !(clen[1] == 8 && !memcmp(comp[1], "_history", 8)))
+			continue;
+		if (clen[k + 1] >= sizeof(type))
+			continue;
+		memcpy(type, comp[k + 1], clen[k + 1]);
+		type[clen[k + 1]] = 0;
+		rt = dd_fhir_resource_type(type);
+		if (!rt || !fw_id_valid(comp[k], clen[k]))
+			continue;
+		if (k == 2 && !fw_id_valid(comp[0], clen[0]))
+			continue;
+		hist = k == 2;
+		tpos = (size_t)(comp[k + 1] - s);
+		if (tpos > 0 && fw_base(f, s, tpos, out))
+			return false;
+		{
+			char idb[65];
+
+			memcpy(idb, comp[k], clen[k]);
+			idb[clen[k]] = 0;
+			dd_pseudo_fhir_id(f->pseudo, rt, idb, id);
+		}
+		if (dd_buf_addf(out, "%s/%s", rt, id))
+			return false;
+		if (hist && dd_buf_addf(out, "/_history/%.*s", (int)clen[0],
+					comp[0]))
+			return false;
+		return true;
+	}
+	if (mode == FR_REF)
+		return false;
+	/* "Type" or "<base>/Type" or "<base>" (links, request URLs) */
+	{
+		char type[64];
+		const char *rt = NULL;
+		size_t tpos = pn;
+
+		if (nc && clen[0] < sizeof(type)) {
+			memcpy(type, comp[0], clen[0]);
+			type[clen[0]] = 0;
+			rt = dd_fhir_resource_type(type);
+			if (rt)
+				tpos = (size_t)(comp[0] - s);
+		}
+		if (tpos > 0 && (mode == FR_LINK || memmem(s, pn, "://", 3)) &&
+		    fw_base(f, s, tpos, out))
+			return false;
+		if (mode == FR_REQUEST && pn > 1 && s[0] == '$' &&
+		    !memchr(s, '/', pn))
+			return dd_buf_add(out, s, pn) == DD_OK; /* an operation */
+		if (tpos > 0 && mode == FR_REQUEST && !memmem(s, pn, "://", 3))
+			return false;
+		if (rt && dd_buf_adds(out, rt))
+			return false;
+		return out->len > 0;
+	}
+}
+
+/* ---- dates ------------------------------------------------------------------ */
+
+static bool fw_shift(const char *s, size_t n, int days, char *out,
+		     size_t outlen)
+{
+	if (n < 4 || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789-T:.+Z", s[i]) || !s[i])
+			return false;
+	return dd_date_shift_fhir(s, days, out, outlen) == DD_OK;
+}
+
+/* ---- text -------------------------------------------------------------------- */
+
+struct fw_clean_ctx {
+	struct fw *w;
+};
+
+/* Clean free text into @out; false: the caller must not keep it. */
+static bool fw_clean_text(void *vctx, const char *s, size_t n,
+			  struct dd_buf *out)
+{
+	struct fw *w = vctx;
+	struct dd_text_ctx *c;
+	unsigned flags = w->pol->fhir.contextual_deid ? DD_TEXT_CTX_TOKEN : 0;
+	size_t before = out->len;
+
+	if (!w->pol->deidfs.inspect_free_text || !w->f->text)
+		return false;
+	c = fw_tctx(w);
+	if (!c)
+		return false;
+	if (dd_text_clean(w->f->text, c, s, n, flags, out) != DD_OK) {
+		if (out->len > before) /* drop a partial result */
+			out->len = before;
+		return false;
+	}
+	return true;
+}
+
+/* Text node callback of the XHTML cleaner: a failure becomes a fixed
+ * placeholder for that node, never the original. */
+static bool fw_clean_node(void *vctx, const char *s, size_t n,
+			  struct dd_buf *out)
+{
+	bool blank = true;
+
+	for (size_t i = 0; i < n && blank; i++)
+		blank = isspace((unsigned char)s[i]);
+	if (blank)
+		return dd_buf_add(out, s, n) == DD_OK;
+	if (fw_clean_text(vctx, s, n, out))
+		return true;
+	return dd_buf_adds(out, "[REDACTED]") == DD_OK;
+}
+
+static const char fw_div_redacted[] =
+	"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>[REDACTED]</p></div>";
+
+/* ---- leaf actions --------------------------------------------------------------- */
+
+static enum fw_act fw_rule_act(enum dd_fhir_action a)
+{
+	switch (a) {
+	case DD_FACT_UNSPECIFIED:
+	case DD_FACT_TRANSFORM:
+		return FA_TRANSFORM;
+	case DD_FACT_INSPECT_AND_TRANSFORM:
+	case DD_FACT_CLEAN_TEXT:
+		return FA_CLEAN;
+	case DD_FACT_DO_NOT_TRANSFORM:
+	case DD_FACT_KEEP:
+		return FA_KEEP;
+	case DD_FACT_REMOVE:
+		return FA_REMOVE;
+	case DD_FACT_CHARACTER_MASK:
+		return FA_MASK;
+	case DD_FACT_CRYPTO_HASH:
+		return FA_HASH;
+	case DD_FACT_DATE_SHIFT:
+		return FA_SHIFT;
+	}
+	return FA_REMOVE;
+}
+
+static const char *const fw_free_text[] = {
+	"text", "description", "comment", "comments", "note", "conclusion",
+	"summary", "valueString", "contentString", "patientInstruction",
+	"instruction", "title", "detail", "onsetString", "abatementString",
+	"answerString", "itemString", "remarks", "explanation", "reasonString",
+	"sourceString", "authorString", "valueMarkdown", "outcomeString",
+	"statusReason", "preparationInstruction", "usage", NULL,
+};
+
+static const char *const fw_ident_names[] = {
+	"subscriberId", "serialNumber", "deviceIdentifier", "carrierHRF",
+	"preAuthRef", "lotNumber", NULL,
+};
+
+/* BASIC (and CLEAN_ALL) for a leaf of type @pt named @key inside complex
+ * type @ct.  docs/fhir.md lists the same rules in prose. */
+static enum fw_act fw_basic(const struct fw *w, const char *ct,
+			    const char *key, const char *pt)
+{
+	static const char *const hn[] = {"text", "family", "given", "prefix",
+					 "suffix", NULL};
+	static const char *const addr[] = {"text", "line", "city", "district",
+					   "postalCode", NULL};
+	enum dd_fhir_profile prof = w->pol->fhir.profile;
+
+	if (prof == DD_FHIR_PROFILE_KEEP_ALL)
+		return FA_KEEP;
+	if (!strcmp(ct, "HumanName") && fw_in(key, hn))
+		return FA_REMOVE;
+	if (!strcmp(ct, "ContactPoint") && !strcmp(key, "value"))
+		return FA_REMOVE;
+	if (!strcmp(ct, "Address") && fw_in(key, addr))
+		return FA_REMOVE;
+	if (!strcmp(ct, "Identifier") && !strcmp(key, "value"))
+		return FA_IDENT;
+	if (!strcmp(ct, "Attachment") && !strcmp(key, "url"))
+		return FA_REMOVE;
+	if (!strcmp(ct, "Annotation") && !strcmp(key, "authorString"))
+		return FA_REMOVE;
+	if (!strcmp(ct, "Reference") && !strcmp(key, "display"))
+		return w->ref_person ? FA_REMOVE : FA_CLEAN;
+	if (!strcmp(ct, "Meta") && !strcmp(key, "source"))
+		return FA_REMOVE;
+	if (!strcmp(ct, "Signature") && !strcmp(key, "data"))
+		return FA_REMOVE;
+	if (!strcmp(key, "birthDate") && !strcmp(pt, "date"))
+		return FA_BIRTH;
+	if (fw_is_date(pt))
+		return FA_SHIFT;
+	if (!strcmp(pt, "markdown") || !strcmp(pt, "xhtml"))
+		return FA_CLEAN;
+	if (!strcmp(pt, "base64Binary"))
+		return FA_REMOVE;
+	if (!strcmp(pt, "string")) {
+		if (fw_in(key, fw_ident_names))
+			return FA_IDENT;
+		if (fw_in(key, fw_free_text) ||
+		    prof == DD_FHIR_PROFILE_CLEAN_ALL)
+			return FA_CLEAN;
+	}
+	return FA_KEEP;
+}
+
+/* The default transformation of the TextConfig (v1 TRANSFORM). */
+static enum fw_act fw_transform_kind(const struct fw *w)
+{
+	const struct dd_policy_text *t = &w->pol->text;
+
+	for (size_t i = 0; i < t->n_transforms; i++) {
+		if (t->transforms[i].info_types.n)
+			continue;
+		if (t->transforms[i].kind == DD_TX_CRYPTO_HASH)
+			return FA_HASH;
+		if (t->transforms[i].kind == DD_TX_CHARACTER_MASK)
+			return FA_MASK;
+		return FA_REMOVE;
+	}
+	return FA_REMOVE;
+}
+
+static json_object *fw_new_str(struct fw *w, const char *s, size_t n)
+{
+	json_object *o = json_object_new_string_len(s, (int)n);
+
+	if (!o)
+		w->st = FW_INTERNAL;
+	return o;
+}
+
+/* Apply @act to the primitive @*pv of type @pt; returns false to drop. */
+static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
+			enum fw_act act)
+{
+	json_object *v = *pv;
+	bool is_str = json_object_is_type(v, json_type_string);
+	const char *s = is_str ? json_object_get_string(v) : NULL;
+	size_t n = is_str ? (size_t)json_object_get_string_len(v) : 0;
+	char buf[128];
+
+	if (act == FA_TRANSFORM)
+		act = fw_is_date(pt) ? FA_SHIFT : fw_transform_kind(w);
+	if (act == FA_CLEAN && fw_is_date(pt))
+		act = FA_SHIFT;
+	switch (act) {
+	case FA_KEEP:
+		return true;
+	case FA_REMOVE:
+		return false;
+	case FA_SHIFT:
+		if (!is_str || !fw_is_date(pt) ||
+		    !fw_shift(s, n, w->res->shift, buf, sizeof(buf)))
+			return false;
+		*pv = fw_new_str(w, buf, strlen(buf));
+		return *pv != NULL;
+	case FA_BIRTH: {
+		enum dd_birth_date mode = w->pol->deidfs.birth_date;
+		int year, max = w->pol->deidfs.max_age;
+
+		if (!is_str || n < 4 || !isdigit((unsigned char)s[0]) ||
+		    !isdigit((unsigned char)s[1]) ||
+		    !isdigit((unsigned char)s[2]) ||
+		    !isdigit((unsigned char)s[3]))
+			return false;
+		if (mode == DD_BIRTH_KEEP)
+			return true;
+		if (mode == DD_BIRTH_REMOVE)
+			return false;
+		year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+		       (s[2] - '0') * 10 + (s[3] - '0');
+		if (max > 0 && w->res->ref_year - year > max)
+			return false;
+		if (mode == DD_BIRTH_SHIFT) {
+			if (!fw_shift(s, n, w->res->shift, buf, sizeof(buf)))
+				return false;
+			*pv = fw_new_str(w, buf, strlen(buf));
+		} else {
+			*pv = fw_new_str(w, s, 4);
+		}
+		return *pv != NULL;
+	}
+	case FA_IDENT: {
+		char out[80];
+
+		if (!is_str || n == 0)
+			return false;
+		if (w->ident_uid) {
+			const char *u = s;
+			size_t un = n;
+			char tmp[65], uid[65];
+
+			if (un > 8 && !strncasecmp(u, "urn:oid:", 8))
+				u += 8, un -= 8;
+			if (un > 64)
+				return false;
+			memcpy(tmp, u, un);
+			tmp[un] = 0;
+			dd_pseudo_uid(w->f->pseudo, tmp, un, uid);
+			snprintf(out, sizeof(out), "%s%s", u != s ? "urn:oid:" : "",
+				 uid);
+		} else if (w->ident_linking) {
+			char key[DD_INDEX_KEY_MAX];
+
+			dd_patient_key(w->ident_system[0] ? w->ident_system : NULL,
+				       s, key, sizeof(key));
+			dd_pseudo_patient_id(w->f->pseudo, key, out);
+		} else {
+			dd_pseudo_ident(w->f->pseudo, DD_DOM_IDENT, s, n,
+					FW_IDENT_WIDTH, out);
+			out[FW_IDENT_WIDTH] = 0;
+		}
+		*pv = fw_new_str(w, out, strlen(out));
+		return *pv != NULL;
+	}
+	case FA_MASK: {
+		const char *m = w->pol->fhir.mask_char[0] ? w->pol->fhir.mask_char
+							  : "*";
+
+		if (!is_str || fw_is_date(pt))
+			return false;
+		dd_buf_reset(&w->tmp);
+		for (size_t i = 0; i < n; i++)
+			if (((unsigned char)s[i] & 0xC0) != 0x80 &&
+			    dd_buf_adds(&w->tmp, m))
+				return false;
+		if (w->tmp.len == 0)
+			return false;
+		*pv = fw_new_str(w, (const char *)w->tmp.data, w->tmp.len);
+		return *pv != NULL;
+	}
+	case FA_HASH: {
+		char out[45];
+
+		if (!is_str || fw_is_date(pt))
+			return false;
+		if (!strcmp(pt, "id")) {
+			uint8_t mac[32];
+
+			dd_pseudo_mac(&w->f->hash_pseudo, DD_DOM_HASH, s, n, mac);
+			for (int i = 0; i < 16; i++)
+				snprintf(out + 2 * i, 3, "%02x", mac[i]);
+		} else {
+			dd_pseudo_hash_b64(&w->f->hash_pseudo, s, n, out);
+		}
+		*pv = fw_new_str(w, out, strlen(out));
+		return *pv != NULL;
+	}
+	case FA_CLEAN: {
+		bool ok;
+
+		if (!is_str)
+			return true; /* numbers, booleans: nothing to inspect */
+		dd_buf_reset(&w->tmp);
+		if (!strcmp(pt, "xhtml")) {
+			ok = w->pol->deidfs.inspect_free_text && w->f->text &&
+			     dd_fhir_xhtml_clean(s, n, fw_clean_node, w, &w->tmp);
+			if (!ok) {
+				dd_buf_reset(&w->tmp);
+				if (dd_buf_adds(&w->tmp, fw_div_redacted))
+					return false;
+			}
+		} else if (!fw_clean_text(w, s, n, &w->tmp)) {
+			return false;
+		}
+		if (w->tmp.len == 0)
+			return false;
+		if (w->tmp.len == n && !memcmp(w->tmp.data, s, n))
+			return true;
+		*pv = fw_new_str(w, (const char *)w->tmp.data, w->tmp.len);
+		return *pv != NULL;
+	}
+	case FA_TRANSFORM:
+		break;
+	}
+	return false;
+}
+
+/* ---- the walk --------------------------------------------------------------- */
+
+static bool fw_object(struct fw *w, json_object *obj, const char *def,
+		      const char *ct, size_t rule, bool root);
+static bool fw_resource(struct fw *w, json_object *obj, bool contained);
+
+static size_t fw_rule_at(const struct fw *w, size_t rule)
+{
+	const struct dd_fhir *f = w->f;
+	size_t lim = rule == FW_RULE_NONE ? f->n_rules : rule;
+
+	for (size_t i = 0; i < lim; i++)
+		for (size_t k = 0; k < f->rules[i].n_paths; k++)
+			if (dd_fhir_rpath_match(&f->rules[i].paths[k], w->slots,
+						w->n_slots))
+				return i;
+	return rule;
+}
+
+static bool fw_push(struct fw *w, const struct dd_fhir_elem *e,
+		    const char *key, size_t klen)
+{
+	const char *alias = NULL;
+
+	if (w->n_slots + 2 > FW_MAX_SLOTS) {
+		w->st = FW_LIMIT;
+		return false;
+	}
+	if (!strcmp(e->type, "code") && klen == 6 && !memcmp(key, "gender", 6))
+		alias = "AdministrativeGenderCode";
+	if (!strcmp(e->type, "code") && klen == 8 && !memcmp(key, "language", 8))
+		alias = "LanguageCode";
+	if (e->choice) {
+		w->slots[w->n_slots++] = (struct fw_slot){
+			FW_SLOT_CHOICE_BASE, e->choice, strlen(e->choice), NULL,
+			NULL};
+		w->slots[w->n_slots++] = (struct fw_slot){
+			FW_SLOT_CHOICE_TYPE, key, klen, e->type, alias};
+	} else {
+		w->slots[w->n_slots++] = (struct fw_slot){FW_SLOT_PLAIN, key,
+							  klen, e->type, alias};
+	}
+	return true;
+}
+
+static void fw_pop(struct fw *w, const struct dd_fhir_elem *e)
+{
+	w->n_slots -= e->choice ? 2 : 1;
+}
+
+enum fw_role {
+	FR_NONE,
+	FR_RES_ID,
+	FR_REFERENCE,
+	FR_FULLURL,
+	FR_LINKURL,
+	FR_REQURL,
+	FR_DROP,
+	FR_UID,
+};
+
+static enum fw_role fw_role_of(const char *def, const char *ct,
+			       const char *key, bool root)
+{
+	if (root && !strcmp(key, "id"))
+		return FR_RES_ID;
+	if (!strcmp(ct, "Reference") && !strcmp(key, "reference"))
+		return FR_REFERENCE;
+	if (!strcmp(def, "Bundle.entry")) {
+		if (!strcmp(key, "fullUrl"))
+			return FR_FULLURL;
+	} else if (!strcmp(def, "Bundle.link")) {
+		if (!strcmp(key, "url"))
+			return FR_LINKURL;
+	} else if (!strcmp(def, "Bundle.entry.request")) {
+		if (!strcmp(key, "url"))
+			return FR_REQURL;
+		if (!strcmp(key, "ifNoneExist"))
+			return FR_DROP;
+	} else if (!strcmp(def, "Bundle.entry.response")) {
+		if (!strcmp(key, "location"))
+			return FR_REFERENCE;
+	} else if (!strcmp(def, "ImagingStudy.series") ||
+		   !strcmp(def, "ImagingStudy.series.instance")) {
+		if (!strcmp(key, "uid"))
+			return FR_UID;
+	}
+	return FR_NONE;
+}
+
+static bool fw_role_apply(struct fw *w, json_object **pv, enum fw_role role)
+{
+	json_object *v = *pv;
+	const char *s;
+	size_t n;
+
+	if (role == FR_DROP || !json_object_is_type(v, json_type_string))
+		return false;
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	dd_buf_reset(&w->tmp);
+	switch (role) {
+	case FR_RES_ID: {
+		char id[33];
+
+		if (w->res->contained)
+			return true;
+		if (!fw_id_valid(s, n))
+			return false;
+		dd_pseudo_fhir_id(w->f->pseudo, w->res->type, s, id);
+		*pv = fw_new_str(w, id, 32);
+		return *pv != NULL;
+	}
+	case FR_UID: {
+		char tmp[65], uid[65];
+
+		if (n > 64)
+			return false;
+		memcpy(tmp, s, n);
+		tmp[n] = 0;
+		dd_pseudo_uid(w->f->pseudo, tmp, n, uid);
+		*pv = fw_new_str(w, uid, strlen(uid));
+		return *pv != NULL;
+	}
+	case FR_REFERENCE:
+	case FR_FULLURL:
+		if (!fw_map_url(w, s, n, FR_REF, &w->tmp))
+			return false;
+		break;
+	case FR_LINKURL:
+		if (!fw_map_url(w, s, n, FR_LINK, &w->tmp))
+			return false;
+		break;
+	case FR_REQURL:
+		if (!fw_map_url(w, s, n, FR_REQUEST, &w->tmp))
+			return false;
+		break;
+	default:
+		return false;
+	}
+	*pv = fw_new_str(w, (const char *)w->tmp.data, w->tmp.len);
+	return *pv != NULL;
+}
+
+static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e,
+		    const char *key, const char *def, const char *ct,
+		    size_t rule, bool root)
+{
+	enum fw_role role = fw_role_of(def, ct, key, root);
+	json_object *v = *pv;
+	enum json_type jt = json_object_get_type(v);
+	enum fw_act act;
+
+	if (role != FR_NONE) {
+		if (rule != FW_RULE_NONE &&
+		    w->f->rules[rule].action == DD_FACT_REMOVE)
+			return false;
+		return fw_role_apply(w, pv, role);
+	}
+	/* the JSON type must fit the R4 type */
+	if (!strcmp(e->type, "boolean") ? jt != json_type_boolean
+	    : fw_is_number(e->type)     ? jt != json_type_int &&
+					  jt != json_type_double
+					: jt != json_type_string)
+		return false;
+	if (rule != FW_RULE_NONE)
+		act = fw_rule_act(w->f->rules[rule].action);
+	else if (w->ident_uid && !strcmp(ct, "Identifier") &&
+		 !strcmp(key, "value"))
+		act = FA_IDENT; /* DICOM UIDs: mapped in every profile */
+	else
+		act = fw_basic(w, ct, key, e->type);
+	return fw_leaf_act(w, pv, e->type, act);
+}
+
+static bool fw_ext_allowed(const struct fw *w, json_object *ext)
+{
+	const char *url = fw_get_str(ext, "url");
+	const struct dd_strv *al = &w->pol->deidfs.extension_allowlist;
+
+	if (w->ext_keep || w->pol->fhir.keep_extensions)
+		return true;
+	if (!url)
+		return false;
+	for (size_t i = 0; i < al->n; i++)
+		if (!strcmp(url, al->v[i]))
+			return true;
+	return false;
+}
+
+/* Walk the value @*pv of element @e (member @key of @def/@ct).  Returns
+ * false to drop it; *pv may be replaced. */
+static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e,
+		    const char *key, const char *def, const char *ct,
+		    size_t rule, bool root)
+{
+	json_object *v = *pv;
+	const char *t = e->type;
+	char child[256];
+	const char *cdef, *cct;
+	bool is_ext = !strcmp(t, "Extension");
+	bool ok;
+
+	if (!v || json_object_is_type(v, json_type_null))
+		return false;
+	if (!strcmp(t, "Resource")) {
+		if (!json_object_is_type(v, json_type_object))
+			return false;
+		if (rule != FW_RULE_NONE &&
+		    w->f->rules[rule].action == DD_FACT_REMOVE)
+			return false;
+		return fw_resource(w, v, !strcmp(key, "contained"));
+	}
+	if (dd_fhir_type_primitive(t))
+		return fw_leaf(w, pv, e, key, def, ct, rule, root);
+	if (!json_object_is_type(v, json_type_object))
+		return false;
+	if (rule == 0 && w->f->rules[0].action == DD_FACT_REMOVE)
+		return false;
+	if (is_ext && !fw_ext_allowed(w, v))
+		return false;
+	if (rule == FW_RULE_NONE &&
+	    w->pol->fhir.profile != DD_FHIR_PROFILE_KEEP_ALL) {
+		if (!strcmp(key, "photo") && !strcmp(t, "Attachment"))
+			return false;
+		if (!strcmp(def, "Patient") && !strcmp(key, "contact"))
+			return false;
+	}
+	if (!strncmp(t, "ref:", 4)) {
+		snprintf(child, sizeof(child), "%s", t + 4);
+		cdef = child;
+		cct = "BackboneElement";
+	} else if (!strcmp(t, "BackboneElement") || !strcmp(t, "Element")) {
+		cdef = e->path;
+		cct = "BackboneElement";
+	} else {
+		cdef = t;
+		cct = t;
+	}
+	if (is_ext)
+		w->ext_keep++;
+	ok = fw_object(w, v, cdef, cct, rule, false);
+	if (is_ext)
+		w->ext_keep--;
+	return ok && json_object_object_length(v) > 0;
+}
+
+/* Member @key of @def: arrays element by element.  Returns false to drop. */
+static bool fw_member(struct fw *w, json_object **pv, const char *key,
+		      const char *def, const char *ct, size_t rule, bool root)
+{
+	const struct dd_fhir_elem *e = dd_fhir_elem_find(def, key, strlen(key));
+	json_object *v = *pv;
+	bool keep = true;
+
+	if (!e)
+		return false; /* not an R4 element: removed */
+	if (!fw_push(w, e, key, strlen(key)))
+		return false;
+	rule = fw_rule_at(w, rule);
+	if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v), kept = 0;
+		bool changed = false;
+		json_object *na;
+
+		for (size_t i = 0; i < n && w->st == FW_OK; i++) {
+			json_object *it = json_object_array_get_idx(v, i);
+			json_object *nv = it;
+
+			if (fw_item(w, &nv, e, key, def, ct, rule, root)) {
+				if (nv != it)
+					json_object_array_put_idx(v, i, nv);
+				kept++;
+			} else {
+				json_object_array_put_idx(v, i, NULL);
+				changed = true;
+			}
+		}
+		if (kept == 0) {
+			keep = false;
+		} else if (changed) {
+			na = json_object_new_array_ext((int)kept);
+			if (!na) {
+				w->st = FW_INTERNAL;
+				keep = false;
+				goto out;
+			}
+			for (size_t i = 0; i < n; i++) {
+				json_object *it = json_object_array_get_idx(v, i);
+
+				if (it)
+					json_object_array_add(na,
+							      json_object_get(it));
+			}
+			*pv = na;
+		}
+	} else {
+		keep = fw_item(w, pv, e, key, def, ct, rule, root);
+	}
+out:
+	fw_pop(w, e);
+	return keep;
+}
+
+/* `_key`: the id/extension of primitive @key.  Only its extensions (as
+ * filtered everywhere) and id survive. */
+static bool fw_prim_ext_one(struct fw *w, json_object *o, const char *def,
+			    size_t rule)
+{
+	json_object *ext = NULL;
+	json_object *id = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return false;
+	json_object_object_get_ex(o, "extension", &ext);
+	json_object_object_get_ex(o, "id", &id);
+	if (ext) {
+		json_object *nv = json_object_get(ext);
+		const struct dd_fhir_elem e = {"Element.extension", "Extension",
+					       NULL, 1};
+		bool keep;
+
+		(void)def;
+		if (!fw_push(w, &e, "extension", 9)) {
+			json_object_put(nv);
+			return false;
+		}
+		if (json_object_is_type(nv, json_type_array)) {
+			size_t n = json_object_array_length(nv), kept = 0;
+			json_object *na = json_object_new_array();
+
+			for (size_t i = 0; na && i < n; i++) {
+				json_object *it = json_object_array_get_idx(nv, i);
+				json_object *x = it;
+
+				if (fw_item(w, &x, &e, "extension", "Element",
+					    "Element", rule, false)) {
+					json_object_array_add(
+						na, x == it ? json_object_get(it) : x);
+					kept++;
+				}
+			}
+			json_object_put(nv);
+			nv = kept ? na : NULL;
+			if (!kept)
+				json_object_put(na);
+		} else {
+			json_object_put(nv);
+			nv = NULL;
+		}
+		fw_pop(w, &e);
+		keep = nv != NULL;
+		if (keep)
+			json_object_object_add(o, "extension", nv);
+		else
+			json_object_object_del(o, "extension");
+	}
+	/* anything else in the element is dropped */
+	{
+		const char *drop[16];
+		size_t nd = 0;
+
+		json_object_object_foreach(o, k, val) {
+			(void)val;
+			if (!strcmp(k, "extension") || !strcmp(k, "id"))
+				continue;
+			if (nd == 16)
+				return false; /* the whole element goes */
+			drop[nd++] = k;
+		}
+		for (size_t i = 0; i < nd; i++)
+			json_object_object_del(o, drop[i]);
+	}
+	return json_object_object_length(o) > 0;
+}
+
+static bool fw_prim_ext(struct fw *w, json_object **pv, const char *def,
+			size_t rule)
+{
+	json_object *v = *pv;
+
+	if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		bool any = false;
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *it = json_object_array_get_idx(v, i);
+
+			if (it && !fw_prim_ext_one(w, it, def, rule))
+				json_object_array_put_idx(v, i, NULL);
+			else if (it)
+				any = true;
+		}
+		return any;
+	}
+	return fw_prim_ext_one(w, v, def, rule);
+}
+
+/* Attachment (and Binary) content under BASIC: text types are decoded,
+ * cleaned and re-encoded (size updated, hash recomputed); other content is
+ * removed with its size and hash.  The members are final afterwards. */
+static void fw_attachment(struct fw *w, json_object *obj, const char *ctype_key,
+			  const char *data_key)
+{
+	const char *ct = fw_get_str(obj, ctype_key);
+	json_object *data = fw_get(obj, data_key);
+	bool text = false, html = false;
+	struct dd_buf raw, clean, b64;
+	bool ok = false;
+
+	if (!data)
+		return;
+	if (ct) {
+		text = !strncasecmp(ct, "text/", 5) ||
+		       !strncasecmp(ct, "application/json", 16) ||
+		       !strncasecmp(ct, "application/fhir+json", 21) ||
+		       !strncasecmp(ct, "application/xml", 15) ||
+		       !strncasecmp(ct, "application/fhir+xml", 20);
+		html = !strncasecmp(ct, "text/html", 9) ||
+		       !strncasecmp(ct, "application/xhtml", 17);
+	}
+	dd_buf_init(&raw, (size_t)64 << 20);
+	dd_buf_init(&clean, (size_t)96 << 20);
+	dd_buf_init(&b64, (size_t)160 << 20);
+	if (text && json_object_is_type(data, json_type_string) &&
+	    dd_fhir_b64_decode(json_object_get_string(data),
+			       (size_t)json_object_get_string_len(data), &raw)) {
+		if (html)
+			ok = dd_fhir_xhtml_clean((const char *)raw.data, raw.len,
+						 fw_clean_node, w, &clean);
+		else
+			ok = raw.len == 0 ||
+			     fw_clean_text(w, (const char *)raw.data, raw.len,
+					   &clean);
+		if (ok && clean.len && !dd_fhir_b64_encode(clean.data, clean.len,
+							   &b64)) {
+			json_object *nd = json_object_new_string_len(
+				(const char *)b64.data, (int)b64.len);
+
+			if (nd)
+				json_object_object_add(obj, data_key, nd);
+			else
+				ok = false;
+		} else {
+			ok = false;
+		}
+	}
+	if (!ok) {
+		json_object_object_del(obj, data_key);
+		json_object_object_del(obj, "size");
+		json_object_object_del(obj, "hash");
+	} else {
+		uint8_t sha[20];
+		unsigned len = 20;
+
+		if (fw_get(obj, "size"))
+			json_object_object_add(obj, "size",
+					       json_object_new_int64((int64_t)clean.len));
+		if (fw_get(obj, "hash")) {
+			dd_fhir_sha1(clean.data, clean.len, sha, &len);
+			dd_buf_reset(&b64);
+			if (!dd_fhir_b64_encode(sha, len, &b64))
+				json_object_object_add(
+					obj, "hash",
+					json_object_new_string_len(
+						(const char *)b64.data,
+						(int)b64.len));
+			else
+				json_object_object_del(obj, "hash");
+		}
+	}
+	dd_buf_free(&raw);
+	dd_buf_free(&clean);
+	dd_buf_free(&b64);
+}
+
+/* Reference: is the target a person (display removed) or not (cleaned)? */
+static bool fw_ref_person(json_object *ref)
+{
+	static const char *const people[] = {"Patient", "Practitioner",
+					     "PractitionerRole", "RelatedPerson",
+					     "Person", NULL};
+	const char *r = fw_get_str(ref, "reference");
+	const char *t = fw_get_str(ref, "type");
+	char norm[256];
+	size_t n;
+
+	if (t) {
+		const char *slash = strrchr(t, '/');
+
+		return fw_in(slash ? slash + 1 : t, people);
+	}
+	if (!r)
+		return true;
+	n = dd_index_ref_norm(r, strlen(r), norm, sizeof(norm));
+	if (n == 0 || !strncmp(norm, "urn:", 4))
+		return true;
+	{
+		char *slash = strchr(norm, '/');
+
+		if (slash)
+			*slash = 0;
+		return fw_in(norm, people) || !dd_fhir_resource_type(norm);
+	}
+}
+
+struct fw_edit {
+	const char *key;
+	json_object *nv; /* NULL: drop */
+};
+
+static bool fw_object(struct fw *w, json_object *obj, const char *def,
+		      const char *ct, size_t rule, bool root)
+{
+	struct fw_edit stack_edits[32], *ed = stack_edits;
+	size_t ne = 0, cap = 32, nkeys = (size_t)json_object_object_length(obj);
+	bool saved_link = w->ident_linking, saved_uid = w->ident_uid;
+	bool saved_person = w->ref_person;
+	char saved_sys[sizeof(w->ident_system)];
+	bool skip_attach = false;
+	bool basic = rule == FW_RULE_NONE &&
+		     w->pol->fhir.profile != DD_FHIR_PROFILE_KEEP_ALL;
+
+	if (nkeys > cap) {
+		ed = malloc(nkeys * sizeof(*ed));
+		if (!ed) {
+			w->st = FW_INTERNAL;
+			return false;
+		}
+		cap = nkeys;
+	}
+	memcpy(saved_sys, w->ident_system, sizeof(saved_sys));
+	if (!strcmp(ct, "Identifier")) {
+		const char *sys = fw_get_str(obj, "system");
+
+		w->ident_linking = fw_ident_is_linking(w->pol, obj);
+		w->ident_uid = fw_streq(sys, "urn:dicom:uid");
+		snprintf(w->ident_system, sizeof(w->ident_system), "%s",
+			 sys ? sys : "");
+	} else if (!strcmp(ct, "Reference")) {
+		w->ref_person = fw_ref_person(obj);
+	}
+	if (basic && !strcmp(ct, "Attachment")) {
+		fw_attachment(w, obj, "contentType", "data");
+		skip_attach = true;
+	} else if (basic && root && !strcmp(def, "Binary")) {
+		fw_attachment(w, obj, "contentType", "data");
+		skip_attach = true;
+	}
+	json_object_object_foreach(obj, key, val) {
+		json_object *nv = val;
+		bool keep;
+
+		if (w->st != FW_OK)
+			break;
+		if (key[0] == '_')
+			continue;
+		if (root && !strcmp(key, "resourceType"))
+			continue;
+		if (skip_attach && (!strcmp(key, "data") || !strcmp(key, "size") ||
+				    !strcmp(key, "hash")))
+			continue;
+		keep = fw_member(w, &nv, key, def, ct, rule, root);
+		if (!keep)
+			ed[ne++] = (struct fw_edit){key, NULL};
+		else if (nv != val)
+			ed[ne++] = (struct fw_edit){key, nv};
+	}
+	/* primitive extensions: after their primitive */
+	json_object_object_foreach(obj, pkey, pval) {
+		json_object *nv = pval;
+		bool base_gone = true;
+
+		if (w->st != FW_OK || pkey[0] != '_')
+			continue;
+		if (fw_get(obj, pkey + 1)) {
+			base_gone = false;
+			for (size_t i = 0; i < ne; i++)
+				if (!strcmp(ed[i].key, pkey + 1) && !ed[i].nv)
+					base_gone = true;
+		}
+		if (base_gone || !dd_fhir_elem_find(def, pkey + 1, strlen(pkey + 1)) ||
+		    !fw_prim_ext(w, &nv, def, rule))
+			ed[ne++] = (struct fw_edit){pkey, NULL};
+	}
+	for (size_t i = 0; i < ne; i++)
+		if (ed[i].nv)
+			json_object_object_add(obj, ed[i].key, ed[i].nv);
+	for (size_t i = 0; i < ne; i++)
+		if (!ed[i].nv)
+			json_object_object_del(obj, ed[i].key);
+	if (ed != stack_edits)
+		free(ed);
+	w->ident_linking = saved_link;
+	w->ident_uid = saved_uid;
+	w->ref_person = saved_person;
+	memcpy(w->ident_system, saved_sys, sizeof(saved_sys));
+	return w->st == FW_OK;
+}
+
+/* ---- resources ------------------------------------------------------------- */
+
+static const char *fw_patient_ref(json_object *res)
+{
+	static const char *const keys[] = {"subject", "patient", "beneficiary",
+					   NULL};
+
+	for (int i = 0; keys[i]; i++) {
+		json_object *r = fw_first(fw_get(res, keys[i]));
+		const char *s = fw_get_str(r, "reference");
+
+		if (s)
+			return s;
+	}
+	return NULL;
+}
+
+static const struct dd_index_patient *fw_lookup(const struct fw *w,
+						const char *ref)
+{
+	const struct dd_index_patient *p = NULL;
+
+	if (w->local)
+		p = dd_index_lookup(w->local, ref, strlen(ref));
+	if (!p && w->f->index)
+		p = dd_index_lookup(w->f->index, ref, strlen(ref));
+	return p;
+}
+
+/* Patient key, shift and values of the resource @obj of type @rt. */
+static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
+			const char *rt)
+{
+	const char *id = fw_get_str(obj, "id");
+	const struct dd_policy *pol = w->pol;
+	size_t klen = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->type = rt;
+	r->ref_year = w->f->ref_year;
+	if (!strcmp(rt, "Patient")) {
+		const char *dec = fw_get_str(obj, "deceasedDateTime");
+		char ref[128];
+
+		klen = dd_fhir_patient_key(pol, obj, r->key, sizeof(r->key));
+		if (id && snprintf(ref, sizeof(ref), "Patient/%s", id) <
+				  (int)sizeof(ref))
+			r->pat = fw_lookup(w, ref);
+		if (dec && strlen(dec) >= 4 && isdigit((unsigned char)dec[0]) &&
+		    isdigit((unsigned char)dec[1]) &&
+		    isdigit((unsigned char)dec[2]) &&
+		    isdigit((unsigned char)dec[3]))
+			r->ref_year = (dec[0] - '0') * 1000 + (dec[1] - '0') * 100 +
+				      (dec[2] - '0') * 10 + (dec[3] - '0');
+	} else {
+		const char *ref = fw_patient_ref(obj);
+		char norm[DD_INDEX_KEY_MAX - 8];
+
+		if (ref && dd_index_ref_norm(ref, strlen(ref), norm,
+					     sizeof(norm))) {
+			r->pat = fw_lookup(w, norm);
+			if (r->pat)
+				klen = (size_t)snprintf(r->key, sizeof(r->key),
+							"%s", r->pat->key);
+			else
+				klen = (size_t)snprintf(r->key, sizeof(r->key),
+							"ref:%s", norm);
+		} else if (w->local && dd_index_n_patients(w->local) == 1 &&
+			   dd_index_n_refs(w->local)) {
+			/* a document or a bundle of one patient */
+			const struct dd_index_patient *p =
+				dd_index_patient_at(w->local, 0);
+
+			if (p) {
+				r->pat = p;
+				klen = (size_t)snprintf(r->key, sizeof(r->key),
+							"%s", p->key);
+			}
+		}
+	}
+	if (klen == 0)
+		klen = (size_t)snprintf(r->key, sizeof(r->key), "res:%s/%s", rt,
+					id ? id : "");
+	if (klen >= sizeof(r->key))
+		klen = sizeof(r->key) - 1;
+	if (dd_pseudo_shift_days(&w->f->shift_pseudo, r->key, klen,
+				 pol->deidfs.date_shift_min,
+				 pol->deidfs.date_shift_max, &r->shift)) {
+		w->st = FW_INTERNAL;
+		return false;
+	}
+	if (!strcmp(rt, "Patient") || !strcmp(rt, "RelatedPerson") ||
+	    !strcmp(rt, "Person") || !strcmp(rt, "Practitioner")) {
+		r->vals_owned = true;
+		dd_fhir_collect_values(obj, fw_res_add_val, r);
+	}
+	return true;
+}
+
+static bool fw_resource(struct fw *w, json_object *obj, bool contained)
+{
+	const char *rts = fw_get_str(obj, "resourceType");
+	const char *rt = rts ? dd_fhir_resource_type(rts) : NULL;
+	struct fw_res r, *prev = w->res;
+	struct fw_slot root;
+	bool ok;
+
+	if (!rt)
+		return false;
+	if (contained && prev) {
+		r = *prev;
+		r.type = rt;
+		r.contained = true;
+		r.vals_owned = false;
+		r.tctx_owned = false;
+		if (!r.tctx)
+			r.tctx_failed = false;
+	} else if (!fw_res_init(w, &r, obj, rt)) {
+		fw_res_release(&r);
+		return false;
+	}
+	if (w->n_slots + 1 > FW_MAX_SLOTS) {
+		w->st = FW_LIMIT;
+		fw_res_release(&r);
+		return false;
+	}
+	root = (struct fw_slot){FW_SLOT_PLAIN, rt, strlen(rt), rt, NULL};
+	w->slots[w->n_slots++] = root;
+	w->res = &r;
+	ok = fw_object(w, obj, rt, rt, fw_rule_at(w, FW_RULE_NONE), true);
+	w->res = prev;
+	w->n_slots--;
+	fw_res_release(&r);
+	return ok;
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+static void fw_init(struct fw *w, const struct dd_fhir *f,
+		    const struct dd_index *local)
+{
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	w->pol = f->pol;
+	w->local = local;
+	dd_buf_init(&w->tmp, (size_t)256 << 20);
+}
+
+enum fw_status dd_fhir_walk_resource(const struct dd_fhir *f,
+				     const struct dd_index *local,
+				     struct json_object *res)
+{
+	struct fw w;
+	enum fw_status st;
+
+	if (!json_object_is_type(res, json_type_object) ||
+	    !dd_fhir_resource_type(fw_get_str(res, "resourceType")
+					   ? fw_get_str(res, "resourceType")
+					   : ""))
+		return FW_UNSUPPORTED;
+	fw_init(&w, f, local);
+	fw_resource(&w, res, false);
+	st = w.st;
+	dd_buf_free(&w.tmp);
+	return st;
+}
+
+/* The Bundle's own context: its single patient, else itself. */
+static bool fw_bundle_ctx(struct fw *w, struct fw_res *r, const char *bundle_id)
+{
+	json_object *b = json_object_new_object();
+	bool ok;
+
+	if (!b)
+		return false;
+	json_object_object_add(b, "resourceType",
+			       json_object_new_string("Bundle"));
+	if (bundle_id)
+		json_object_object_add(b, "id", json_object_new_string(bundle_id));
+	ok = fw_res_init(w, r, b, "Bundle");
+	json_object_put(b);
+	return ok;
+}
+
+enum fw_status dd_fhir_walk_entry(const struct dd_fhir *f,
+				  const struct dd_index *local,
+				  const char *bundle_id,
+				  struct json_object *entry)
+{
+	static const struct dd_fhir_elem e = {"Bundle.entry", "BackboneElement",
+					      NULL, 1};
+	struct fw w;
+	struct fw_res r;
+	enum fw_status st;
+
+	if (!json_object_is_type(entry, json_type_object))
+		return FW_PARSE;
+	fw_init(&w, f, local);
+	if (!fw_bundle_ctx(&w, &r, bundle_id)) {
+		dd_buf_free(&w.tmp);
+		return FW_INTERNAL;
+	}
+	w.res = &r;
+	w.slots[w.n_slots++] = (struct fw_slot){FW_SLOT_PLAIN, "Bundle", 6,
+						"Bundle", NULL};
+	fw_push(&w, &e, "entry", 5);
+	fw_object(&w, entry, "Bundle.entry", "BackboneElement",
+		  fw_rule_at(&w, FW_RULE_NONE), false);
+	st = w.st;
+	fw_res_release(&r);
+	dd_buf_free(&w.tmp);
+	return st;
+}
+
+enum fw_status dd_fhir_walk_bundle_member(const struct dd_fhir *f,
+					  const struct dd_index *local,
+					  const char *bundle_id,
+					  const char *key,
+					  struct json_object **val,
+					  bool *remove)
+{
+	struct fw w;
+	struct fw_res r;
+	enum fw_status st;
+	bool keep;
+
+	*remove = false;
+	if (!strcmp(key, "resourceType"))
+		return FW_OK;
+	fw_init(&w, f, local);
+	if (!fw_bundle_ctx(&w, &r, bundle_id)) {
+		dd_buf_free(&w.tmp);
+		return FW_INTERNAL;
+	}
+	w.res = &r;
+	w.slots[w.n_slots++] = (struct fw_slot){FW_SLOT_PLAIN, "Bundle", 6,
+						"Bundle", NULL};
+	keep = fw_member(&w, val, key, "Bundle", "Bundle",
+			 fw_rule_at(&w, FW_RULE_NONE), true);
+	*remove = !keep;
+	st = w.st;
+	fw_res_release(&r);
+	dd_buf_free(&w.tmp);
+	return st;
+}
