@@ -596,6 +596,27 @@ static void t_doc_examples(void)
 		closedir(dir);
 	EXPECT_EQ_INT(n_doc, n_dir);
 	EXPECT(n_doc >= 5);
+	/* "<!-- builtin: NAME -->" blocks show a built-in exactly */
+	n_doc = 0;
+	for (s = doc; (s = strstr(s, "<!-- builtin: ")); n_doc++) {
+		const char *json;
+		char *start, *end;
+
+		s += strlen("<!-- builtin: ");
+		if (sscanf(s, "%255[^ ]", name) != 1)
+			break;
+		json = dd_policy_builtin_json(name);
+		EXPECT(json != NULL);
+		start = strstr(s, "```json\n");
+		if (!start || !json)
+			break;
+		start += strlen("```json\n");
+		end = strstr(start, "```");
+		EXPECT(end && strlen(json) == (size_t)(end - start) &&
+		       !strncmp(json, start, (size_t)(end - start)));
+		s = start;
+	}
+	EXPECT_EQ_INT(n_doc, 1);
 	free(doc);
 }
 
