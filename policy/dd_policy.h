@@ -152,7 +152,9 @@ struct dd_inline_key {
 struct dd_policy_image {
 	bool present;
 	enum dd_redaction_mode mode;
-	struct dd_strv additional_info_types; /* v1beta1 */
+	/* v1beta1.  With no textRedactionMode (mode REDACT_NO_TEXT) Google
+	 * allows additionalInfoTypes: then only these infoTypes are redacted. */
+	struct dd_strv additional_info_types;
 	struct dd_strv exclude_info_types;    /* v1beta1 */
 };
 
@@ -299,8 +301,9 @@ struct dd_policy {
 	struct dd_policy_text text;
 	bool use_regional_processing;
 	struct dd_policy_deidfs deidfs;
-	/* sha256 of the canonical JSON (sorted keys, resolved defaults),
-	 * lower-case hex.  The policy hash of the cache key also covers the key
+	/* sha256 of the canonical JSON (sorted keys, resolved defaults, inline
+	 * keys as fingerprints, operational deidfs keys left out: see
+	 * docs/policy.md), lower-case hex.  The policy hash of the cache key also covers the key
 	 * fingerprint and the engine version: see dd_policy_hash(). */
 	char canonical_sha256[65];
 	char *canonical_json; /* owned, NUL-terminated */
@@ -308,12 +311,18 @@ struct dd_policy {
 
 /* Load and validate the policy in @path.  On success *out is set and
  * @diags may still hold warnings.  On DD_E_POLICY, @diags holds at least one
- * error, each naming @path and the JSON path.  DD_E_IO if the file cannot be
- * read.  @diags must be freed with dd_diags_free() in every case. */
+ * error, each naming @path and the JSON path; every problem found is
+ * reported, not only the first (at most 200 lines).  DD_E_IO if the file
+ * cannot be read (also reported in @diags).  A relative deidfs.keyFile is
+ * made relative to the directory of @path.  Files over 4 MiB or nested
+ * deeper than 32 levels are refused.  @diags may be NULL; otherwise it
+ * must be freed with dd_diags_free() in every case (it may be reused
+ * across calls: diagnostics are appended).  *out is NULL on failure. */
 dd_err dd_policy_load_file(const char *path, struct dd_policy **out,
 			   struct dd_diags *diags);
 
-/* The same, from @len bytes in memory; @name is used in messages. */
+/* The same, from @len bytes in memory (no NUL needed); @name is used in
+ * messages; a relative keyFile stays relative to the working directory. */
 dd_err dd_policy_load_buffer(const char *name, const char *json, size_t len,
 			     struct dd_policy **out, struct dd_diags *diags);
 
@@ -324,7 +333,8 @@ const char *const *dd_policy_builtin_names(void);
 /* The JSON text of a built-in policy (static), or NULL if unknown. */
 const char *dd_policy_builtin_json(const char *name);
 
-/* Load a built-in policy by name ("default" and the presets). */
+/* Load a built-in policy by name ("default" and the presets); its source
+ * is "builtin:NAME".  DD_E_NOTFOUND for an unknown name. */
 dd_err dd_policy_builtin(const char *name, struct dd_policy **out);
 
 void dd_policy_free(struct dd_policy *p);
@@ -349,20 +359,32 @@ struct dd_key {
  * Returns a malloc'd string or NULL. */
 char *dd_policy_default_key_file(void);
 
-/* Find the key as the policy says: deidfs.cryptoKey, else deidfs.keyFile,
- * else @override_file (CLI --key-file, may be NULL), else the default key
- * file, generated (32 random bytes, mode 0600, directory 0700) if
- * @may_generate and it does not exist.  A key file holds the base64 key on
- * one line.  Errors name the file and the reason in @errbuf.  The key is
- * never printed; only its fingerprint. */
+/* Find the key as the policy says, in this order (docs/policy.md, "The
+ * key"): deidfs.cryptoKey; deidfs.keyFile; @override_file (CLI --key-file,
+ * may be NULL); the first cryptoKey inside the policy (text
+ * transformations in order, then fhirFieldConfig.options.cryptoHashConfig,
+ * then .dateShiftConfig); else the default key file, generated (32
+ * random bytes, base64 + newline, O_CREAT|O_EXCL, mode 0600, missing
+ * directories 0700) if @may_generate and it does not exist.  Only the
+ * default key file is ever generated: a named key file must exist.  A key
+ * file holds the base64 key on one line and must not be accessible to
+ * group or others (mode & 077), else DD_E_KEY.  key->origin is
+ * DD_KEY_POLICY (inline), DD_KEY_FILE (an existing file) or
+ * DD_KEY_GENERATED (created by this call); key->file is set for the last
+ * two.  Errors (DD_E_KEY) name the file and the reason in @errbuf.  The
+ * key is never printed; only its fingerprint.  Free with dd_key_clear(),
+ * which also wipes the bytes.  Thread-safe for distinct @key. */
 dd_err dd_policy_key_load(const struct dd_policy *p, const char *override_file,
 			  bool may_generate, struct dd_key *key,
 			  char *errbuf, size_t errlen);
 
 void dd_key_clear(struct dd_key *key);
 
-/* The policy hash of DESIGN.md: sha256 over canonical JSON, key fingerprint
- * and @engine_version, lower-case hex into @out (65 bytes). */
+/* The policy hash of DESIGN.md, lower-case hex into @out (65 bytes):
+ *   sha256("deidfs-policy-hash-v1" NUL canonical_json NUL
+ *          key->fingerprint NUL engine_version)
+ * A NULL @key or @engine_version counts as "".  A policy built by hand
+ * (no canonical_json) is serialised on the fly. */
 void dd_policy_hash(const struct dd_policy *p, const struct dd_key *key,
 		    const char *engine_version, char out[65]);
 
