@@ -882,6 +882,8 @@ static dd_err fs_file_state(struct dd_fs *fs, struct fs_inode *in, int fd,
 		*out = st;
 		if (mf_out)
 			*mf_out = mf;
+		else
+			fs_mf_put(mf);
 		return DD_OK;
 	}
 	fs_mf_put(mf);
