@@ -430,8 +430,6 @@ static void scan_free(struct dd_scan *sc)
 {
 	free(sc->tk);
 	free(sc->cand);
-	for (size_t i = 0; i < sc->nseen; i++)
-		free(sc->seen[i]);
 	free(sc->seen);
 }
 

@@ -90,8 +90,9 @@ struct dd_scan {
 	size_t ntk, captk;
 	struct dd_cand *cand;
 	size_t ncand, capcand;
-	/* name tokens found with strong evidence, folded, for propagation */
-	char **seen;
+	/* name words found, for propagation: an open-addressing set of
+	 * 64-bit hashes of the folded words (0 = empty) */
+	uint64_t *seen;
 	size_t nseen, capseen;
 	dd_err err;
 	bool parse_only; /* dd_text_date_parse(): the span is known to be a date */
@@ -106,22 +107,25 @@ unsigned dd_text_type_prio(enum dd_info_type type);
 static inline bool dd_tok_is(const struct dd_scan *sc, size_t i,
 			     const char *lit)
 {
-	size_t l = 0;
+	size_t k, l;
+	const char *p;
 
 	if (i >= sc->ntk)
 		return false;
-	while (lit[l])
-		l++;
-	if (sc->tk[i].e - sc->tk[i].s != l)
-		return false;
-	for (size_t k = 0; k < l; k++) {
-		char a = sc->s[sc->tk[i].s + k];
+	p = sc->s + sc->tk[i].s;
+	l = sc->tk[i].e - sc->tk[i].s;
+	for (k = 0; lit[k]; k++) {
+		char a;
+
+		if (k >= l)
+			return false;
+		a = p[k];
 		if (a >= 'A' && a <= 'Z')
 			a = (char)(a - 'A' + 'a');
 		if (a != lit[k])
 			return false;
 	}
-	return true;
+	return k == l;
 }
 static inline bool dd_tok_punct(const struct dd_scan *sc, size_t i, char ch)
 {

@@ -147,31 +147,39 @@ static size_t unit_end(const struct dd_scan *sc, size_t i)
 	return i;
 }
 
-/* Remember a name word for propagation.  Ordinary words ("Cover") are
- * kept only from strong evidence (@common), and marked with a leading '!'
- * so that they propagate only where capitalised mid-sentence. */
-static void seen_add(struct dd_scan *sc, size_t i, bool common)
+static uint64_t seen_hash(const char *k, bool common)
 {
-	const struct dd_tok *t = &sc->tk[i];
-	char key[64];
-	size_t l;
+	uint64_t h = common ? 1469598103934665603ull ^ 0x21 : 1469598103934665603ull;
 
-	if (t->kind != DD_TK_WORD || t->e - t->s < 3 || (t->wf & DD_TW_EPONYM))
+	for (; *k; k++) {
+		h ^= (unsigned char)*k;
+		h *= 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+static bool seen_has(const struct dd_scan *sc, uint64_t h)
+{
+	size_t mask = sc->capseen - 1;
+
+	if (!sc->capseen)
+		return false;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		if (sc->seen[i] == h)
+			return true;
+		if (!sc->seen[i])
+			return false;
+	}
+}
+
+static void seen_put(struct dd_scan *sc, uint64_t h)
+{
+	if (seen_has(sc, h))
 		return;
-	if ((t->wf & (DD_TW_WORD | DD_TW_MED)) && !common)
-		return;
-	key[0] = '!';
-	l = dd_text_fold(sc->s + t->s, t->e - t->s, key + 1, sizeof(key) - 1);
-	if (!l)
-		return;
-	if (!(t->wf & (DD_TW_WORD | DD_TW_MED)))
-		memmove(key, key + 1, l + 1);
-	for (size_t k = 0; k < sc->nseen; k++)
-		if (strcmp(sc->seen[k], key) == 0)
-			return;
-	if (sc->nseen == sc->capseen) {
-		size_t nc = sc->capseen ? sc->capseen * 2 : 16;
-		char **v = realloc(sc->seen, nc * sizeof(*v));
+	if (2 * (sc->nseen + 1) > sc->capseen) {
+		size_t nc = sc->capseen ? sc->capseen * 2 : 64;
+		uint64_t *v = calloc(nc, sizeof(*v)), *old = sc->seen;
+		size_t oc = sc->capseen;
 
 		if (!v) {
 			sc->err = DD_E_NOMEM;
@@ -179,13 +187,38 @@ static void seen_add(struct dd_scan *sc, size_t i, bool common)
 		}
 		sc->seen = v;
 		sc->capseen = nc;
+		sc->nseen = 0;
+		for (size_t i = 0; i < oc; i++)
+			if (old[i])
+				seen_put(sc, old[i]);
+		free(old);
 	}
-	sc->seen[sc->nseen] = strdup(key);
-	if (!sc->seen[sc->nseen]) {
-		sc->err = DD_E_NOMEM;
+	for (size_t i = h & (sc->capseen - 1);; i = (i + 1) & (sc->capseen - 1))
+		if (!sc->seen[i]) {
+			sc->seen[i] = h;
+			sc->nseen++;
+			return;
+		}
+}
+
+/* Remember a name word for propagation.  Ordinary words ("Cover") are
+ * kept only from strong evidence (@common), and hashed apart, so that they
+ * propagate only where capitalised mid-sentence. */
+static void seen_add(struct dd_scan *sc, size_t i, bool common)
+{
+	const struct dd_tok *t = &sc->tk[i];
+	char key[64];
+	size_t l;
+	bool word;
+
+	if (t->kind != DD_TK_WORD || t->e - t->s < 3 || (t->wf & DD_TW_EPONYM))
 		return;
-	}
-	sc->nseen++;
+	word = (t->wf & (DD_TW_WORD | DD_TW_MED)) != 0;
+	if (word && !common)
+		return;
+	l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
+	if (l)
+		seen_put(sc, seen_hash(key, word));
 }
 
 static void add_name_ex(struct dd_scan *sc, size_t b, size_t e, bool strong)
@@ -467,12 +500,9 @@ static void scan_propagate(struct dd_scan *sc)
 		l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
 		if (!l)
 			continue;
-		for (size_t k = 0; k < sc->nseen; k++)
-			if (strcmp(sc->seen[k] + (sc->seen[k][0] == '!' &&
-						   !(t->flags & DD_TF_SENT)), key) == 0) {
-				dd_scan_add(sc, t->s, t->e, DD_IT_PERSON_NAME, false);
-				break;
-			}
+		if (seen_has(sc, seen_hash(key, false)) ||
+		    (!(t->flags & DD_TF_SENT) && seen_has(sc, seen_hash(key, true))))
+			dd_scan_add(sc, t->s, t->e, DD_IT_PERSON_NAME, false);
 	}
 }
 

@@ -289,6 +289,9 @@ static void dgroups_cut(const char *s, struct dgroups *g, unsigned k)
 	}
 	g->n = k;
 	g->end = p;
+	/* only the first sizeof(digits) - 1 digits were kept */
+	if (nd > g->nd)
+		nd = g->nd;
 	g->nd = nd;
 	g->digits[nd] = 0;
 }
