@@ -468,7 +468,7 @@ dd_err dd_image_native_runs(const struct dd_image_plan *plan,
 	for (f = 0; f < plan->frames && err == DD_OK; f++) {
 		err = frame_runs(&plan->src, (uint64_t)f * fb, boxes, plan->fill,
 				 plan->big_endian, &s);
-		if (s.n > (size_t)plan->frames * plan->src.rows * 3 + 16)
+		if (s.n > DD_IMAGE_MAX_RUNS)
 			err = DD_E_LIMIT;
 	}
 	if (err != DD_OK) {
@@ -759,7 +759,7 @@ static struct dd_box word_to_frame(const struct grey *gr, struct dd_box b,
 	int64_t y0 = ((int64_t)b.y - gr->margin) / gr->scale + gr->crop.y;
 	int64_t x1 = ((int64_t)b.x + b.w - gr->margin + gr->scale - 1) / gr->scale + gr->crop.x;
 	int64_t y1 = ((int64_t)b.y + b.h - gr->margin + gr->scale - 1) / gr->scale + gr->crop.y;
-	int64_t pad = (y1 - y0) / 4 + 3;
+	int64_t pad = (y1 - y0) / 3 + 3;
 	struct dd_box r;
 
 	x0 -= pad;
@@ -893,6 +893,7 @@ static dd_err ocr_crop(const struct dd_image *im, const struct dd_image_geom *g,
 	return err;
 }
 
+/* Scale for a crop whose text is about @text_h pixels high. */
 static uint32_t region_scale(uint32_t text_h)
 {
 	if (text_h >= 24)
@@ -946,9 +947,16 @@ dd_err dd_image_redact_plan(const struct dd_image *im, int fd,
 		}
 		for (i = 0; i < plan->candidates.n && err == DD_OK; i++) {
 			struct dd_box c = plan->candidates.v[i];
-			/* text height is not kept in the union: from the box */
-			uint32_t th = c.h / 2;
-			err = ocr_crop(im, &plan->out, frame, c, region_scale(th),
+			/* the union keeps no text height: guess from the box */
+			uint32_t sc = region_scale(c.h / 2);
+			/* widen: a line may run on past what the pre-pass saw */
+			uint32_t px = c.h > 32 ? c.h : 32, py = c.h / 4;
+			uint32_t x1 = c.x + c.w + px, y1 = c.y + c.h + py;
+			c.x = c.x > px ? c.x - px : 0;
+			c.y = c.y > py ? c.y - py : 0;
+			c.w = (x1 < plan->out.cols ? x1 : plan->out.cols) - c.x;
+			c.h = (y1 < plan->out.rows ? y1 : plan->out.rows) - c.y;
+			err = ocr_crop(im, &plan->out, frame, c, sc,
 				       deadline, ctx, plan);
 		}
 	}

@@ -243,8 +243,9 @@ struct dd_image_run {
 
 /* The runs for DD_IMAGE_OUT_NATIVE_PATCH and @boxes (e.g. decoded from the
  * cache), sorted by offset, non-overlapping, covering every frame, in the
- * source's byte order.  *runs is malloc'd (free()); count-capped at
- * frames * rows * 3 + 16.  DD_E_INVAL for another out_kind. */
+ * source's byte order.  *runs is malloc'd (free()); at most
+ * DD_IMAGE_MAX_RUNS (DD_E_LIMIT).  DD_E_INVAL for another out_kind. */
+#define DD_IMAGE_MAX_RUNS (1u << 24)
 dd_err dd_image_native_runs(const struct dd_image_plan *plan,
 			    const struct dd_boxes *boxes,
 			    struct dd_image_run **runs, size_t *n_runs);

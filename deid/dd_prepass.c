@@ -558,10 +558,12 @@ static dd_err pp_clusters(struct pp_scan *s, struct dd_prepass_result *r)
 		}
 		if (cnt < 2 && cx1 == cx0)
 			continue; /* an isolated cell: no line of text */
-		/* window: the cluster padded by one cell, capped in size */
-		uint32_t wx = cx0 > 0 ? (cx0 - 1) * CELL_W : 0;
+		/* window: the cluster padded by one cell up and down and four
+		 * to the sides (a line's thin glyphs may not make texty
+		 * cells, and a glyph cut by the window's edge is dropped) */
+		uint32_t wx = cx0 > 4 ? (cx0 - 4) * CELL_W : 0;
 		uint32_t wy = cy0 > 0 ? (cy0 - 1) * CELL_H : 0;
-		uint32_t wx1 = (cx1 + 2) * CELL_W, wy1 = (cy1 + 2) * CELL_H;
+		uint32_t wx1 = (cx1 + 5) * CELL_W, wy1 = (cy1 + 2) * CELL_H;
 		wx1 = wx1 < g->cols ? wx1 : g->cols;
 		wy1 = wy1 < g->rows ? wy1 : g->rows;
 		/* windows are processed in strips so memory stays bounded */

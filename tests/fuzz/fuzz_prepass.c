@@ -1,0 +1,137 @@
+/* fuzz_prepass: the image module's parsers of outside bytes: the cached
+ * box list (dd_boxes_decode) and the pre-pass over arbitrary pixels and
+ * geometry (dd_prepass_frame), then the fill of the decoded boxes.
+ *
+ * Input: byte 0 even: the rest is a box record; odd: bytes 1..8 give the
+ * geometry (cols, rows <= 255; spp; bits; signed; photometric; planar;
+ * anywhere) and the rest is pixel data (zero-padded to a frame).
+ * Without libFuzzer (DD_FUZZ_LIBFUZZER undefined) a main() runs the
+ * target over every file named on the command line (directories too). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dd_image.h"
+#include "dd_prepass.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dd_boxes b;
+	struct dd_buf enc;
+
+	if (size < 1)
+		return 0;
+	dd_boxes_init(&b);
+	if (!(data[0] & 1)) {
+		if (dd_boxes_decode(data + 1, size - 1, &b) == DD_OK) {
+			/* decode(encode(x)) == x */
+			dd_buf_init(&enc, 1 << 20);
+			if (dd_boxes_encode(&b, &enc) == DD_OK &&
+			    (enc.len != size - 1 || memcmp(enc.data, data + 1, enc.len)))
+				abort();
+			dd_buf_free(&enc);
+			dd_boxes_normalize(&b, 65535, 65535);
+		}
+		dd_boxes_free(&b);
+		return 0;
+	}
+	if (size < 9)
+		return 0;
+	static const enum dd_photometric photos[] = {
+		DD_PHOTO_MONOCHROME1, DD_PHOTO_MONOCHROME2, DD_PHOTO_RGB,
+		DD_PHOTO_YBR_FULL, DD_PHOTO_YBR_FULL_422, DD_PHOTO_PALETTE};
+	struct dd_image_geom g;
+	memset(&g, 0, sizeof(g));
+	g.cols = data[1];
+	g.rows = data[2];
+	g.spp = (data[3] & 1) ? 3 : 1;
+	g.bits_alloc = (data[4] & 1) ? 16 : 8;
+	g.bits_stored = (uint16_t)(1 + data[5] % g.bits_alloc);
+	g.high_bit = (uint16_t)(g.bits_stored - 1);
+	g.is_signed = data[6] & 1;
+	g.photo = photos[(data[6] >> 1) % 6];
+	g.planar = data[7] & 1;
+	struct dd_prepass_opts o = {(data[8] & 1) != 0};
+	size_t fb = dd_image_frame_bytes(&g);
+	if (!fb)
+		return 0;
+	uint8_t *frame = calloc(1, fb);
+	if (!frame)
+		return 0;
+	memcpy(frame, data + 9, size - 9 < fb ? size - 9 : fb);
+	struct dd_prepass_result r;
+	dd_prepass_result_init(&r);
+	if (dd_prepass_frame(&g, frame, &o, &r) == DD_OK) {
+		uint32_t fill[3] = {1, 2, 3};
+		for (size_t i = 0; i < r.n; i++) {
+			const struct dd_box *x = &r.v[i].box;
+			if ((uint64_t)x->x + x->w > g.cols ||
+			    (uint64_t)x->y + x->h > g.rows)
+				abort(); /* regions stay inside the frame */
+			dd_boxes_add(&b, *x);
+		}
+		dd_image_frame_fill(&g, frame, &b, fill);
+	}
+	dd_prepass_result_free(&r);
+	dd_boxes_free(&b);
+	free(frame);
+	return 0;
+}
+
+#ifndef DD_FUZZ_LIBFUZZER
+static int fz_run_file(const char *path)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = fdopendir(fd);
+		struct dirent *de;
+		int rc = 0;
+
+		if (!d) {
+			close(fd);
+			return 1;
+		}
+		while ((de = readdir(d))) {
+			char sub[4096];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			rc |= fz_run_file(sub);
+		}
+		closedir(d);
+		return rc;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n >= 0)
+		LLVMFuzzerTestOneInput(buf, (size_t)n);
+	free(buf);
+	return n < 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i, rc = 0;
+
+	for (i = 1; i < argc; i++)
+		rc |= fz_run_file(argv[i]);
+	return rc;
+}
+#endif
