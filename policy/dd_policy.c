@@ -185,6 +185,45 @@ static json_object *pl_parse(struct pol_ctx *c, const char *json, size_t len)
 
 /* ---- loading -------------------------------------------------------------- */
 
+
+/* True if @root uses a field or value that only v1beta1 has.  A policy
+ * that does not name its apiVersion is then read as v1beta1, so Google's
+ * own v1beta1 configs load unchanged; an explicit "v1" still rejects them. */
+static bool pl_has(json_object *o, const char *camel, const char *snake,
+		   json_object **val)
+{
+	json_object *dummy;
+
+	if (!val)
+		val = &dummy;
+	return o && json_object_get_type(o) == json_type_object &&
+	       (json_object_object_get_ex(o, camel, val) ||
+		json_object_object_get_ex(o, snake, val));
+}
+
+static bool pl_uses_v1beta1(json_object *root)
+{
+	json_object *text = NULL, *image = NULL, *mode = NULL;
+
+	if (pl_has(root, "dicomTagConfig", "dicom_tag_config", NULL) ||
+	    pl_has(root, "fhirFieldConfig", "fhir_field_config", NULL) ||
+	    pl_has(root, "annotation", "annotation", NULL) ||
+	    pl_has(root, "operationMetadata", "operation_metadata", NULL))
+		return true;
+	if (pl_has(root, "text", "text", &text) &&
+	    pl_has(text, "profileType", "profile_type", NULL))
+		return true;
+	if (pl_has(root, "image", "image", &image) &&
+	    (pl_has(image, "additionalInfoTypes", "additional_info_types", NULL) ||
+	     pl_has(image, "excludeInfoTypes", "exclude_info_types", NULL) ||
+	     (pl_has(image, "textRedactionMode", "text_redaction_mode", &mode) &&
+	      json_object_get_type(mode) == json_type_string &&
+	      strcmp(json_object_get_string(mode),
+		     "REDACT_SENSITIVE_TEXT_CLEAN_DESCRIPTORS") == 0)))
+		return true;
+	return false;
+}
+
 static dd_err pl_load(const char *name, const char *dir, const char *json,
 		      size_t len, struct dd_policy **out,
 		      struct dd_diags *diags)
@@ -221,6 +260,8 @@ static dd_err pl_load(const char *name, const char *dir, const char *json,
 	if (json_object_object_get_ex(root, "deidfs", &ds) &&
 	    json_object_get_type(ds) == json_type_object)
 		pol_deidfs_parse(&c, ds, "$.deidfs");
+	if (!c.api_explicit && pl_uses_v1beta1(root))
+		c.api = p->deidfs.api_version = DD_API_V1BETA1;
 	pol_google_parse(&c, root);
 	pol_deidfs_check(&c, ds);
 out_put_root:

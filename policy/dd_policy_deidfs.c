@@ -438,8 +438,10 @@ void pol_deidfs_parse(struct pol_ctx *c, json_object *o, const char *path)
 	if (!pol_fields_take(c, o, path, ds_f, N(ds_f), g))
 		return;
 #define SUB(name) pol_jp_key(sub, path, name)
-	if (g[0] && (e = pol_enum(c, g[0], SUB("apiVersion"), api, 2)) >= 0)
+	if (g[0] && (e = pol_enum(c, g[0], SUB("apiVersion"), api, 2)) >= 0) {
 		d->api_version = (enum dd_api_version)e;
+		c->api_explicit = true;
+	}
 	c->api = d->api_version;
 	if (g[1])
 		pol_key_take(c, g[1], SUB("cryptoKey"), &d->key);

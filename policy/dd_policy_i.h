@@ -32,6 +32,7 @@ struct pol_ctx {
 	struct dd_diags *diags;
 	struct dd_policy *p;     /* being filled */
 	enum dd_api_version api; /* known before the Google part is read */
+	bool api_explicit;       /* deidfs.apiVersion was given */
 	const char *dir;         /* directory of the policy file, or NULL */
 	bool nomem;              /* an allocation failed: result unusable */
 	bool full;               /* POL_MAX_DIAGS reached */
