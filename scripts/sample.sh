@@ -62,7 +62,7 @@ if [ -e /dev/fuse ] && [ -x build/fs/deidfs ]; then
 		echo "sample: deidfs failed to mount" >&2
 		exit 1
 	fi
-	ls -lR "$MNT" | head -40
+	ls -lR "$MNT" | head -60
 	first=$(find "$MNT" -type f -name '*.dcm' | LC_ALL=C sort | head -1)
 	echo
 	echo "== dcmdump ${first#"$S"/}  (patient attributes, through the mount) =="
