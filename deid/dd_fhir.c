@@ -540,8 +540,9 @@ static enum fw_status fj_entry_pass1(struct fj_ctx *c, const uint8_t *p,
 	json_object *o;
 	enum fw_status st;
 
-	if (!memmem(p, n, "Patient", 7))
-		return FW_OK; /* cannot hold a Patient; pass 2 validates it */
+	if (!memmem(p, n, "Patient", 7) && !memmem(p, n, "Person", 6) &&
+	    !memmem(p, n, "Practitioner", 12))
+		return FW_OK; /* cannot hold a person; pass 2 validates it */
 	st = ff_parse(p, n, c->f->max_depth > 2 ? c->f->max_depth - 2 : 0, &o);
 	if (st)
 		return st;
@@ -552,7 +553,7 @@ static enum fw_status fj_entry_pass1(struct fj_ctx *c, const uint8_t *p,
 		    json_object_is_type(res, json_type_object)) {
 			const char *rt = ff_str(res, "resourceType");
 
-			if (rt && !strcmp(rt, "Patient"))
+			if (dd_index_is_person(rt))
 				st = dd_index_add_patient(c->local, c->f->pol,
 							  res, ff_str(o, "fullUrl"))
 					     ? FW_INTERNAL
@@ -573,7 +574,7 @@ static enum fw_status fj_member(struct fj_ctx *c, const char *key,
 	json_object *v;
 	enum fw_status st;
 	bool remove = false;
-	struct dd_buf *g = &c->b->unit;
+	struct dd_buf *g;
 	json_object *ks;
 
 	if (!c->pass2) {
@@ -602,6 +603,7 @@ static enum fw_status fj_member(struct fj_ctx *c, const char *key,
 		json_object_put(v);
 		return st;
 	}
+	g = &c->b->unit;
 	dd_buf_reset(g);
 	ks = json_object_new_string(key);
 	if (!ks || (c->n_emitted && dd_buf_addc(g, ',')) ||
@@ -1278,7 +1280,8 @@ static enum fw_status ff_index_ndjson(struct fj_ctx *c, struct fr *r,
 			return FW_INTERNAL;
 		p = fr_data(r) + (ls - r->base);
 		n = (size_t)(le - ls);
-		if (n && memmem(p, n, "Patient", 7)) {
+		if (n && (memmem(p, n, "Patient", 7) || memmem(p, n, "Person", 6) ||
+			  memmem(p, n, "Practitioner", 12))) {
 			json_object *o;
 
 			if (ff_parse(p, n, c->f->max_depth, &o) == FW_OK) {
@@ -1319,7 +1322,7 @@ dd_err dd_fhir_index_source(const struct dd_policy *pol, int fd, uint64_t size,
 	}
 	fr_free(&r);
 	fj_ctx_free(&c);
-	if (!ndjson && st == FW_OK && !strcmp(c.rt, "Patient")) {
+	if (!ndjson && st == FW_OK && dd_index_is_person(c.rt)) {
 		/* a single Patient: read it whole */
 		struct fb b;
 		json_object *o;

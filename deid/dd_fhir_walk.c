@@ -55,6 +55,9 @@ struct fw_res {
 	int ref_year;             /* age reference year */
 	bool contained;
 	const struct dd_index_patient *pat;
+	const struct dd_index_patient *const *people; /* referenced people */
+	size_t n_people;
+	bool people_owned;
 	struct fw_val *vals;      /* own identifying values (person resources) */
 	size_t n_vals;
 	bool vals_owned;
@@ -317,6 +320,8 @@ static void fw_res_add_val(void *ctx, enum dd_info_type t, const char *s)
 
 static void fw_res_release(struct fw_res *r)
 {
+	if (r->people_owned)
+		free((void *)r->people);
 	if (r->vals_owned) {
 		for (size_t i = 0; i < r->n_vals; i++)
 			free(r->vals[i].s);
@@ -345,6 +350,11 @@ static struct dd_text_ctx *fw_tctx(struct fw *w)
 	for (size_t i = 0; i < r->n_vals; i++)
 		dd_text_ctx_add(c, r->vals[i].type, r->vals[i].s,
 				strlen(r->vals[i].s));
+	for (size_t k = 0; k < r->n_people; k++)
+		for (size_t i = 0; i < r->people[k]->n_values; i++)
+			dd_text_ctx_add(c, r->people[k]->values[i].type,
+					r->people[k]->values[i].s,
+					strlen(r->people[k]->values[i].s));
 	r->tctx = c;
 	r->tctx_owned = true;
 	return c;
@@ -539,6 +549,74 @@ struct fw_clean_ctx {
 	struct fw *w;
 };
 
+static bool fw_sweep_one(struct dd_buf *b, size_t from, const char *v,
+			 const char *tok)
+{
+	size_t vl = strlen(v), tl = strlen(tok);
+
+	if (vl < 4)
+		return true;
+	for (size_t i = from; i + vl <= b->len; i++) {
+		if (strncasecmp((const char *)b->data + i, v, vl))
+			continue;
+		if (i > from && isalnum(b->data[i - 1]))
+			continue;
+		if (i + vl < b->len && isalnum(b->data[i + vl]))
+			continue;
+		if (dd_buf_reserve(b, tl > vl ? tl - vl : 0))
+			return false;
+		memmove(b->data + i + tl, b->data + i + vl, b->len - i - vl + 1);
+		memcpy(b->data + i, tok, tl);
+		b->len = b->len + tl - vl;
+		i += tl - 1;
+	}
+	return true;
+}
+
+/* A literal pass after the detector: any identifying value of the
+ * resource's people still present verbatim (case-insensitive, as a whole
+ * token) is replaced too.  Defence in depth for spellings the detector's
+ * contextual matching does not cover, e.g. "(03) 5555 6473". */
+static bool fw_sweep(struct fw *w, struct dd_buf *b, size_t from,
+		     unsigned flags)
+{
+	const struct fw_res *r = w->res;
+	char tok[48];
+
+	for (int pass = 0; pass < 3; pass++) {
+		const struct dd_index_patient *p = pass == 0 ? r->pat : NULL;
+		size_t n = pass == 2 ? r->n_vals : p ? p->n_values : 0;
+
+		if (pass == 1) {
+			for (size_t k = 0; k < r->n_people; k++)
+				for (size_t i = 0; i < r->people[k]->n_values; i++) {
+					const struct dd_index_value *v =
+						&r->people[k]->values[i];
+
+					snprintf(tok, sizeof(tok), "[%s]",
+						 flags & DD_TEXT_CTX_TOKEN
+							 ? "CTX"
+							 : dd_info_type_name(v->type));
+					if (!fw_sweep_one(b, from, v->s, tok))
+						return false;
+				}
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			enum dd_info_type t = pass == 2 ? r->vals[i].type
+							: p->values[i].type;
+			const char *v = pass == 2 ? r->vals[i].s : p->values[i].s;
+
+			snprintf(tok, sizeof(tok), "[%s]",
+				 flags & DD_TEXT_CTX_TOKEN ? "CTX"
+							   : dd_info_type_name(t));
+			if (!fw_sweep_one(b, from, v, tok))
+				return false;
+		}
+	}
+	return true;
+}
+
 /* Clean free text into @out; false: the caller must not keep it. */
 static bool fw_clean_text(void *vctx, const char *s, size_t n,
 			  struct dd_buf *out)
@@ -558,7 +636,7 @@ static bool fw_clean_text(void *vctx, const char *s, size_t n,
 			out->len = before;
 		return false;
 	}
-	return true;
+	return fw_sweep(w, out, before, flags);
 }
 
 /* Text node callback of the XHTML cleaner: a failure becomes a fixed
@@ -612,7 +690,13 @@ static const char *const fw_free_text[] = {
 	"instruction", "title", "detail", "onsetString", "abatementString",
 	"answerString", "itemString", "remarks", "explanation", "reasonString",
 	"sourceString", "authorString", "valueMarkdown", "outcomeString",
-	"statusReason", "preparationInstruction", "usage", NULL,
+	"statusReason", "preparationInstruction", "usage",
+	"availabilityExceptions", "patientInstruction", NULL,
+};
+
+/* Resources whose "name" is often a person's: "Inpatient: Peter Chalmers" */
+static const char *const fw_named_people[] = {
+	"Account", "CareTeam", "Group", "Schedule", "Slot", NULL,
 };
 
 static const char *const fw_ident_names[] = {
@@ -659,6 +743,11 @@ static enum fw_act fw_basic(const struct fw *w, const char *ct,
 		return FA_CLEAN;
 	if (!strcmp(pt, "base64Binary"))
 		return FA_REMOVE;
+	if (!strcmp(pt, "string") && !strcmp(key, "name") &&
+	    fw_in(w->res->type, fw_named_people))
+		return FA_CLEAN;
+	if (!strcmp(ct, "FamilyMemberHistory") && !strcmp(key, "name"))
+		return FA_REMOVE; /* a relative's name */
 	if (!strcmp(pt, "string")) {
 		if (fw_in(key, fw_ident_names))
 			return FA_IDENT;
@@ -1471,6 +1560,44 @@ static const struct dd_index_patient *fw_lookup(const struct fw *w,
 	return p;
 }
 
+/* Every person the resource @o references (in the indexes) joins the
+ * contextual values: a Practitioner's name in an Observation's narrative. */
+static void fw_people(struct fw *w, struct fw_res *r, json_object *o,
+		      unsigned depth)
+{
+	if (depth > 24 || r->n_people >= 32)
+		return;
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			fw_people(w, r, json_object_array_get_idx(o, i), depth + 1);
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, k, v) {
+		if (!strcmp(k, "reference") &&
+		    json_object_is_type(v, json_type_string)) {
+			const struct dd_index_patient *p =
+				fw_lookup(w, json_object_get_string(v));
+			const struct dd_index_patient **np;
+			bool dup = p == r->pat;
+
+			for (size_t i = 0; p && !dup && i < r->n_people; i++)
+				dup = r->people[i] == p;
+			if (!p || dup || r->n_people >= 32)
+				continue;
+			np = realloc((void *)r->people,
+				     (r->n_people + 1) * sizeof(*np));
+			if (!np)
+				return;
+			np[r->n_people++] = p;
+			r->people = np;
+		} else if (strcmp(k, "contained")) {
+			fw_people(w, r, v, depth + 1);
+		}
+	}
+}
+
 /* Patient key, shift and values of the resource @obj of type @rt. */
 static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 			const char *rt)
@@ -1509,13 +1636,16 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 			else
 				klen = (size_t)snprintf(r->key, sizeof(r->key),
 							"ref:%s", norm);
-		} else if (w->local && dd_index_n_patients(w->local) == 1 &&
-			   dd_index_n_refs(w->local)) {
+		} else if (w->local) {
 			/* a document or a bundle of one patient */
-			const struct dd_index_patient *p =
-				dd_index_patient_at(w->local, 0);
+			const struct dd_index_patient *p = NULL, *q;
+			size_t np = 0;
 
-			if (p) {
+			for (size_t i = 0;
+			     (q = dd_index_patient_at(w->local, i)); i++)
+				if (dd_index_patient_is_patient(q) && np++ == 0)
+					p = q;
+			if (np == 1) {
 				r->pat = p;
 				klen = (size_t)snprintf(r->key, sizeof(r->key),
 							"%s", p->key);
@@ -1533,11 +1663,34 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 		w->st = FW_INTERNAL;
 		return false;
 	}
-	if (!strcmp(rt, "Patient") || !strcmp(rt, "RelatedPerson") ||
-	    !strcmp(rt, "Person") || !strcmp(rt, "Practitioner")) {
-		r->vals_owned = true;
+	r->vals_owned = true;
+	if (dd_index_is_person(rt)) {
 		dd_fhir_collect_values(obj, fw_res_add_val, r);
+	} else {
+		/* any resource: its own identifiers, telecom and addresses
+		 * (they are transformed where structured; the narrative
+		 * must not repeat them) */
+		fw_collect_each(fw_get(obj, "identifier"), fw_collect_ident,
+				fw_res_add_val, r);
+		fw_collect_each(fw_get(obj, "telecom"), fw_collect_telecom,
+				fw_res_add_val, r);
+		fw_collect_each(fw_get(obj, "address"), fw_collect_address,
+				fw_res_add_val, r);
 	}
+	{
+		/* contained people belong to this resource's context */
+		json_object *c = fw_get(obj, "contained");
+
+		for (size_t i = 0; c && json_object_is_type(c, json_type_array) &&
+				   i < json_object_array_length(c); i++) {
+			json_object *cr = json_object_array_get_idx(c, i);
+
+			if (dd_index_is_person(fw_get_str(cr, "resourceType")))
+				dd_fhir_collect_values(cr, fw_res_add_val, r);
+		}
+	}
+	fw_people(w, r, obj, 0);
+	r->people_owned = true;
 	return true;
 }
 
@@ -1556,6 +1709,7 @@ static bool fw_resource(struct fw *w, json_object *obj, bool contained)
 		r.type = rt;
 		r.contained = true;
 		r.vals_owned = false;
+		r.people_owned = false;
 		r.tctx_owned = false;
 		if (!r.tctx)
 			r.tctx_failed = false;
@@ -1679,8 +1833,14 @@ enum fw_status dd_fhir_walk_bundle_member(const struct dd_fhir *f,
 	w.res = &r;
 	w.slots[w.n_slots++] = (struct fw_slot){FW_SLOT_PLAIN, "Bundle", 6,
 						"Bundle", NULL};
-	keep = fw_member(&w, val, key, "Bundle", "Bundle",
-			 fw_rule_at(&w, FW_RULE_NONE), true);
+	{
+		json_object *orig = *val;
+
+		keep = fw_member(&w, val, key, "Bundle", "Bundle",
+				 fw_rule_at(&w, FW_RULE_NONE), true);
+		if (*val != orig) /* replaced: the caller owns the new one */
+			json_object_put(orig);
+	}
 	*remove = !keep;
 	st = w.st;
 	fw_res_release(&r);

@@ -50,6 +50,19 @@ struct dd_index {
 	char digest[65];
 };
 
+bool dd_index_is_person(const char *rt)
+{
+	return rt && (!strcmp(rt, "Patient") || !strcmp(rt, "Practitioner") ||
+		      !strcmp(rt, "RelatedPerson") || !strcmp(rt, "Person"));
+}
+
+bool dd_index_patient_is_patient(const struct dd_index_patient *p)
+{
+	return p && strncmp(p->key, "ref:Practitioner/", 17) &&
+	       strncmp(p->key, "ref:RelatedPerson/", 18) &&
+	       strncmp(p->key, "ref:Person/", 11);
+}
+
 dd_err dd_index_new(struct dd_index **out)
 {
 	*out = calloc(1, sizeof(**out));
@@ -214,14 +227,20 @@ dd_err dd_index_add_patient(struct dd_index *x, const struct dd_policy *pol,
 	    !json_object_is_type(v, json_type_string))
 		return DD_OK;
 	rt = json_object_get_string(v);
-	if (strcmp(rt, "Patient"))
+	if (strcmp(rt, "Patient") && strcmp(rt, "Practitioner") &&
+	    strcmp(rt, "RelatedPerson") && strcmp(rt, "Person"))
 		return DD_OK;
 	if (json_object_object_get_ex(patient, "id", &v) &&
 	    json_object_is_type(v, json_type_string))
 		id = json_object_get_string(v);
-	if (dd_fhir_patient_key(pol, patient, key, sizeof(key)) == 0 &&
-	    !full_url)
-		return DD_OK;
+	key[0] = 0;
+	if (!strcmp(rt, "Patient")) {
+		if (dd_fhir_patient_key(pol, patient, key, sizeof(key)) == 0 &&
+		    !full_url)
+			return DD_OK;
+	} else if (id) {
+		snprintf(key, sizeof(key), "ref:%s/%s", rt, id);
+	}
 	if (!key[0] || (!id && !full_url))
 		return DD_OK;
 	if (x->n_pats == x->cap_pats) {
@@ -241,7 +260,7 @@ dd_err dd_index_add_patient(struct dd_index *x, const struct dd_policy *pol,
 		return DD_E_NOMEM;
 	x->n_pats++;
 	dd_fhir_collect_values(patient, ix_add_value, p);
-	if (id && snprintf(ref, sizeof(ref), "Patient/%s", id) < (int)sizeof(ref)) {
+	if (id && snprintf(ref, sizeof(ref), "%s/%s", rt, id) < (int)sizeof(ref)) {
 		e = ix_add_ref(x, ref, pi);
 		if (e)
 			return e;
@@ -263,7 +282,7 @@ dd_err dd_index_add_tree(struct dd_index *x, const struct dd_policy *pol,
 	    !json_object_is_type(v, json_type_string))
 		return DD_OK;
 	rt = json_object_get_string(v);
-	if (!strcmp(rt, "Patient"))
+	if (dd_index_is_person(rt))
 		return dd_index_add_patient(x, pol, res, NULL);
 	if (strcmp(rt, "Bundle") ||
 	    !json_object_object_get_ex(res, "entry", &entries) ||
@@ -281,7 +300,7 @@ dd_err dd_index_add_tree(struct dd_index *x, const struct dd_policy *pol,
 			full = json_object_get_string(fu);
 		if (json_object_object_get_ex(r, "resourceType", &v) &&
 		    json_object_is_type(v, json_type_string) &&
-		    !strcmp(json_object_get_string(v), "Patient"))
+		    dd_index_is_person(json_object_get_string(v)))
 			e = dd_index_add_patient(x, pol, r, full);
 		else
 			e = dd_index_add_tree(x, pol, r);
@@ -367,12 +386,14 @@ dd_err dd_index_finish(struct dd_index *x)
 			free(order);
 			return DD_E_NOMEM;
 		}
-		memcpy(sorted, x->pats, x->n_pats * sizeof(*sorted));
+		if (x->n_pats)
+			memcpy(sorted, x->pats, x->n_pats * sizeof(*sorted));
 		if (x->n_pats)
 			qsort(sorted, x->n_pats, sizeof(*sorted), ix_pat_cmp);
 		for (size_t i = 0; i < x->n_pats; i++)
 			order[sorted[i].new_idx] = i;
-		memcpy(x->pats, sorted, x->n_pats * sizeof(*sorted));
+		if (x->n_pats)
+			memcpy(x->pats, sorted, x->n_pats * sizeof(*sorted));
 		free(sorted);
 	}
 	for (size_t i = 0; i < x->n_refs; i++)
@@ -448,7 +469,7 @@ const struct dd_index_patient *dd_index_lookup(const struct dd_index *x,
 	char norm[DD_INDEX_KEY_MAX];
 	const struct ix_ref *r;
 
-	if (!x || !x->finished || !ref ||
+	if (!x || !x->finished || !ref || !x->n_refs ||
 	    !dd_index_ref_norm(ref, len, norm, sizeof(norm)))
 		return NULL;
 	r = bsearch(norm, x->refs, x->n_refs, sizeof(x->refs[0]), ix_ref_key_cmp);

@@ -69,7 +69,10 @@ void dd_index_free(struct dd_index *x);
 
 /* Add the Patient resource @patient (borrowed), reachable as
  * "Patient/<its id>" and, when @full_url is not NULL, as @full_url
- * (normalised like references).  Resources that are not Patients are
+ * (normalised like references).  Practitioner, RelatedPerson and Person
+ * resources are added the same way, keyed "ref:<Type>/<id>", for their
+ * identifying values only (the engine adds the values of every person a
+ * resource references to its contextual values).  Other resources are
  * ignored.  Only before dd_index_finish(). */
 dd_err dd_index_add_patient(struct dd_index *x, const struct dd_policy *pol,
 			    struct json_object *patient, const char *full_url);
@@ -97,6 +100,11 @@ dd_err dd_index_finish(struct dd_index *x);
  * "Patient/1"). */
 const struct dd_index_patient *dd_index_lookup(const struct dd_index *x,
 					       const char *ref, size_t len);
+
+/* Patient, Practitioner, RelatedPerson or Person. */
+bool dd_index_is_person(const char *resource_type);
+/* True unless @p is a Practitioner, RelatedPerson or Person entry. */
+bool dd_index_patient_is_patient(const struct dd_index_patient *p);
 
 /* Patient @i (0 .. dd_index_n_patients() - 1), or NULL. */
 const struct dd_index_patient *dd_index_patient_at(const struct dd_index *x,
