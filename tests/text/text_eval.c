@@ -2,6 +2,8 @@
  * labelled corpus (tests/text/corpus/, written by gen_corpus.py).
  *
  *   text_eval [-v] [-a] CORPUS
+ *   text_eval -g CORPUS            (print every span: the golden list)
+ *   text_eval -G GOLDEN CORPUS     (compare with a golden list)
  *
  * Recall of an infoType = characters of its marked spans that some
  * detected span covers / all characters of its marked spans ("any": the
@@ -9,7 +11,13 @@
  * "typed": the detected type must be the same).  Precision = detected
  * characters inside a marked span / all detected characters.  -v lists
  * every miss and every false alarm; -a asserts the thresholds of
- * docs/internals/text.md and exits 1 if one fails. */
+ * docs/internals/text.md and exits 1 if one fails.
+ *
+ * -g prints the spans of every note, found with the note's contextual
+ * values and again without them; -G compares that list with a file made
+ * by -g and exits 1 at the first difference.  The golden lists in
+ * tests/text/golden/ were made once by the detector before its speed work:
+ * any change of behaviour shows up there (tests/text/meson.build). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +41,34 @@ struct note {
 static size_t gold_chars[DD_IT_LAST], hit_any[DD_IT_LAST], hit_typed[DD_IT_LAST];
 static size_t det_chars, det_in_gold;
 static bool verbose;
+static struct dd_buf spans_out; /* -g / -G */
+static bool list_spans;
+
+static int list_note(const struct dd_text *t, const struct note *n,
+		     const struct dd_text_ctx *ctx, const char *tag)
+{
+	struct dd_text_span *sp = NULL;
+	size_t ns = 0;
+	const char *s = (const char *)n->text.data;
+
+	if (dd_text_find(t, ctx, s, n->text.len, &sp, &ns) != DD_OK)
+		return -1;
+	dd_buf_addf(&spans_out, "# %s%s\n", n->title, tag);
+	for (size_t i = 0; i < ns; i++) {
+		dd_buf_addf(&spans_out, "%zu\t%zu\t%s%s\t", sp[i].start, sp[i].end,
+			    dd_info_type_name(sp[i].type), sp[i].contextual ? "*" : "");
+		/* the text, newlines shown as \n, so one span is one line */
+		for (size_t k = sp[i].start; k < sp[i].end; k++) {
+			if (s[k] == '\n')
+				dd_buf_adds(&spans_out, "\\n");
+			else
+				dd_buf_addc(&spans_out, s[k]);
+		}
+		dd_buf_addc(&spans_out, '\n');
+	}
+	free(sp);
+	return 0;
+}
 
 static void note_reset(struct note *n)
 {
@@ -111,6 +147,9 @@ static int eval_note(const struct dd_text *t, struct note *n)
 
 	if (!len)
 		return 0;
+	if (list_spans)
+		return list_note(t, n, n->ctx, "") ||
+		       (n->ctx && list_note(t, n, NULL, " (no context)")) ? -1 : 0;
 	if (dd_text_find(t, n->ctx, s, len, &sp, &ns) != DD_OK)
 		return -1;
 	gt = calloc(len, 1); /* gold type + 1 */
@@ -212,27 +251,72 @@ static int report(bool assert_)
 	return assert_ && fail ? 1 : 0;
 }
 
+/* -G: the first line that differs, or 0 when the lists are the same. */
+static int golden_compare(const char *path)
+{
+	FILE *g = fopen(path, "rb");
+	struct dd_buf want;
+	char tmp[65536];
+	size_t r, line = 1, i;
+	const char *a, *b;
+	int rc = 0;
+
+	if (!g) {
+		perror(path);
+		return 1;
+	}
+	dd_buf_init(&want, 1u << 28);
+	while ((r = fread(tmp, 1, sizeof(tmp), g)) > 0)
+		if (dd_buf_add(&want, tmp, r))
+			break;
+	fclose(g);
+	a = want.data ? (const char *)want.data : "";
+	b = spans_out.data ? (const char *)spans_out.data : "";
+	for (i = 0; i < want.len && i < spans_out.len && a[i] == b[i]; i++)
+		if (a[i] == '\n')
+			line++;
+	if (i < want.len || i < spans_out.len) {
+		size_t ls = i;
+
+		while (ls > 0 && a[ls - 1] != '\n')
+			ls--;
+		fprintf(stderr, "%s: line %zu differs\n", path, line);
+		fprintf(stderr, "golden: %.*s\n", (int)strcspn(a + ls, "\n"), a + ls);
+		fprintf(stderr, "now:    %.*s\n", (int)strcspn(b + ls, "\n"), b + ls);
+		rc = 1;
+	} else {
+		printf("%s: %zu lines, identical\n", path, line - 1);
+	}
+	dd_buf_free(&want);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct dd_text *t = NULL;
 	struct note n = { 0 };
 	bool assert_ = false, in_note = false;
+	const char *golden = NULL;
 	char *line = NULL;
 	size_t cap = 0, notes = 0;
 	ssize_t len;
 	FILE *f;
 	int opt, rc = 1;
 
-	while ((opt = getopt(argc, argv, "va")) != -1) {
+	while ((opt = getopt(argc, argv, "vagG:")) != -1) {
 		if (opt == 'v')
 			verbose = true;
+		else if (opt == 'g')
+			list_spans = true;
+		else if (opt == 'G')
+			list_spans = true, golden = optarg;
 		else if (opt == 'a')
 			assert_ = true;
 		else
 			return 2;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: text_eval [-v] [-a] CORPUS\n");
+		fprintf(stderr, "usage: text_eval [-v] [-a] [-g | -G GOLDEN] CORPUS\n");
 		return 2;
 	}
 	f = fopen(argv[optind], "r");
@@ -243,6 +327,7 @@ int main(int argc, char **argv)
 	if (dd_text_new(NULL, NULL, &t))
 		goto out;
 	dd_buf_init(&n.text, 1u << 24);
+	dd_buf_init(&spans_out, 1u << 28);
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		if (len && line[len - 1] == '\n')
 			line[--len] = 0;
@@ -274,9 +359,19 @@ int main(int argc, char **argv)
 	}
 	if (in_note && eval_note(t, &n))
 		goto out;
+	if (golden) {
+		rc = golden_compare(golden);
+		goto out;
+	}
+	if (list_spans) {
+		fwrite(spans_out.data ? (char *)spans_out.data : "", 1, spans_out.len, stdout);
+		rc = 0;
+		goto out;
+	}
 	printf("%s: %zu notes\n", argv[optind], notes);
 	rc = report(assert_);
 out:
+	dd_buf_free(&spans_out);
 	note_reset(&n);
 	dd_buf_free(&n.text);
 	free(n.g);
