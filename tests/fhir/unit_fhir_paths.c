@@ -1,0 +1,91 @@
+/* unit_fhir_paths.c: Google's FieldMetadata path matching, resolved
+ * through the R4 type table (dd_fhir_path_matches), and reference
+ * normalisation (dd_index_ref_norm). */
+#include "../unit/dd_test.h"
+#include "dd_fhir_i.h"
+
+static const struct {
+	const char *rule, *path;
+	int match;
+} rows[] = {
+	/* full field paths */
+	{"Patient.address.city", "Patient.address.city", 1},
+	{"Patient.address.city", "Patient.address.line", 0},
+	/* type names as components */
+	{"Patient.Address.city", "Patient.address.city", 1},
+	{"Patient.Address.String", "Patient.address.city", 1},
+	{"Address.String", "Patient.address.city", 1},
+	{"Address.String", "Organization.address.line", 1},
+	{"Address.String", "Patient.address.use", 0}, /* use is a code */
+	/* partial paths: leading components dropped */
+	{"address.city", "Patient.address.city", 1},
+	{"city", "Patient.contact.address.city", 1},
+	{"Observation.city", "Patient.address.city", 0},
+	/* choice types: two components, or the JSON name */
+	{"Deceased.Age.unit", "Patient.deceasedBoolean", 0},
+	{"Patient.deceased.DateTime", "Patient.deceasedDateTime", 1},
+	{"Deceased.DateTime", "Patient.deceasedDateTime", 1},
+	{"deceasedDateTime", "Patient.deceasedDateTime", 1},
+	{"Value.Quantity.unit", "Observation.valueQuantity.unit", 1},
+	{"Age.unit", "Condition.onsetAge.unit", 1},
+	{"Onset.Age.unit", "Condition.onsetAge.unit", 1},
+	{"Onset.Age.unit", "Condition.onsetRange.low.unit", 0},
+	{"value.String", "Observation.valueString", 1},
+	{"Extension.value.String", "Extension.valueString", 1},
+	/* HumanName: the node, so its sub-fields follow (subtree) */
+	{"HumanName", "Patient.name", 1},
+	{"HumanName", "Patient.contact.name", 1},
+	{"HumanName", "Practitioner.name", 1},
+	{"HumanName.given", "Patient.name.given", 1},
+	{"HumanName.family", "Patient.name.given", 0},
+	/* Google's special code types */
+	{"AdministrativeGenderCode", "Patient.gender", 1},
+	{"LanguageCode", "Patient.communication.language", 0}, /* CodeableConcept */
+	{"LanguageCode", "Patient.language", 1},
+	{"Code", "Patient.gender", 1},
+	/* primitive type names */
+	{"Date", "Patient.birthDate", 1},
+	{"DateTime", "Observation.effectiveDateTime", 1},
+	{"Markdown", "Observation.note.text", 1},
+	{"Xhtml", "Patient.text.div", 1},
+	{"Id", "Patient.id", 1},
+	/* backbone elements through contentReference (ref:) */
+	{"Questionnaire.item.item.text", "Questionnaire.item.item.text", 1},
+	{"Bundle.entry.link.url", "Bundle.entry.link.url", 1},
+	/* not R4 paths */
+	{"Patient.name", "Patient.nickname", 0},
+};
+
+static const struct {
+	const char *in, *out;
+} refs[] = {
+	{"Patient/123", "Patient/123"},
+	{"Patient/123/_history/2", "Patient/123"},
+	{"http://example.org/fhir/Patient/123", "Patient/123"},
+	{"https://h/base/fhir/Observation/a.b-c/_history/7", "Observation/a.b-c"},
+	{"urn:uuid:04121321-4AF5-424c-a0e1-ed3aab1c349d",
+	 "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d"},
+	{"#p1", ""},
+	{"Patient?identifier=123", ""},
+	{"Nonsense/123", ""},
+	{"Patient/bad id", ""},
+};
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int got = dd_fhir_path_matches(rows[i].rule, rows[i].path);
+
+		if (got != rows[i].match)
+			fprintf(stderr, "rule %s on %s: %d, expected %d\n",
+				rows[i].rule, rows[i].path, got, rows[i].match);
+		EXPECT_EQ_INT(got, rows[i].match);
+	}
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		char out[256] = "";
+
+		dd_index_ref_norm(refs[i].in, strlen(refs[i].in), out, sizeof(out));
+		EXPECT_EQ_STR(out, refs[i].out);
+	}
+	return dd_test_done("unit_fhir_paths");
+}
