@@ -25,6 +25,8 @@ static void usage(FILE *f)
 "        print the policy hash and the key fingerprint\n"
 "  cache stats|verify|clear|dump [--cache-dir DIR]\n"
 "        inspect or clear the LMDB cache\n"
+"  index SRC [-p POLICY | --preset NAME] [-q]\n"
+"        build the FHIR patient index of SRC ahead of a mount\n"
 "  report MOUNTPOINT [--json]\n"
 "        print the counters of a mounted deidfs\n"
 "\n"
@@ -47,6 +49,7 @@ int main(int argc, char **argv)
 		{"policy", dd_tool_policy_main},
 		{"cache", dd_tool_cache_main},
 		{"report", dd_tool_report_main},
+		{"index", dd_tool_index_main},
 	};
 
 	if (argc < 2) {

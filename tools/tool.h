@@ -54,5 +54,6 @@ int dd_tool_materialize_main(int argc, char **argv);
 int dd_tool_policy_main(int argc, char **argv);
 int dd_tool_cache_main(int argc, char **argv);
 int dd_tool_report_main(int argc, char **argv);
+int dd_tool_index_main(int argc, char **argv);
 
 #endif /* DD_TOOL_H */
