@@ -1,6 +1,7 @@
 /* dd_dicom.c: the DICOM engine: classify, walk the data set applying
  * dd_dicom_decide(), write the manifest.  docs/internals/dicom.md explains
  * the choices (dummy values, markers, fail-closed rules). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include "dd_dicom.h"
 #include "dd_dicom_i.h"
 #include "dd_dicom_rules.h"
+#include "dd_image.h"
 #include "dd_log.h"
+#include "dd_ocr.h"
 
 /* Caps: literal bytes of a manifest (header + tail; pixel values small
  * enough to be loaded count too) and a full rewrite (deflated files). */
@@ -33,6 +36,18 @@
 #define T_DOC_LENGTH DD_TAG(0x0042, 0x0015)
 #define T_CONTENT_SEQ DD_TAG(0x0040, 0xa730)
 #define T_GRAPHIC_SEQ DD_TAG(0x0070, 0x0001)
+#define T_PIXEL_DATA DD_TAG(0x7fe0, 0x0010)
+#define T_ICON_SEQ DD_TAG(0x0088, 0x0200)
+#define T_MODALITY DD_TAG(0x0008, 0x0060)
+#define T_MANUFACTURER DD_TAG(0x0008, 0x0070)
+#define T_MODEL DD_TAG(0x0008, 0x1090)
+#define T_IMAGE_TYPE DD_TAG(0x0008, 0x0008)
+
+/* Redaction modes (enum dd_redaction_mode), for the per-mode images. */
+#define DD_DICOM_N_MODES 4
+/* The largest pixel value written as a literal (a compressed image
+ * rewritten as Explicit VR Little Endian). */
+#define DD_DICOM_MAX_PIXELS_LITERAL (1ull << 30)
 
 struct dd_dicom {
 	const struct dd_policy *pol;
@@ -42,7 +57,15 @@ struct dd_dicom {
 	bool need_ctx;      /* text cleaning may happen: collect context */
 	unsigned text_flags; /* DD_TEXT_CTX_TOKEN when cleaning descriptors */
 	bool markers;       /* add PatientIdentityRemoved & co */
-	bool redact_image;  /* the policy asks for burnt-in text redaction */
+	bool image_base;    /* options.cleanImage, image or ocrRegions given */
+	enum dd_redaction_mode image_base_mode;
+	/* The image engines, one per redaction mode, created at first use
+	 * (tesseract loads only when an image needs it; a program without
+	 * OMP_THREAD_LIMIT=1 fails there, hiding the image, not at start).
+	 * Protected by image_lock; immutable once set. */
+	pthread_mutex_t image_lock;
+	struct dd_image *image[DD_DICOM_N_MODES];
+	dd_err image_err[DD_DICOM_N_MODES];
 };
 
 /* One transform's state (one thread). */
@@ -59,20 +82,43 @@ struct tx {
 
 /* ---- engine --------------------------------------------------------------- */
 
-static bool policy_redacts_image(const struct dd_policy *pol)
+/* Does the policy look at pixel data at all (any image config, a
+ * cleanImageTag action or fixed regions)? */
+static bool policy_images(const struct dd_policy *pol)
 {
-	const struct dd_policy_image *im = &pol->dicom.clean_image;
 	size_t i;
 
-	if (im->present && im->mode != DD_REDACT_NO_TEXT)
-		return true;
-	if (pol->image.present && pol->image.mode != DD_REDACT_NO_TEXT)
+	if (pol->dicom.clean_image.present || pol->image.present ||
+	    pol->deidfs.n_ocr_regions)
 		return true;
 	for (i = 0; i < pol->dicom.n_actions; i++)
-		if (pol->dicom.actions[i].kind == DD_DACT_CLEAN_IMAGE &&
-		    pol->dicom.actions[i].image.mode != DD_REDACT_NO_TEXT)
+		if (pol->dicom.actions[i].kind == DD_DACT_CLEAN_IMAGE)
 			return true;
 	return false;
+}
+
+/* The image engine for @mode, created on first use. */
+static dd_err image_get(const struct dd_dicom *dc, enum dd_redaction_mode mode,
+			struct dd_image **out)
+{
+	struct dd_dicom *d = (struct dd_dicom *)dc; /* only the lazy slots */
+	dd_err err;
+
+	*out = NULL;
+	if ((unsigned)mode >= DD_DICOM_N_MODES)
+		return DD_E_INVAL;
+	pthread_mutex_lock(&d->image_lock);
+	if (!d->image[mode] && !d->image_err[mode]) {
+		d->image_err[mode] = dd_image_new(d->pol, (int)mode, d->text,
+						  &d->image[mode]);
+		if (d->image_err[mode])
+			dd_log(DD_LOG_ERR, "dicom: image engine: %s",
+			       dd_err_name(d->image_err[mode]));
+	}
+	*out = d->image[mode];
+	err = d->image_err[mode];
+	pthread_mutex_unlock(&d->image_lock);
+	return err;
 }
 
 dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
@@ -109,13 +155,25 @@ dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 		d->markers = false;
 	if (pd->tag_config && pd->profile == DD_DICOM_PROFILE_KEEP_ALL)
 		d->markers = false;
-	d->redact_image = policy_redacts_image(pol);
+	d->image_base = pol->dicom.clean_image.present || pol->image.present ||
+			pol->deidfs.n_ocr_regions;
+	d->image_base_mode = pd->clean_image.mode; /* or the top-level image */
+	if (policy_images(pol))
+		d->need_ctx = true; /* OCR'd words are judged with the header */
+	pthread_mutex_init(&d->image_lock, NULL);
 	*out = d;
 	return DD_OK;
 }
 
 void dd_dicom_free(struct dd_dicom *d)
 {
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < DD_DICOM_N_MODES; i++)
+		dd_image_free(d->image[i]);
+	pthread_mutex_destroy(&d->image_lock);
 	free(d);
 }
 
@@ -621,6 +679,9 @@ static dd_err walk_item(struct tx *t, struct dd_bitem *it, const char *charset,
 
 /* ---- markers ---------------------------------------------------------------- */
 
+/* A method_code bit that is not a PS3.15 option column: pixels cleaned. */
+#define DD_DICOM_OPT_PIXELS (1u << 31)
+
 struct method_code {
 	unsigned opt; /* DD_PS315_* bit, 0: the profile itself */
 	const char *value;
@@ -629,6 +690,7 @@ struct method_code {
 
 static const struct method_code method_codes[] = {
 	{0, "113100", "Basic Application Confidentiality Profile"},
+	{DD_DICOM_OPT_PIXELS, "113101", "Clean Pixel Data Option"},
 	{DD_PS315_RETAIN_SAFE_PRIVATE, "113111", "Retain Safe Private Option"},
 	{DD_PS315_RETAIN_UIDS, "113110", "Retain UIDs Option"},
 	{DD_PS315_RETAIN_DEVICE_ID, "113109", "Retain Device Identity Option"},
@@ -661,7 +723,7 @@ static const char *profile_name(const struct dd_policy_dicom *pd)
 	}
 }
 
-static dd_err add_markers(struct tx *t, struct dd_bitem *ds)
+static dd_err add_markers(struct tx *t, struct dd_bitem *ds, bool pixels)
 {
 	const struct dd_policy_dicom *pd = &t->d->pol->dicom;
 	bool basic = pd->profile == DD_DICOM_PROFILE_BASIC &&
@@ -685,14 +747,16 @@ static dd_err add_markers(struct tx *t, struct dd_bitem *ds)
 		err = dd_bridge_item_put(ds, DD_TAG(0x0012, 0x0063), method);
 	if (!err)
 		err = dd_bridge_item_put(ds, DD_TAG(0x0028, 0x0303), ltim);
-	if (err || !basic)
+	if (err || (!basic && !pixels))
 		return err;
+	/* other profiles: the sequence says only that pixels were cleaned */
 	err = dd_bridge_item_put_seq(ds, DD_TAG(0x0012, 0x0064), &seq);
 	for (i = 0; !err && i < sizeof(method_codes) / sizeof(method_codes[0]); i++) {
 		const struct method_code *c = &method_codes[i];
 		struct dd_bitem *item;
 
-		if (c->opt && !(t->d->opts & c->opt))
+		if (c->opt == DD_DICOM_OPT_PIXELS ? !pixels
+		    : !basic || (c->opt && !(t->d->opts & c->opt)))
 			continue;
 		err = dd_bridge_seq_append(seq, &item);
 		if (!err)
@@ -748,11 +812,6 @@ static enum dd_reason classify(struct tx *t, struct dd_bfile *f,
 	    item_string(ds, T_RECOGNIZABLE, &t->val) &&
 	    strcasecmp(buf_str(&t->val), "YES") == 0)
 		return DD_REASON_POLICY_EXCLUDED;
-	/* interim rule until OCR lands: images marked as carrying burnt-in
-	 * text are hidden when the policy asks for redaction */
-	if (t->d->redact_image && item_string(ds, T_BURNED_IN, &t->val) &&
-	    strcasecmp(buf_str(&t->val), "YES") == 0)
-		return DD_REASON_POLICY_EXCLUDED;
 
 	/* the patient: (issuer, PatientID), or the study for placeholders */
 	item_string(ds, T_PATIENT_ID, &t->val);
@@ -776,23 +835,312 @@ static enum dd_reason classify(struct tx *t, struct dd_bfile *f,
 	return DD_REASON_NONE;
 }
 
+/* ---- burnt-in text (the image module) -------------------------------------- */
+
+/* One file's image work: what the header says, the plan and its boxes. */
+struct img_job {
+	struct dd_image *im;          /* NULL: pixel data not looked at */
+	struct dd_image_facts facts;
+	char modality[17], sop[65], manufacturer[65], model[65], image_type[65];
+	struct dd_image_plan plan;
+	bool planned;
+	uint64_t ocr_ms;
+};
+
+static void copy_str(struct tx *t, struct dd_bitem *ds, uint32_t tag,
+		     char *dst, size_t n, const char **fact)
+{
+	*fact = NULL;
+	dst[0] = 0;
+	if (!item_string(ds, tag, &t->val))
+		return;
+	snprintf(dst, n, "%s", buf_str(&t->val));
+	*fact = dst;
+}
+
+static bool is_overlay_group(uint32_t tag)
+{
+	uint16_t g = DD_TAG_GROUP(tag);
+
+	return g >= 0x6000 && g <= 0x601e && !(g & 1);
+}
+
+static bool is_curve_group(uint32_t tag)
+{
+	uint16_t g = DD_TAG_GROUP(tag);
+
+	return g >= 0x5000 && g <= 0x501e && !(g & 1);
+}
+
+/* The header facts, read before the rules change anything. */
+static void img_facts(struct tx *t, struct dd_bitem *ds, struct img_job *j)
+{
+	struct dd_image_facts *f = &j->facts;
+	struct dd_belem *e;
+	struct dd_belem_info in;
+
+	copy_str(t, ds, T_MODALITY, j->modality, sizeof(j->modality), &f->modality);
+	copy_str(t, ds, T_SOP_CLASS, j->sop, sizeof(j->sop), &f->sop_class_uid);
+	copy_str(t, ds, T_MANUFACTURER, j->manufacturer, sizeof(j->manufacturer),
+		 &f->manufacturer);
+	copy_str(t, ds, T_MODEL, j->model, sizeof(j->model), &f->model);
+	copy_str(t, ds, T_IMAGE_TYPE, j->image_type, sizeof(j->image_type),
+		 &f->image_type);
+	f->burned_in_yes = item_string(ds, T_BURNED_IN, &t->val) &&
+			   strcasecmp(buf_str(&t->val), "YES") == 0;
+	for (e = dd_bridge_item_next(ds, NULL); e; e = dd_bridge_item_next(ds, e)) {
+		dd_bridge_elem_info(e, &in);
+		if (is_overlay_group(in.tag) && (DD_TAG_ELEM(in.tag) == 0x3000 ||
+						 DD_TAG_ELEM(in.tag) == 0x0010))
+			f->has_overlays = true;
+	}
+}
+
+/* Which image engine (mode) handles the top-level PixelData: a
+ * cleanImageTag action that decides it, else the policy's image config;
+ * another action deciding PixelData (keepTag, removeTag...) wins and the
+ * pixels are not looked at.  DD_OK with j->im NULL when none. */
+static dd_err img_choose(struct tx *t, struct dd_bitem *ds, struct img_job *j)
+{
+	const struct dd_dicom *d = t->d;
+	const struct dd_dicom_action *a;
+	struct dd_dicom_elem de;
+	struct dd_belem_info in;
+	struct dd_belem *e = dd_bridge_item_find(ds, T_PIXEL_DATA);
+	enum dd_redaction_mode mode;
+
+	j->im = NULL;
+	if (!e)
+		return DD_OK;
+	dd_bridge_elem_info(e, &in);
+	memset(&de, 0, sizeof(de));
+	de.tag = in.tag;
+	memcpy(de.vr, in.vr, 3);
+	a = dd_dicom_action_for(d->pol, &de);
+	if (a && a->kind != DD_DACT_CLEAN_IMAGE)
+		return DD_OK;
+	if (a)
+		mode = a->image.mode;
+	else if (d->image_base)
+		mode = d->image_base_mode;
+	else
+		return DD_OK;
+	return image_get(d, mode, &j->im);
+}
+
+static enum dd_reason img_reason(dd_err err)
+{
+	switch (err) {
+	case DD_E_TIMEOUT:
+		return DD_REASON_TIMEOUT;
+	case DD_E_LIMIT:
+		return DD_REASON_LIMIT;
+	case DD_E_IO:
+	case DD_E_CHANGED:
+		return DD_REASON_UNREADABLE;
+	case DD_E_INVAL:
+	case DD_E_INTERNAL:
+		return DD_REASON_INTERNAL;
+	default:
+		return DD_REASON_DICOM_UNSUPPORTED;
+	}
+}
+
+/* Plan the pixel work: the size plan only with DD_DICOM_SIZE_ONLY, else
+ * with OCR.  DD_OK with *reason set when the file must be hidden. */
+static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
+		       unsigned flags, const char *log_name, struct img_job *j,
+		       enum dd_reason *reason)
+{
+	uint64_t t0;
+	dd_err err;
+
+	*reason = DD_REASON_NONE;
+	img_facts(t, ds, j);
+	err = img_choose(t, ds, j);
+	if (err == DD_OK && !j->im)
+		return DD_OK;
+	t0 = dd_ocr_now_ms();
+	if (err == DD_OK && (flags & DD_DICOM_SIZE_ONLY))
+		err = dd_image_size_plan(j->im, fd, &j->facts, &j->plan);
+	else if (err == DD_OK)
+		err = dd_image_redact_plan(j->im, fd, &j->facts, t->ctx, &j->plan);
+	j->ocr_ms = dd_ocr_now_ms() - t0;
+	if (err == DD_E_NOMEM)
+		return err;
+	if (err) {
+		*reason = img_reason(err);
+		dd_log(DD_LOG_INFO, "dicom: %s: image: %s", log_name,
+		       dd_err_name(err));
+		return DD_OK;
+	}
+	j->planned = true;
+	if (j->plan.out_kind != DD_IMAGE_OUT_KEEP)
+		dd_log(DD_LOG_DEBUG,
+		       "dicom: %s: image: why 0x%x, %u frames OCR'd, %u calls, "
+		       "%u/%u words redacted, %zu boxes, %llu ms",
+		       log_name, j->plan.why, j->plan.frames_ocr,
+		       j->plan.ocr_calls, j->plan.words_redacted, j->plan.words,
+		       j->plan.boxes.n, (unsigned long long)j->ocr_ms);
+	return DD_OK;
+}
+
+/* True when the pixel value will be rewritten (decided before OCR). */
+static bool img_rewrites(const struct img_job *j)
+{
+	return j->planned && j->plan.out_kind != DD_IMAGE_OUT_KEEP;
+}
+
+/* Overlays (60xx), curves (50xx) and icon images go whenever the pixels
+ * are looked at: their text cannot be cleaned. */
+static dd_err img_strip(struct dd_bitem *it, unsigned depth)
+{
+	struct dd_belem *e, *next;
+	struct dd_belem_info in;
+	dd_err err = DD_OK;
+	size_t i;
+
+	if (!it || depth > DD_DICOM_MAX_DEPTH)
+		return depth > DD_DICOM_MAX_DEPTH ? DD_E_LIMIT : DD_OK;
+	for (e = dd_bridge_item_next(it, NULL); e && !err; e = next) {
+		next = dd_bridge_item_next(it, e);
+		dd_bridge_elem_info(e, &in);
+		if (in.tag == T_ICON_SEQ ||
+		    (depth == 0 && (is_overlay_group(in.tag) ||
+				    is_curve_group(in.tag)))) {
+			err = dd_bridge_item_delete(it, e);
+			continue;
+		}
+		for (i = 0; in.is_sq && i < in.n_items && !err; i++)
+			err = img_strip(dd_bridge_elem_item(e, i), depth + 1);
+	}
+	return err;
+}
+
+/* The whole new pixel value (boxes applied), or zeros of the same length
+ * for a size-only transform. */
+static dd_err img_value(const struct img_job *j, int fd, unsigned flags,
+			struct dd_buf *out)
+{
+	uint64_t n = j->plan.out_pixel_len;
+
+	if (n > DD_DICOM_MAX_PIXELS_LITERAL)
+		return DD_E_LIMIT;
+	if (flags & DD_DICOM_SIZE_ONLY) {
+		dd_err err = dd_buf_reserve(out, (size_t)n);
+
+		if (!err) {
+			memset(out->data, 0, (size_t)n);
+			out->len = (size_t)n;
+		}
+		return err;
+	}
+	return dd_image_pixels(j->im, fd, &j->plan, &j->plan.boxes, out);
+}
+
+/* Before the output is written: a compressed source gets its new native
+ * value (Explicit VR Little Endian); an uncompressed one written by dcmtk
+ * (@whole: deflated, full rewrite) gets its patched value. */
+static dd_err img_set_value(struct dd_bfile *f, const struct img_job *j,
+			    int fd, unsigned flags, bool whole)
+{
+	struct dd_buf v;
+	struct dd_belem *e;
+	dd_err err;
+
+	if (!img_rewrites(j))
+		return DD_OK;
+	if (j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH && !whole)
+		return DD_OK; /* source ranges and patches (emit) */
+	dd_buf_init(&v, (size_t)j->plan.out_pixel_len + 1);
+	err = img_value(j, fd, flags, &v);
+	if (!err && j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH) {
+		e = dd_bridge_item_find(dd_bridge_file_dataset(f), T_PIXEL_DATA);
+		err = e ? dd_bridge_elem_set_bytes(e, v.data, v.len)
+			: DD_E_INTERNAL;
+	} else if (!err) {
+		/* "same" (re-encoding) is not implemented: explicit LE too */
+		err = dd_bridge_pixels_set_native(
+			f, v.data, v.len, j->plan.out.bits_alloc,
+			dd_photometric_name(j->plan.out.photo),
+			j->plan.out.planar ? 1 : 0);
+	}
+	dd_buf_free(&v);
+	return err;
+}
+
+/* The source range of an uncompressed pixel value, with the plan's boxes:
+ * source ranges between the redacted runs, literal fill bytes over them
+ * (zeros throughout for a size-only transform). */
+static dd_err img_add_patched(struct dd_manifest *m, const struct img_job *j,
+			      unsigned flags, uint64_t src_off, uint64_t len)
+{
+	struct dd_image_run *runs = NULL;
+	size_t n = 0, i;
+	uint64_t pos = 0;
+	uint8_t fill[4096];
+	dd_err err;
+
+	if (flags & DD_DICOM_SIZE_ONLY)
+		return dd_manifest_add_zero(m, len);
+	err = dd_image_native_runs(&j->plan, &j->plan.boxes, &runs, &n);
+	for (i = 0; i < n && !err; i++) {
+		const struct dd_image_run *r = &runs[i];
+		uint32_t done = 0, k;
+
+		if (r->off < pos || r->off + r->len > len) {
+			err = DD_E_PARSE; /* the value is not what the plan saw */
+			break;
+		}
+		if (r->off > pos)
+			err = dd_manifest_add_source(m, src_off + pos, r->off - pos);
+		while (!err && done < r->len) {
+			/* a multiple of every pattern length (1, 2, 3, 4, 6) */
+			uint32_t c = r->len - done < 4092 ? r->len - done : 4092;
+
+			for (k = 0; k < c; k++)
+				fill[k] = r->pat[(done + k) % r->pat_len];
+			err = dd_manifest_add_literal(m, fill, c);
+			done += c;
+		}
+		pos = r->off + r->len;
+	}
+	if (!err && pos < len)
+		err = dd_manifest_add_source(m, src_off + pos, len - pos);
+	free(runs);
+	return err;
+}
+
 /* ---- output --------------------------------------------------------------- */
 
 static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 		   const struct dd_bfile_info *info, unsigned flags,
-		   struct dd_manifest *m, enum dd_reason *reason)
+		   const struct img_job *j, struct dd_manifest *m,
+		   enum dd_reason *reason)
 {
 	struct dd_dicom_encap enc;
 	struct dd_bencap be;
 	struct dd_bout out;
+	size_t max_lit = DD_DICOM_MAX_LITERAL, max_full = DD_DICOM_MAX_FULL;
+	bool whole = info->deflated || (flags & DD_DICOM_FULL_REWRITE);
+	bool patch = img_rewrites(j) &&
+		     j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH;
 	dd_err err;
 
 	*reason = DD_REASON_NONE;
-	if (info->deflated || (flags & DD_DICOM_FULL_REWRITE)) {
+	if (img_rewrites(j) && j->plan.out_pixel_len <= DD_DICOM_MAX_PIXELS_LITERAL) {
+		/* a pixel value written by dcmtk is literal */
+		max_lit += (size_t)j->plan.out_pixel_len;
+		max_full += (size_t)j->plan.out_pixel_len;
+	}
+	err = img_set_value(f, j, fd, flags, whole);
+	if (err)
+		goto out_map;
+	if (whole) {
 		struct dd_buf full;
 
-		dd_buf_init(&full, DD_DICOM_MAX_FULL + 1);
-		err = dd_bridge_write_full(f, DD_DICOM_MAX_FULL, &full);
+		dd_buf_init(&full, max_full + 1);
+		err = dd_bridge_write_full(f, max_full, &full);
 		if (!err)
 			err = dd_manifest_add_literal(m, full.data, full.len);
 		dd_buf_free(&full);
@@ -809,15 +1157,26 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 		be.item_len = enc.item_len;
 		be.n_items = enc.n_items;
 	}
-	dd_buf_init(&out.head, DD_DICOM_MAX_LITERAL + 1);
-	dd_buf_init(&out.tail, DD_DICOM_MAX_LITERAL + 1);
-	err = dd_bridge_write_manifest(f, &be, DD_DICOM_MAX_LITERAL, &out);
+	dd_buf_init(&out.head, max_lit + 1);
+	dd_buf_init(&out.tail, max_lit + 1);
+	err = dd_bridge_write_manifest(f, &be, max_lit, &out);
+	if (!err && patch && out.full) {
+		/* the value was loaded (small): dcmtk writes the patched one */
+		err = img_set_value(f, j, fd, flags, true);
+		dd_buf_reset(&out.head);
+		dd_buf_reset(&out.tail);
+		if (!err)
+			err = dd_bridge_write_manifest(f, &be, max_lit, &out);
+		patch = false;
+	}
 	free(enc.item_len);
 	if (!err && out.src_len > 0 && out.src_off + out.src_len > size)
 		err = DD_E_CHANGED;
 	if (!err)
 		err = dd_manifest_add_literal(m, out.head.data, out.head.len);
-	if (!err && out.src_len > 0)
+	if (!err && out.src_len > 0 && patch)
+		err = img_add_patched(m, j, flags, out.src_off, out.src_len);
+	else if (!err && out.src_len > 0)
 		err = dd_manifest_add_source(m, out.src_off, out.src_len);
 	if (!err && out.pad)
 		err = dd_manifest_add_zero(m, out.pad);
@@ -870,6 +1229,7 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 	struct dd_bfile *f = NULL;
 	struct dd_bfile_info info;
 	struct tx t;
+	struct img_job img;
 	enum dd_reason reason = DD_REASON_NONE;
 	char charset[128] = "";
 	ssize_t n;
@@ -897,6 +1257,8 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 	}
 
 	memset(&t, 0, sizeof(t));
+	memset(&img, 0, sizeof(img));
+	dd_image_plan_init(&img.plan);
 	t.d = d;
 	dd_buf_init(&t.val, DD_DICOM_MAX_LITERAL);
 	dd_buf_init(&t.utf8, DD_DICOM_MAX_LITERAL);
@@ -916,9 +1278,21 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 		dd_text_ctx_set_shift(t.ctx, t.shift);
 		ctx_collect(&t, dd_bridge_file_dataset(f), charset, 0);
 	}
+	err = img_plan(&t, dd_bridge_file_dataset(f), fd, flags, log_name, &img,
+		       &reason);
+	if (err)
+		goto out_free;
+	if (reason != DD_REASON_NONE)
+		goto out_hide;
 	err = walk_item(&t, dd_bridge_file_dataset(f), charset, 0, 0);
+	if (!err && img.im)
+		err = img_strip(dd_bridge_file_dataset(f), 0);
+	if (!err && img_rewrites(&img) &&
+	    !dd_bridge_item_find(dd_bridge_file_dataset(f), T_PIXEL_DATA))
+		img.planned = false; /* the rules removed the pixels */
 	if (!err && d->markers)
-		err = add_markers(&t, dd_bridge_file_dataset(f));
+		err = add_markers(&t, dd_bridge_file_dataset(f),
+				  img_rewrites(&img));
 	if (err == DD_E_NOMEM)
 		goto out_free;
 	if (err) {
@@ -929,7 +1303,7 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 		err = DD_OK;
 		goto out_hide;
 	}
-	err = emit(f, fd, (uint64_t)st.st_size, &info, flags, m, &reason);
+	err = emit(f, fd, (uint64_t)st.st_size, &info, flags, &img, m, &reason);
 	if (err)
 		goto out_free;
 	if (reason != DD_REASON_NONE)
@@ -948,6 +1322,7 @@ out_hide:
 							 : DD_KIND_DICOM,
 			 reason);
 out_free:
+	dd_image_plan_free(&img.plan);
 	if (t.ctx)
 		dd_text_ctx_free(t.ctx);
 	dd_buf_free(&t.val);

@@ -51,6 +51,15 @@ enum {
 	 * the two, and deflated files always take this path.  Capped at
 	 * 256 MiB (hidden with DD_REASON_LIMIT above). */
 	DD_DICOM_FULL_REWRITE = 1u << 0,
+	/* The size without OCR, for a stat: everything is done as for the
+	 * real output (rules, markers, the image size plan with its
+	 * decode and text pre-pass), but no OCR runs and every pixel value
+	 * that would be redacted is ZEROS in @m.  @m->size and the hide
+	 * decision are those of the real transform, except that OCR may
+	 * still time out (the real transform then hides the file:
+	 * DD_REASON_TIMEOUT).  Such a manifest must never be served or
+	 * cached: its bytes are not the output. */
+	DD_DICOM_SIZE_ONLY = 1u << 1,
 };
 
 /* dd_dicom_transform() with @flags (DD_DICOM_*). */

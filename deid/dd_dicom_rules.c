@@ -289,8 +289,9 @@ static enum dd_dicom_act action_act(enum dd_dicom_action_kind k,
 	return DD_ACT_LAST;
 }
 
-static enum dd_dicom_act decide_actions(const struct dd_policy_dicom *d,
-					const struct dd_dicom_elem *e)
+static const struct dd_dicom_action *
+find_action(const struct dd_policy_dicom *d, const struct dd_dicom_elem *e,
+	    enum dd_dicom_act *act)
 {
 	size_t i, j;
 
@@ -301,13 +302,35 @@ static enum dd_dicom_act decide_actions(const struct dd_policy_dicom *d,
 			if (query_matches(&a->queries[j], e)) {
 				enum dd_dicom_act r = action_act(a->kind, e);
 
-				if (r != DD_ACT_LAST)
-					return r;
+				if (r != DD_ACT_LAST) {
+					*act = r;
+					return a;
+				}
 				break;
 			}
 		}
 	}
-	return DD_ACT_LAST;
+	*act = DD_ACT_LAST;
+	return NULL;
+}
+
+static enum dd_dicom_act decide_actions(const struct dd_policy_dicom *d,
+					const struct dd_dicom_elem *e)
+{
+	enum dd_dicom_act r;
+
+	(void)find_action(d, e, &r);
+	return r;
+}
+
+const struct dd_dicom_action *dd_dicom_action_for(const struct dd_policy *pol,
+						  const struct dd_dicom_elem *e)
+{
+	enum dd_dicom_act r;
+
+	if (!pol->dicom.tag_config)
+		return NULL;
+	return find_action(&pol->dicom, e, &r);
 }
 
 /* ---- profiles ------------------------------------------------------------ */

@@ -123,6 +123,15 @@ struct dd_dicom_elem {
 enum dd_dicom_act dd_dicom_decide(const struct dd_policy *pol,
 				  const struct dd_dicom_elem *e);
 
+/* The v1beta1 action that decides @e (the first action in list order
+ * with a matching query that applies to @e's VR), or NULL when no action
+ * does (the profile decides).  The DICOM engine asks this for the
+ * top-level PixelData: a cleanImageTag action there chooses the image
+ * redaction mode (dd_dicom_decide() says "keep" for it: the value itself
+ * is handled by the image module). */
+const struct dd_dicom_action *dd_dicom_action_for(const struct dd_policy *pol,
+						  const struct dd_dicom_elem *e);
+
 /* "keep", "recurse", "delete", ... (for logs and tests). */
 const char *dd_dicom_act_name(enum dd_dicom_act a);
 

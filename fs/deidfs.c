@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dd_log.h"
+#include "dd_ocr.h"
 #include "fs_ops.h"
 
 enum { FS_KEY_ALLOW_OTHER, FS_KEY_HELP_MOUNT };
@@ -278,6 +279,7 @@ int main(int argc, char *argv[])
 	bool explicit_cache = false;
 	int ret = 1;
 
+	(void)dd_ocr_ensure_env(argc, argv); /* OMP_THREAD_LIMIT=1 for OCR */
 	memset(&fs, 0, sizeof(fs));
 	fs.root.fd = -1;
 	fs.cfg.attr_timeout = 1.0;

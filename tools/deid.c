@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dd_ocr.h"
 #include "tool.h"
 
 static void usage(FILE *f)
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
 		{"index", dd_tool_index_main},
 	};
 
+	(void)dd_ocr_ensure_env(argc, argv); /* OMP_THREAD_LIMIT=1 for OCR */
 	if (argc < 2) {
 		usage(stderr);
 		return DD_EXIT_USAGE;
