@@ -343,7 +343,8 @@ static void dd_fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = keep;
-	fuse_reply_open(req, fi); /* libfuse releases @fh if this fails */
+	if (fuse_reply_open(req, fi) != 0) /* the open was interrupted */
+		fs_release(fs, fh);
 }
 
 static void dd_fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,

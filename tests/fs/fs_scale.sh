@@ -47,7 +47,7 @@ PY
 t1=$(date +%s.%N)
 note "tree made in $(echo "$t1 - $t0" | bc) s"
 
-rss() { awk '/^VmRSS|^VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
+rss() { awk '/^VmRSS|^VmHWM|^RssAnon|^RssFile/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
 
 fs_mount "$SRC" "$MNT"
 for pass in cold warm; do

@@ -130,7 +130,16 @@ grep -q 'files served' "$T/report.txt" || fail "deid report output"
 ok "counters xattr (unlisted), deid report"
 
 fs_umount "$MNT"
-ok "clean unmount"
+ok "clean unmount (fusermount3 -u): exit 0"
+
+fs_mount "$SRC" "$MNT"
+ls "$MNT" >/dev/null || fail "ls"
+kill -TERM "$FS_PID"
+wait "$FS_PID"
+rc=$?
+[ "$rc" = 0 ] || fail "deidfs exited with $rc after SIGTERM"
+mountpoint -q "$MNT" && fail "still mounted after SIGTERM"
+ok "clean unmount on SIGTERM: exit 0"
 
 # --- options: uid, gid, umask, preset ------------------------------------------
 fs_mount "$SRC" "$MNT" ",uid=1234,gid=4321,umask=027,attr_timeout=0.5"
