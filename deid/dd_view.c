@@ -257,7 +257,10 @@ dd_err dd_view_list_dir(const struct dd_view *v, int dirfd,
 	DIR *dir;
 
 	memset(out, 0, sizeof(*out));
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_NOATIME: listing must not touch the source's atime */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return DD_E_IO;
 	dir = fdopendir(fd);
