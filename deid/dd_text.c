@@ -86,7 +86,7 @@ static uint32_t tw_hash(const char *k, size_t n)
 	return h;
 }
 
-unsigned dd_tw_lookup(const char *key, size_t n)
+const struct dd_tw_entry *dd_tw_find(const char *key, size_t n)
 {
 	uint32_t mask = dd_tw_nslots - 1, h = tw_hash(key, n) & mask;
 
@@ -95,12 +95,19 @@ unsigned dd_tw_lookup(const char *key, size_t n)
 		const char *k;
 
 		if (!v)
-			return 0;
+			return NULL;
 		k = dd_tw_blob + dd_tw_entries[v - 1].off;
 		if (strncmp(k, key, n) == 0 && k[n] == 0)
-			return dd_tw_entries[v - 1].flags;
+			return &dd_tw_entries[v - 1];
 		h = (h + 1) & mask;
 	}
+}
+
+unsigned dd_tw_lookup(const char *key, size_t n)
+{
+	const struct dd_tw_entry *e = dd_tw_find(key, n);
+
+	return e ? e->flags : 0;
 }
 
 /* ---- tokens ------------------------------------------------------------------ */
@@ -187,8 +194,16 @@ static void tok_word_flags(struct dd_scan *sc, struct dd_tok *t)
 	if (t->kind != DD_TK_WORD)
 		return;
 	kl = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
-	if (kl >= 2)
-		t->wf = (uint16_t)dd_tw_lookup(key, kl);
+	if (kl) {
+		const struct dd_tw_entry *e = dd_tw_find(key, kl);
+
+		if (e && kl >= 2)
+			t->wf = e->flags;
+		/* a keyword only when the bytes are the word: ASCII, no
+		 * apostrophe */
+		if (e && kl == t->e - t->s && !(t->flags & DD_TF_NONASCII))
+			t->kw = e->kw;
+	}
 }
 
 void dd_text_tokenize(struct dd_scan *sc)

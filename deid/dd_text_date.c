@@ -19,34 +19,27 @@ static const char *const months[12] = { "january", "february", "march",
 	"april", "may", "june", "july", "august", "september", "october",
 	"november", "december" };
 
-/* Month of the word token @i (1..12), 0 if none. */
+/* Month of the word token @i (1..12), 0 if none: a month name or its
+ * first three letters, or "sept". */
 static int tok_month(const struct dd_scan *sc, size_t i)
 {
-	const struct dd_tok *t;
-	size_t l;
-	char w[12];
-
 	if (i >= sc->ntk)
 		return 0;
-	t = &sc->tk[i];
-	l = t->e - t->s;
-	if (t->kind != DD_TK_WORD || l < 3 || l > 9)
-		return 0;
-	for (size_t k = 0; k < l; k++) {
-		char c = sc->s[t->s + k];
-
-		w[k] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+	switch (sc->tk[i].kw) {
+	case DD_KW_january: case DD_KW_jan: return 1;
+	case DD_KW_february: case DD_KW_feb: return 2;
+	case DD_KW_march: case DD_KW_mar: return 3;
+	case DD_KW_april: case DD_KW_apr: return 4;
+	case DD_KW_may: return 5;
+	case DD_KW_june: case DD_KW_jun: return 6;
+	case DD_KW_july: case DD_KW_jul: return 7;
+	case DD_KW_august: case DD_KW_aug: return 8;
+	case DD_KW_september: case DD_KW_sep: case DD_KW_sept: return 9;
+	case DD_KW_october: case DD_KW_oct: return 10;
+	case DD_KW_november: case DD_KW_nov: return 11;
+	case DD_KW_december: case DD_KW_dec: return 12;
+	default: return 0;
 	}
-	w[l] = 0;
-	for (int m = 0; m < 12; m++) {
-		if (strcmp(w, months[m]) == 0)
-			return m + 1;
-		if (l == 3 && strncmp(w, months[m], 3) == 0)
-			return m + 1;
-	}
-	if (strcmp(w, "sept") == 0)
-		return 9;
-	return 0;
 }
 
 /* Numeric value of a NUM token of 1..4 digits; -1 otherwise. */
@@ -159,18 +152,14 @@ static int year2(int v)
 
 static bool date_cue(const struct dd_scan *sc, size_t i)
 {
-	static const char *const cues[] = { "on", "dated", "dob", "date", "since",
-		"from", "until", "of", "born", "admitted", "discharged", NULL };
-
 	if (sc->parse_only)
 		return true;
 
 	for (size_t k = 1; k <= 3 && k <= i; k++) {
 		if (sc->tk[i - k].kind == DD_TK_PUNCT)
 			continue;
-		for (int c = 0; cues[c]; c++)
-			if (dd_tok_is(sc, i - k, cues[c]))
-				return true;
+		if (dd_tok_in(sc, i - k, DD_KL_DATECUE))
+			return true;
 		break;
 	}
 	return false;
@@ -339,7 +328,7 @@ static size_t name_date(const struct dd_scan *sc, size_t i, struct dd_date_fmt *
 		}
 		return valid_ymd(-1, m, d) ? i + 3 : 0;
 	}
-	if (dd_tok_is(sc, j, "of"))
+	if (dd_tok_kw(sc, j, DD_KW_of))
 		j++;
 	m = tok_month(sc, j);
 	if (!m || !month_ok(sc, j, m) || !valid_ymd(-1, m, d))

@@ -13,33 +13,11 @@
 
 #include "dd_text_i.h"
 
-static const char *const street_suffixes[] = { "street", "st", "avenue", "ave",
-	"av", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive", "dr",
-	"court", "ct", "way", "place", "pl", "terrace", "ter", "circle", "cir",
-	"parkway", "pkwy", "highway", "hwy", "square", "sq", "trail", "trl",
-	"alley", "row", "loop", "path", "pike", "plaza", "crescent", "close",
-	"broadway", "turnpike", "tpke", "expressway", "route", "rte", NULL };
-
-static const char *const directions[] = { "n", "s", "e", "w", "ne", "nw",
-	"se", "sw", "north", "south", "east", "west", "northeast", "northwest",
-	"southeast", "southwest", NULL };
-
-static const char *const unit_words[] = { "apt", "apartment", "suite", "ste",
-	"unit", "bldg", "building", "fl", "floor", "lot", NULL };
-
 static const char *const state_abbr[] = { "AL", "AK", "AZ", "AR", "CA", "CO",
 	"CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
 	"LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
 	"NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD",
 	"TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "GU", NULL };
-
-static bool in_list(const struct dd_scan *sc, size_t i, const char *const *l)
-{
-	for (int k = 0; l[k]; k++)
-		if (dd_tok_is(sc, i, l[k]))
-			return true;
-	return false;
-}
 
 static bool is_cap(const struct dd_scan *sc, size_t i)
 {
@@ -125,7 +103,7 @@ static size_t city_state(struct dd_scan *sc, size_t i)
 	j = i + 1;
 	if (is_state_abbr(sc, j)) {
 		/* "MD" and "PA" are credentials too: only with a ZIP */
-		if ((dd_tok_is(sc, j, "md") || dd_tok_is(sc, j, "pa")) && !zip_at(sc, j + 1))
+		if ((dd_tok_kw(sc, j, DD_KW_md) || dd_tok_kw(sc, j, DD_KW_pa)) && !zip_at(sc, j + 1))
 			return 0;
 		nst = 1;
 	} else if ((nst = multi_lookup(sc, j, DD_TW_STATE, &fl)) == 0) {
@@ -147,7 +125,7 @@ static size_t city_state(struct dd_scan *sc, size_t i)
 
 static bool street_suffix(const struct dd_scan *sc, size_t i)
 {
-	return is_cap(sc, i) && in_list(sc, i, street_suffixes);
+	return is_cap(sc, i) && dd_tok_in(sc, i, DD_KL_STREET);
 }
 
 /* Unit after an address or alone: "Apt 4B", "Suite 200", "#12". */
@@ -160,7 +138,7 @@ static size_t unit_at(const struct dd_scan *sc, size_t i)
 	if (dd_tok_punct(sc, j, '#')) {
 		j++;
 	} else {
-		if (!in_list(sc, j, unit_words) || !(sc->tk[j].flags & (DD_TF_CAP | DD_TF_ALLCAPS)))
+		if (!dd_tok_in(sc, j, DD_KL_UNIT) || !(sc->tk[j].flags & (DD_TF_CAP | DD_TF_ALLCAPS)))
 			return 0;
 		j++;
 		if (dd_tok_punct(sc, j, '.'))
@@ -185,7 +163,7 @@ static size_t street_at(const struct dd_scan *sc, size_t i)
 		return 0;
 	if (t->e - t->s > 6)
 		return 0;
-	if (in_list(sc, j, directions) && (sc->tk[j].flags & DD_TF_CAP)) {
+	if (dd_tok_in(sc, j, DD_KL_DIR) && (sc->tk[j].flags & DD_TF_CAP)) {
 		j++;
 		if (dd_tok_punct(sc, j, '.'))
 			j++;
@@ -197,7 +175,7 @@ static size_t street_at(const struct dd_scan *sc, size_t i)
 			j++;
 			if (dd_tok_punct(sc, j, '.'))
 				j++;
-			if (in_list(sc, j, directions) && (sc->tk[j].flags & DD_TF_CAP))
+			if (dd_tok_in(sc, j, DD_KL_DIR) && (sc->tk[j].flags & DD_TF_CAP))
 				j++;
 			return j;
 		}
@@ -218,12 +196,12 @@ static void scan_addresses(struct dd_scan *sc)
 		size_t e, u;
 
 		/* PO Box */
-		if ((dd_tok_is(sc, i, "po") || dd_tok_is(sc, i, "p")) && i + 1 < sc->ntk) {
+		if ((dd_tok_kw(sc, i, DD_KW_po) || dd_tok_kw(sc, i, DD_KW_p)) && i + 1 < sc->ntk) {
 			size_t j = i + 1;
 
-			while (j < sc->ntk && j < i + 4 && (dd_tok_punct(sc, j, '.') || dd_tok_is(sc, j, "o")))
+			while (j < sc->ntk && j < i + 4 && (dd_tok_punct(sc, j, '.') || dd_tok_kw(sc, j, DD_KW_o)))
 				j++;
-			if (dd_tok_is(sc, j, "box") && j + 1 < sc->ntk &&
+			if (dd_tok_kw(sc, j, DD_KW_box) && j + 1 < sc->ntk &&
 			    sc->tk[j + 1].kind == DD_TK_NUM) {
 				dd_scan_add(sc, sc->tk[i].s, sc->tk[j + 1].e, DD_IT_STREET_ADDRESS, false);
 				i = j + 1;
@@ -247,21 +225,26 @@ static void scan_addresses(struct dd_scan *sc)
 
 /* ---- places ------------------------------------------------------------------- */
 
-static const char *const place_cues[][2] = { { "lives", "in" }, { "living", "in" },
-	{ "resident", "of" }, { "resides", "in" }, { "moved", "to" }, { "born", "in" },
-	{ "native", "of" }, { "travel", "to" }, { "traveled", "to" },
-	{ "travelled", "to" }, { "returned", "from" }, { "located", "in" },
-	{ "lived", "in" }, { "visiting", "from" }, { "relocated", "to" },
-	{ "home", "in" }, { "grew", "up" } };
+static const uint16_t place_cues[][2] = { { DD_KW_lives, DD_KW_in },
+	{ DD_KW_living, DD_KW_in }, { DD_KW_resident, DD_KW_of },
+	{ DD_KW_resides, DD_KW_in }, { DD_KW_moved, DD_KW_to },
+	{ DD_KW_born, DD_KW_in }, { DD_KW_native, DD_KW_of },
+	{ DD_KW_travel, DD_KW_to }, { DD_KW_traveled, DD_KW_to },
+	{ DD_KW_travelled, DD_KW_to }, { DD_KW_returned, DD_KW_from },
+	{ DD_KW_located, DD_KW_in }, { DD_KW_lived, DD_KW_in },
+	{ DD_KW_visiting, DD_KW_from }, { DD_KW_relocated, DD_KW_to },
+	{ DD_KW_home, DD_KW_in }, { DD_KW_grew, DD_KW_up } };
 
 static size_t place_cue(const struct dd_scan *sc, size_t i)
 {
+	if (i >= sc->ntk || !sc->tk[i].kw)
+		return 0;
 	for (size_t k = 0; k < sizeof(place_cues) / sizeof(place_cues[0]); k++)
-		if (dd_tok_is(sc, i, place_cues[k][0]) && dd_tok_is(sc, i + 1, place_cues[k][1])) {
+		if (dd_tok_kw(sc, i, place_cues[k][0]) && dd_tok_kw(sc, i + 1, place_cues[k][1])) {
 			size_t j = i + 2;
 
 			if (k == sizeof(place_cues) / sizeof(place_cues[0]) - 1 &&
-			    dd_tok_is(sc, j, "in"))
+			    dd_tok_kw(sc, j, DD_KW_in))
 				j++;
 			return j;
 		}
@@ -292,7 +275,7 @@ static void scan_places(struct dd_scan *sc)
 			continue;
 		}
 		/* ZIP after a cue */
-		if ((dd_tok_is(sc, i, "zip") || dd_tok_is(sc, i, "postal"))) {
+		if ((dd_tok_kw(sc, i, DD_KW_zip) || dd_tok_kw(sc, i, DD_KW_postal))) {
 			j = i + 1;
 			while (j < sc->ntk && j < i + 4 && !zip_at(sc, j))
 				j++;
@@ -317,33 +300,26 @@ static void scan_places(struct dd_scan *sc)
 
 /* ---- organisations ---------------------------------------------------------------- */
 
-static const char *const org_heads[] = { "hospital", "hospitals", "clinic",
-	"clinics", "infirmary", "hospice", "sanatorium", "university", "college",
-	"institute", "foundation", "pharmacy", "laboratories", "laboratory",
-	"labs", "associates", "partners", "practice", "inc", "llc", "corporation",
-	"corp", "center", "centre", "healthcare", "school", "academy", "church",
-	"system", "services", "network", "group", "home", NULL };
-
 /* Heads that need a qualifier before them ("Health System", "Nursing
  * Home", "Medical Group"). */
 static bool org_head_ok(const struct dd_scan *sc, size_t i)
 {
-	if (dd_tok_is(sc, i, "system") || dd_tok_is(sc, i, "services") ||
-	    dd_tok_is(sc, i, "network") || dd_tok_is(sc, i, "group"))
-		return i && (dd_tok_is(sc, i - 1, "health") || dd_tok_is(sc, i - 1, "medical") ||
-			     dd_tok_is(sc, i - 1, "healthcare") || dd_tok_is(sc, i - 1, "physicians"));
-	if (dd_tok_is(sc, i, "home"))
-		return i && (dd_tok_is(sc, i - 1, "nursing") || dd_tok_is(sc, i - 1, "care") ||
-			     dd_tok_is(sc, i - 1, "funeral"));
+	if (dd_tok_kw(sc, i, DD_KW_system) || dd_tok_kw(sc, i, DD_KW_services) ||
+	    dd_tok_kw(sc, i, DD_KW_network) || dd_tok_kw(sc, i, DD_KW_group))
+		return i && (dd_tok_kw(sc, i - 1, DD_KW_health) || dd_tok_kw(sc, i - 1, DD_KW_medical) ||
+			     dd_tok_kw(sc, i - 1, DD_KW_healthcare) || dd_tok_kw(sc, i - 1, DD_KW_physicians));
+	if (dd_tok_kw(sc, i, DD_KW_home))
+		return i && (dd_tok_kw(sc, i - 1, DD_KW_nursing) || dd_tok_kw(sc, i - 1, DD_KW_care) ||
+			     dd_tok_kw(sc, i - 1, DD_KW_funeral));
 	return true;
 }
 
 /* Words that may stand inside an organisation's name in lower case. */
 static bool org_link(const struct dd_scan *sc, size_t i)
 {
-	return dd_tok_is(sc, i, "of") || dd_tok_is(sc, i, "the") ||
-	       dd_tok_is(sc, i, "and") || dd_tok_punct(sc, i, '&') ||
-	       dd_tok_is(sc, i, "for");
+	return dd_tok_kw(sc, i, DD_KW_of) || dd_tok_kw(sc, i, DD_KW_the) ||
+	       dd_tok_kw(sc, i, DD_KW_and) || dd_tok_punct(sc, i, '&') ||
+	       dd_tok_kw(sc, i, DD_KW_for);
 }
 
 static bool org_word(const struct dd_scan *sc, size_t i)
@@ -351,7 +327,7 @@ static bool org_word(const struct dd_scan *sc, size_t i)
 	const struct dd_tok *t = &sc->tk[i];
 
 	return (t->kind == DD_TK_WORD && (t->flags & (DD_TF_CAP | DD_TF_ALLCAPS))) ||
-	       (dd_tok_punct(sc, i, '.') && i && dd_tok_is(sc, i - 1, "st"));
+	       (dd_tok_punct(sc, i, '.') && i && dd_tok_kw(sc, i - 1, DD_KW_st));
 }
 
 static void scan_orgs(struct dd_scan *sc)
@@ -359,7 +335,7 @@ static void scan_orgs(struct dd_scan *sc)
 	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
 		size_t b = i, e = i + 1, caps = 0;
 
-		if (!is_cap(sc, i) || !in_list(sc, i, org_heads) || !org_head_ok(sc, i))
+		if (!is_cap(sc, i) || !dd_tok_in(sc, i, DD_KL_ORGHEAD) || !org_head_ok(sc, i))
 			continue;
 		/* backwards over capitalised words, "St.", "of", "&" */
 		while (b > 0 && i - b < 6) {
@@ -368,12 +344,12 @@ static void scan_orgs(struct dd_scan *sc)
 			if (sc->tk[b].flags & DD_TF_NL_BEFORE)
 				break;
 			if (org_word(sc, p)) {
-				if (sc->tk[p].kind == DD_TK_WORD && !in_list(sc, p, org_heads))
+				if (sc->tk[p].kind == DD_TK_WORD && !dd_tok_in(sc, p, DD_KL_ORGHEAD))
 					caps++;
 				b = p;
 				continue;
 			}
-			if (org_link(sc, p) && p > 0 && org_word(sc, p - 1) && !dd_tok_is(sc, p, "the")) {
+			if (org_link(sc, p) && p > 0 && org_word(sc, p - 1) && !dd_tok_kw(sc, p, DD_KW_the)) {
 				b = p;
 				continue;
 			}
@@ -383,15 +359,15 @@ static void scan_orgs(struct dd_scan *sc)
 		 * Mercy Hospital" is rare, "Hospital course" is common */
 		while (b < i && (sc->tk[b].flags & DD_TF_SENT) && sc->tk[b].kind == DD_TK_WORD &&
 		       (sc->tk[b].wf & DD_TW_WORD) && !(sc->tk[b].wf & (DD_TW_GIVEN | DD_TW_PART | DD_TW_CITY)) &&
-		       (dd_tok_is(sc, b, "the") || dd_tok_is(sc, b, "at") || dd_tok_is(sc, b, "to") ||
-			dd_tok_is(sc, b, "from") || dd_tok_is(sc, b, "patient")))
+		       (dd_tok_kw(sc, b, DD_KW_the) || dd_tok_kw(sc, b, DD_KW_at) || dd_tok_kw(sc, b, DD_KW_to) ||
+			dd_tok_kw(sc, b, DD_KW_from) || dd_tok_kw(sc, b, DD_KW_patient)))
 			b++, caps--;
 		/* forwards: "University of Chicago", "Hospital of the University
 		 * of Pennsylvania" */
 		while (e + 1 < sc->ntk && org_link(sc, e) && !dd_tok_punct(sc, e, '&')) {
 			size_t f = e + 1;
 
-			if (dd_tok_is(sc, f, "the"))
+			if (dd_tok_kw(sc, f, DD_KW_the))
 				f++;
 			if (!is_cap(sc, f))
 				break;

@@ -22,68 +22,9 @@
 
 #include "dd_text_i.h"
 
-static const char *const titles[] = { "dr", "mr", "mrs", "ms", "miss", "mx",
-	"prof", "doctor", "professor", "sister", "rev", "father", "nurse",
-	"mister", "madam", "sr", "sra", "herr", "frau", "mme", "mlle", "dame",
-	"sir", "lady", "lord", NULL };
-
-/* cue words; a ':' after them makes the cue strong */
-static const char *const role_cues[] = { "patient", "pt", "name", "by",
-	"attending", "resident", "fellow", "intern", "surgeon", "radiologist",
-	"pathologist", "physician", "provider", "pcp", "cc", "husband", "wife",
-	"son", "daughter", "mother", "father", "brother", "sister", "spouse",
-	"partner", "friend", "guardian", "contact", "caregiver", "nurse", "rn",
-	"np", "pa", "md", "technologist", "tech", "dictated", "signed",
-	"transcribed", "referring", "referred", "ordering", "to", "from", "dear",
-	"mrs", "mr", "ms", "aunt", "uncle", "grandson", "granddaughter",
-	"niece", "nephew", "neighbor", "neighbour", "boyfriend", "girlfriend",
-	"fiance", "fiancee", "interpreter", "chaplain", "therapist",
-	"coordinator", "manager", "worker", "sincerely", "regards", "thanks",
-	"consultant", "anesthesiologist", "cardiologist", "oncologist", NULL };
-
-/* credentials after a name */
-static const char *const creds[] = { "md", "do", "rn", "np", "pa", "phd",
-	"mbbs", "frcp", "dds", "dmd", "pharmd", "lpn", "cnm", "crna", "facs",
-	"facp", "facc", "lcsw", "msw", "pt", "ot", "mph", "ms", "bsn", "msn",
-	"aprn", "fnp", "dnp", "jr", "sr", "ii", "iii", "iv", NULL };
-
-/* words after an eponym that make it a disease, sign or device */
-static const char *const epo_next[] = { "disease", "diseases", "syndrome",
-	"sign", "signs", "palsy", "test", "tests", "fracture", "lymphoma",
-	"sarcoma", "tumor", "tumour", "catheter", "maneuver", "manoeuvre",
-	"reflex", "phenomenon", "procedure", "operation", "classification",
-	"score", "scale", "criteria", "drain", "tube", "traction", "cell",
-	"cells", "bodies", "body", "node", "nodes", "triad", "law", "space",
-	"duct", "ulcer", "ulcers", "esophagus", "encephalopathy", "thyroiditis",
-	"dementia", "chorea", "contracture", "phenomenon", "position", "stage",
-	"staging", "grade", "index", "effusion", "nodule", "cyst", "hernia",
-	"neuroma", "neuralgia", "anomaly", "malformation", "diverticulum",
-	"ligament", "tendon", "gland", "glands", "canal", "area", "aphasia",
-	"coma", "respiration", "breathing", "type", "stain", "agar", "solution",
-	"lamp", "splint", "repair", "block", "incision", "deformity", "lesion",
-	"lesions", "formula", "equation", "effect", "murmur", "ratio",
-	"paralysis", "arteritis", "mole", "nevus", "pouch", "loop", NULL };
-
-static const char *const particles[] = { "van", "von", "de", "del", "della",
-	"der", "den", "di", "da", "du", "le", "la", "st", "ter", "ten", "bin",
-	"ibn", "al", "el", "dos", "das", "mac", NULL };
-
-static const char *const stopcaps[] = { "monday", "tuesday", "wednesday",
-	"thursday", "friday", "saturday", "sunday", "january", "february",
-	"march", "april", "may", "june", "july", "august", "september",
-	"october", "november", "december", "jan", "feb", "mar", "apr", "jun",
-	"jul", "aug", "sep", "sept", "oct", "nov", "dec", "i", "ii", "iii",
-	"iv", "md", "rn", "np", "pa", "do", "phd", "hospital", "clinic",
-	"center", "university", "street", "avenue", "road", "ct", "mri", "pet",
-	"ed", "er", "icu", "or", NULL };
-
-static bool in_list(const struct dd_scan *sc, size_t i, const char *const *l)
-{
-	for (int k = 0; l[k]; k++)
-		if (dd_tok_is(sc, i, l[k]))
-			return true;
-	return false;
-}
+/* The word lists (titles, role cues, credentials, words after an eponym,
+ * particles, capitalised words that are never names) are the DD_KWL_
+ * blocks of dd_text_i.h. */
 
 static bool capword(const struct dd_scan *sc, size_t i)
 {
@@ -93,7 +34,7 @@ static bool capword(const struct dd_scan *sc, size_t i)
 		return false;
 	t = &sc->tk[i];
 	return t->kind == DD_TK_WORD && (t->flags & (DD_TF_CAP | DD_TF_ALLCAPS)) &&
-	       !in_list(sc, i, stopcaps);
+	       !dd_tok_in(sc, i, DD_KL_STOPCAP);
 }
 
 static bool eponym_use(const struct dd_scan *sc, size_t i)
@@ -102,10 +43,10 @@ static bool eponym_use(const struct dd_scan *sc, size_t i)
 
 	if (t->wf & DD_TW_EPONYM)
 		return true;
-	if (in_list(sc, i + 1, epo_next))
+	if (dd_tok_in(sc, i + 1, DD_KL_EPONEXT))
 		return true;
 	/* "Bell's palsy", "Wilson's disease" */
-	return (t->flags & DD_TF_POSS) && in_list(sc, i + 1, epo_next);
+	return (t->flags & DD_TF_POSS) && dd_tok_in(sc, i + 1, DD_KL_EPONEXT);
 }
 
 /* Evidence of one capitalised token. */
@@ -246,12 +187,12 @@ static size_t run_after(const struct dd_scan *sc, size_t j, bool any, size_t max
 		    !((sc->tk[last].flags & DD_TF_INITIAL) && j == last + 2 &&
 		      dd_tok_adjacent(sc, last + 1, j)))
 			break;
-		if (in_list(sc, j, particles) && !(sc->tk[j].flags & DD_TF_CAP) &&
+		if (dd_tok_in(sc, j, DD_KL_PARTICLE) && !(sc->tk[j].flags & DD_TF_CAP) &&
 		    capword(sc, j + 1)) {
 			j++;
 			continue;
 		}
-		if (in_list(sc, j, titles) && (sc->tk[j].flags & DD_TF_CAP) && last == SIZE_MAX &&
+		if (dd_tok_in(sc, j, DD_KL_TITLE) && (sc->tk[j].flags & DD_TF_CAP) && last == SIZE_MAX &&
 		    dd_tok_punct(sc, j + 1, '.'))
 			break; /* "by Dr. X": the title rule takes it */
 		ev = tok_ev(sc, j);
@@ -280,7 +221,7 @@ static bool title_at(const struct dd_scan *sc, size_t i, size_t *next)
 {
 	const struct dd_tok *t = &sc->tk[i];
 
-	if (t->kind != DD_TK_WORD || !(t->flags & DD_TF_CAP) || !in_list(sc, i, titles))
+	if (t->kind != DD_TK_WORD || !(t->flags & DD_TF_CAP) || !dd_tok_in(sc, i, DD_KL_TITLE))
 		return false;
 	/* "Doctor", "Father", "Sister", "Nurse" without a dot are also
 	 * ordinary words: only before a capitalised word */
@@ -296,10 +237,10 @@ static bool cred_after(const struct dd_scan *sc, size_t e)
 		j++;
 	if (j >= sc->ntk || !(sc->tk[j].flags & (DD_TF_ALLCAPS | DD_TF_CAP)))
 		return false;
-	if (in_list(sc, j, creds) && !dd_tok_is(sc, j, "jr") && !dd_tok_is(sc, j, "sr"))
+	if (dd_tok_in(sc, j, DD_KL_CRED) && !dd_tok_kw(sc, j, DD_KW_jr) && !dd_tok_kw(sc, j, DD_KW_sr))
 		return true;
 	/* "M.D." */
-	return dd_tok_is(sc, j, "m") && dd_tok_punct(sc, j + 1, '.') && dd_tok_is(sc, j + 2, "d");
+	return dd_tok_kw(sc, j, DD_KW_m) && dd_tok_punct(sc, j + 1, '.') && dd_tok_kw(sc, j + 2, DD_KW_d);
 }
 
 /* "is a 92-year-old", ", a 45 year old", "was admitted", "presented" */
@@ -309,14 +250,14 @@ static bool verb_after(const struct dd_scan *sc, size_t e)
 
 	if (dd_tok_punct(sc, j, ','))
 		j++;
-	if ((dd_tok_is(sc, j, "is") || dd_tok_is(sc, j, "was")) && dd_tok_is(sc, j + 1, "a") &&
+	if ((dd_tok_kw(sc, j, DD_KW_is) || dd_tok_kw(sc, j, DD_KW_was)) && dd_tok_kw(sc, j + 1, DD_KW_a) &&
 	    j + 2 < sc->ntk && sc->tk[j + 2].kind == DD_TK_NUM)
 		return true;
-	if (dd_tok_is(sc, j, "a") && j + 1 < sc->ntk && sc->tk[j + 1].kind == DD_TK_NUM)
+	if (dd_tok_kw(sc, j, DD_KW_a) && j + 1 < sc->ntk && sc->tk[j + 1].kind == DD_TK_NUM)
 		return true;
-	return dd_tok_is(sc, j, "was") && (dd_tok_is(sc, j + 1, "admitted") ||
-					   dd_tok_is(sc, j + 1, "seen") ||
-					   dd_tok_is(sc, j + 1, "discharged"));
+	return dd_tok_kw(sc, j, DD_KW_was) && (dd_tok_kw(sc, j + 1, DD_KW_admitted) ||
+					   dd_tok_kw(sc, j + 1, DD_KW_seen) ||
+					   dd_tok_kw(sc, j + 1, DD_KW_discharged));
 }
 
 /* Rule 3/4/5 on a run of capitalised tokens [b, e]. */
@@ -360,7 +301,7 @@ static void scan_cued(struct dd_scan *sc)
 			}
 			continue;
 		}
-		if (!in_list(sc, i, role_cues) || sc->tk[i].kind != DD_TK_WORD)
+		if (!dd_tok_in(sc, i, DD_KL_ROLE) || sc->tk[i].kind != DD_TK_WORD)
 			continue;
 		j = i + 1;
 		strong = false;
@@ -471,7 +412,7 @@ static void scan_frames(struct dd_scan *sc)
 		while (b > 0 && n < 3 && capword(sc, b - 1) && !(sc->tk[b - 1].flags & DD_TF_ALLCAPS) &&
 		       dd_tok_adjacent(sc, b - 1, b) && !(sc->tk[b].flags & (DD_TF_SENT | DD_TF_NL_BEFORE)))
 			b--, n++;
-		if (!(sc->tk[b].flags & (DD_TF_SENT | DD_TF_NL_BEFORE)) && !in_list(sc, b - 1, role_cues) &&
+		if (!(sc->tk[b].flags & (DD_TF_SENT | DD_TF_NL_BEFORE)) && !dd_tok_in(sc, b - 1, DD_KL_ROLE) &&
 		    !(b && dd_tok_punct(sc, b - 1, ':')))
 			continue;
 		other = false;

@@ -608,64 +608,64 @@ skip:
 /* ---- identifiers after cue words --------------------------------------------------------- */
 
 struct id_cue {
-	const char *w1, *w2;  /* one or two words (w2 may be NULL) */
+	uint16_t w1, w2;  /* one or two words (enum dd_kw; w2 may be DD_KW_NONE) */
 	enum dd_info_type type;
 };
 
 static const struct id_cue id_cues[] = {
-	{ "mrn", NULL, DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "mr", NULL, DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "medical", "record", DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "med", "rec", DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "record", NULL, DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "chart", NULL, DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "hospital", "number", DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "unit", "number", DD_IT_MEDICAL_RECORD_NUMBER },
-	{ "npi", NULL, DD_IT_US_HEALTHCARE_NPI },
-	{ "dea", NULL, DD_IT_US_DEA_NUMBER },
-	{ "driver", "license", DD_IT_US_DRIVERS_LICENSE_NUMBER },
-	{ "drivers", "license", DD_IT_US_DRIVERS_LICENSE_NUMBER },
-	{ "driver", "licence", DD_IT_US_DRIVERS_LICENSE_NUMBER },
-	{ "dl", NULL, DD_IT_US_DRIVERS_LICENSE_NUMBER },
-	{ "license", NULL, DD_IT_US_DRIVERS_LICENSE_NUMBER },
-	{ "licence", NULL, DD_IT_US_DRIVERS_LICENSE_NUMBER },
-	{ "passport", NULL, DD_IT_PASSPORT },
-	{ "ssn", NULL, DD_IT_US_SOCIAL_SECURITY_NUMBER },
-	{ "social", "security", DD_IT_US_SOCIAL_SECURITY_NUMBER },
-	{ "vin", NULL, DD_IT_VEHICLE_IDENTIFICATION_NUMBER },
-	{ "accession", NULL, DD_IT_GENERIC_ID },
-	{ "acc", NULL, DD_IT_GENERIC_ID },
-	{ "account", NULL, DD_IT_GENERIC_ID },
-	{ "acct", NULL, DD_IT_GENERIC_ID },
-	{ "id", NULL, DD_IT_GENERIC_ID },
-	{ "identifier", NULL, DD_IT_GENERIC_ID },
-	{ "encounter", NULL, DD_IT_GENERIC_ID },
-	{ "visit", NULL, DD_IT_GENERIC_ID },
-	{ "case", NULL, DD_IT_GENERIC_ID },
-	{ "specimen", NULL, DD_IT_GENERIC_ID },
-	{ "order", NULL, DD_IT_GENERIC_ID },
-	{ "requisition", NULL, DD_IT_GENERIC_ID },
-	{ "claim", NULL, DD_IT_GENERIC_ID },
-	{ "member", NULL, DD_IT_GENERIC_ID },
-	{ "policy", NULL, DD_IT_GENERIC_ID },
-	{ "subscriber", NULL, DD_IT_GENERIC_ID },
-	{ "group", NULL, DD_IT_GENERIC_ID },
-	{ "reference", NULL, DD_IT_GENERIC_ID },
-	{ "ref", NULL, DD_IT_GENERIC_ID },
-	{ "study", NULL, DD_IT_GENERIC_ID },
-	{ "exam", NULL, DD_IT_GENERIC_ID },
-	{ "fin", NULL, DD_IT_GENERIC_ID },
-	{ "csn", NULL, DD_IT_GENERIC_ID },
-	{ "empi", NULL, DD_IT_GENERIC_ID },
-	{ "medicare", NULL, DD_IT_GENERIC_ID },
-	{ "medicaid", NULL, DD_IT_GENERIC_ID },
-	{ "insurance", NULL, DD_IT_GENERIC_ID },
-	{ "serial", NULL, DD_IT_GENERIC_ID },
-	{ "device", NULL, DD_IT_GENERIC_ID },
-	{ "certificate", NULL, DD_IT_GENERIC_ID },
-	{ "badge", NULL, DD_IT_GENERIC_ID },
-	{ "employee", NULL, DD_IT_GENERIC_ID },
-	{ "plan", NULL, DD_IT_GENERIC_ID },
+	{ DD_KW_mrn, DD_KW_NONE, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_mr, DD_KW_NONE, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_medical, DD_KW_record, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_med, DD_KW_rec, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_record, DD_KW_NONE, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_chart, DD_KW_NONE, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_hospital, DD_KW_number, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_unit, DD_KW_number, DD_IT_MEDICAL_RECORD_NUMBER },
+	{ DD_KW_npi, DD_KW_NONE, DD_IT_US_HEALTHCARE_NPI },
+	{ DD_KW_dea, DD_KW_NONE, DD_IT_US_DEA_NUMBER },
+	{ DD_KW_driver, DD_KW_license, DD_IT_US_DRIVERS_LICENSE_NUMBER },
+	{ DD_KW_drivers, DD_KW_license, DD_IT_US_DRIVERS_LICENSE_NUMBER },
+	{ DD_KW_driver, DD_KW_licence, DD_IT_US_DRIVERS_LICENSE_NUMBER },
+	{ DD_KW_dl, DD_KW_NONE, DD_IT_US_DRIVERS_LICENSE_NUMBER },
+	{ DD_KW_license, DD_KW_NONE, DD_IT_US_DRIVERS_LICENSE_NUMBER },
+	{ DD_KW_licence, DD_KW_NONE, DD_IT_US_DRIVERS_LICENSE_NUMBER },
+	{ DD_KW_passport, DD_KW_NONE, DD_IT_PASSPORT },
+	{ DD_KW_ssn, DD_KW_NONE, DD_IT_US_SOCIAL_SECURITY_NUMBER },
+	{ DD_KW_social, DD_KW_security, DD_IT_US_SOCIAL_SECURITY_NUMBER },
+	{ DD_KW_vin, DD_KW_NONE, DD_IT_VEHICLE_IDENTIFICATION_NUMBER },
+	{ DD_KW_accession, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_acc, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_account, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_acct, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_id, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_identifier, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_encounter, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_visit, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_case, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_specimen, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_order, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_requisition, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_claim, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_member, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_policy, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_subscriber, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_group, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_reference, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_ref, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_study, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_exam, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_fin, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_csn, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_empi, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_medicare, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_medicaid, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_insurance, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_serial, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_device, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_certificate, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_badge, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_employee, DD_KW_NONE, DD_IT_GENERIC_ID },
+	{ DD_KW_plan, DD_KW_NONE, DD_IT_GENERIC_ID },
 };
 
 /* Filler between the cue and the value: "number", "no.", "#", ":" ... */
@@ -679,10 +679,7 @@ static size_t skip_filler(const struct dd_scan *sc, size_t j)
 			j++;
 			continue;
 		}
-		if (dd_tok_is(sc, j, "number") || dd_tok_is(sc, j, "no") ||
-		    dd_tok_is(sc, j, "num") || dd_tok_is(sc, j, "nbr") ||
-		    dd_tok_is(sc, j, "id") ||
-		    dd_tok_is(sc, j, "code") || dd_tok_is(sc, j, "of")) {
+		if (dd_tok_in(sc, j, DD_KL_FILLER)) {
 			j++;
 			continue;
 		}
@@ -731,14 +728,14 @@ static size_t id_value(const struct dd_scan *sc, size_t j, bool *digit)
 static bool cue_match(const struct dd_scan *sc, size_t i, const struct id_cue *c,
 		      size_t *next)
 {
-	if (!dd_tok_is(sc, i, c->w1))
+	if (!dd_tok_kw(sc, i, c->w1))
 		return false;
 	if (!c->w2) {
 		*next = i + 1;
 		return true;
 	}
 	/* "driver's license": the possessive is not a token */
-	if (dd_tok_is(sc, i + 1, c->w2)) {
+	if (dd_tok_kw(sc, i + 1, c->w2)) {
 		*next = i + 2;
 		return true;
 	}
@@ -750,7 +747,7 @@ void dd_text_scan_ids(struct dd_scan *sc)
 	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
 		const struct dd_tok *t = &sc->tk[i];
 
-		if (t->kind != DD_TK_WORD)
+		if (t->kind != DD_TK_WORD || !(dd_kw_lists[t->kw] & DD_KL_IDCUE))
 			continue;
 		for (size_t c = 0; c < sizeof(id_cues) / sizeof(id_cues[0]); c++) {
 			size_t j, k, j0;
@@ -762,7 +759,7 @@ void dd_text_scan_ids(struct dd_scan *sc)
 			j = skip_filler(sc, j);
 			/* "Patient ID", "Case Number": a second cue word */
 			if (j < sc->ntk && sc->tk[j].kind == DD_TK_WORD &&
-			    (dd_tok_is(sc, j, "id") || dd_tok_is(sc, j, "number")))
+			    (dd_tok_kw(sc, j, DD_KW_id) || dd_tok_kw(sc, j, DD_KW_number)))
 				j = skip_filler(sc, j + 1);
 			if (j >= sc->ntk)
 				break;
@@ -789,7 +786,7 @@ void dd_text_scan_ids(struct dd_scan *sc)
 
 /* ---- ages of 90 and over ------------------------------------------------------------ */
 
-static const char *const age_words[] = { "ninety", "hundred", NULL };
+static const uint16_t age_words[] = { DD_KW_ninety, DD_KW_hundred };
 
 static bool age_after(const struct dd_scan *sc, size_t j)
 {
@@ -797,17 +794,19 @@ static bool age_after(const struct dd_scan *sc, size_t j)
 	 * " yr old", " years of age", "yo" */
 	if (dd_tok_punct(sc, j, '-'))
 		j++;
-	if (dd_tok_is(sc, j, "year") || dd_tok_is(sc, j, "years") ||
-	    dd_tok_is(sc, j, "yr") || dd_tok_is(sc, j, "yrs")) {
+	if (dd_tok_kw(sc, j, DD_KW_year) || dd_tok_kw(sc, j, DD_KW_years) ||
+	    dd_tok_kw(sc, j, DD_KW_yr) || dd_tok_kw(sc, j, DD_KW_yrs)) {
 		if (dd_tok_punct(sc, j + 1, '-'))
 			j++;
-		return dd_tok_is(sc, j + 1, "old") || (dd_tok_is(sc, j + 1, "of") &&
-						     dd_tok_is(sc, j + 2, "age"));
+		return dd_tok_kw(sc, j + 1, DD_KW_old) || (dd_tok_kw(sc, j + 1, DD_KW_of) &&
+						     dd_tok_kw(sc, j + 2, DD_KW_age));
 	}
-	if (dd_tok_is(sc, j, "yo") || dd_tok_is(sc, j, "yoM") || dd_tok_is(sc, j, "yoF"))
+	/* (the "yoM" and "yoF" this once listed were compared in upper case
+	 * and never matched; adding them would change the spans found) */
+	if (dd_tok_kw(sc, j, DD_KW_yo))
 		return true;
-	if (dd_tok_is(sc, j, "y") && (dd_tok_punct(sc, j + 1, '/') || dd_tok_punct(sc, j + 1, '.')) &&
-	    dd_tok_is(sc, j + 2, "o"))
+	if (dd_tok_kw(sc, j, DD_KW_y) && (dd_tok_punct(sc, j + 1, '/') || dd_tok_punct(sc, j + 1, '.')) &&
+	    dd_tok_kw(sc, j + 2, DD_KW_o))
 		return true;
 	return false;
 }
@@ -820,8 +819,8 @@ static bool age_before(const struct dd_scan *sc, size_t i)
 		j--;
 	if (!j)
 		return false;
-	return dd_tok_is(sc, j - 1, "age") || dd_tok_is(sc, j - 1, "aged") ||
-	       dd_tok_is(sc, j - 1, "ages");
+	return dd_tok_kw(sc, j - 1, DD_KW_age) || dd_tok_kw(sc, j - 1, DD_KW_aged) ||
+	       dd_tok_kw(sc, j - 1, DD_KW_ages);
 }
 
 void dd_text_scan_ages(struct dd_scan *sc)
@@ -834,14 +833,14 @@ void dd_text_scan_ages(struct dd_scan *sc)
 
 		if (t->kind == DD_TK_WORD) {
 			/* "ninety-two-year-old" */
-			for (int k = 0; age_words[k]; k++) {
+			for (size_t k = 0; k < sizeof(age_words) / sizeof(age_words[0]); k++) {
 				size_t e = i;
 
-				if (!dd_tok_is(sc, i, age_words[k]))
+				if (!dd_tok_kw(sc, i, age_words[k]))
 					continue;
 				while (e + 2 < sc->ntk && dd_tok_punct(sc, e + 1, '-') &&
 				       sc->tk[e + 2].kind == DD_TK_WORD &&
-				       !dd_tok_is(sc, e + 2, "year") && !dd_tok_is(sc, e + 2, "years"))
+				       !dd_tok_kw(sc, e + 2, DD_KW_year) && !dd_tok_kw(sc, e + 2, DD_KW_years))
 					e += 2;
 				if (age_after(sc, e + 1) || age_before(sc, i))
 					dd_scan_add(sc, t->s, sc->tk[e].e, DD_IT_AGE, false);
