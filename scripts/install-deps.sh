@@ -9,8 +9,9 @@ BUILD_PKGS="build-essential meson ninja-build pkg-config python3
  libfuse3-dev fuse3 libdcmtk-dev dcmtk libsndfile1-dev libjson-c-dev
  libtesseract-dev tesseract-ocr-eng liblmdb-dev lmdb-utils libssl-dev
  libopenjp2-7-dev"
-TEST_PKGS="dicom3tools jq python3-pydicom python3-numpy orthanc rsync
- libgdcm-tools openssl procps psmisc attr"
+TEST_PKGS="dicom3tools jq python3-pydicom python3-numpy python3-pil fonts-dejavu-core
+ fonts-noto-mono orthanc rsync
+ libgdcm-tools openssl procps psmisc attr time tesseract-ocr"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--build" ] || pkgs="$pkgs $TEST_PKGS"
