@@ -14,9 +14,11 @@ SRC=$T/src MNT=$T/mnt
 # one large file alone in its directory (readahead must not cover it)
 fs_make_ct "$T/gen" 2 1024 1024
 mkdir -p "$SRC/one"
-cp "$T/gen/$(ls "$T/gen" | sed -n 1p)" "$SRC/one/ct.dcm"
+ct1=$(find "$T/gen" -type f -name '*.dcm' | sort | sed -n 1p)
+ct2=$(find "$T/gen" -type f -name '*.dcm' | sort | sed -n 2p)
+cp "$ct1" "$SRC/one/ct.dcm"
 # the "new" content: a different image, same size (in place) / any size
-cp "$T/gen/$(ls "$T/gen" | sed -n 2p)" "$T/new.dcm"
+cp "$ct2" "$T/new.dcm"
 "$DEID" file "$T/new.dcm" "$T/new.view" -p "$POLICY" --key-file "$KEYFILE" ||
 	fail "deid file of the new content"
 cmp -s "$SRC/one/ct.dcm" "$T/new.dcm" && fail "old and new content are equal"
@@ -26,7 +28,7 @@ view=$(find "$MNT" -type f)
 [ "$(echo "$view" | wc -l)" = 1 ] || fail "expected one view file, got: $view"
 
 for mode in rename inplace; do
-	cp "$T/gen/$(ls "$T/gen" | sed -n 1p)" "$SRC/one/ct.dcm.tmp"
+	cp "$ct1" "$SRC/one/ct.dcm.tmp"
 	mv "$SRC/one/ct.dcm.tmp" "$SRC/one/ct.dcm"
 	sleep 0.3
 	"$PYTHON" - "$view" "$SRC/one/ct.dcm" "$T/new.dcm" "$T/new.view" "$mode" <<'PY' || fail "change while open ($mode)"

@@ -50,11 +50,14 @@ while IFS= read -r -d '' f; do
 	rc=0
 	"$DEID" file "$SRC/$f" "$T/tmp/out" -p "$POLICY" --key-file "$KEYFILE" \
 		2>>"$T/deid_file.log" || rc=$?
+	# 0: served; 3: hidden; 1 with "hidden (": hidden for an error reason
 	case $rc in
 	0) sha256sum <"$T/tmp/out" | awk '{print $1}' >>"$T/deid_file_sums"
 	   printf '%s\n' "$f" >>"$T/visible_src"
 	   rm -f "$T/tmp/out" ;;
 	3) n_hidden=$((n_hidden + 1)) ;;
+	1) tail -1 "$T/deid_file.log" | grep -q 'hidden (' || fail "deid file $f: exit 1"
+	   n_hidden=$((n_hidden + 1)) ;;
 	*) fail "deid file $f: exit $rc" ;;
 	esac
 done < <(fs_src_files "$SRC")
