@@ -8,4 +8,4 @@ scripts/build.sh build
 meson test -C build --print-errorlogs --num-processes 2 \
 	--suite core --suite policy --suite cache --suite fuzz --suite text \
 	--timeout-multiplier 20 \
-	--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
+	--wrapper 'valgrind --child-silent-after-fork=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
