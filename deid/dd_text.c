@@ -75,32 +75,45 @@ size_t dd_text_fold(const char *s, size_t n, char *out, size_t cap)
 	return o;
 }
 
+#define TW_FNV_BASIS 2166136261u
+#define TW_FNV_PRIME 16777619u
+
 static uint32_t tw_hash(const char *k, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = TW_FNV_BASIS;
 
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)k[i];
-		h *= 16777619u;
+		h *= TW_FNV_PRIME;
 	}
 	return h;
 }
 
-const struct dd_tw_entry *dd_tw_find(const char *key, size_t n)
+/* The entry of @key (@n bytes, hash @h), NULL if absent.  Table keys are
+ * NUL-terminated and @key holds no NUL, so the byte loop stops at the end
+ * of a shorter key. */
+static const struct dd_tw_entry *tw_find_h(const char *key, size_t n, uint32_t h)
 {
-	uint32_t mask = dd_tw_nslots - 1, h = tw_hash(key, n) & mask;
+	uint32_t mask = dd_tw_nslots - 1;
 
-	for (;;) {
+	for (h &= mask;; h = (h + 1) & mask) {
 		uint32_t v = dd_tw_slots[h];
 		const char *k;
+		size_t j;
 
 		if (!v)
 			return NULL;
 		k = dd_tw_blob + dd_tw_entries[v - 1].off;
-		if (strncmp(k, key, n) == 0 && k[n] == 0)
+		for (j = 0; j < n && k[j] == key[j]; j++)
+			;
+		if (j == n && k[n] == 0)
 			return &dd_tw_entries[v - 1];
-		h = (h + 1) & mask;
 	}
+}
+
+const struct dd_tw_entry *dd_tw_find(const char *key, size_t n)
+{
+	return tw_find_h(key, n, tw_hash(key, n));
 }
 
 unsigned dd_tw_lookup(const char *key, size_t n)
@@ -112,11 +125,28 @@ unsigned dd_tw_lookup(const char *key, size_t n)
 
 /* ---- tokens ------------------------------------------------------------------ */
 
+enum {
+	CL_UP = 1,     /* A-Z */
+	CL_LO = 2,     /* a-z */
+	CL_DIG = 4,    /* 0-9 */
+	CL_LEAD = 8,   /* lead byte of a letter: C3..DF, E3..F4 */
+	CL_CONT = 16,  /* continuation byte 80..BF */
+	CL_SPACE = 32, /* space, \t \r \n \f \v NUL */
+};
+
+/* Latin-1 letters and up (U+00C0...); U+0080..U+00BF are symbols (NBSP,
+ * degree, micro) and E2 xx xx is general punctuation. */
+static const uint8_t cls[256] = {
+	[0] = CL_SPACE, [' '] = CL_SPACE, ['\t'] = CL_SPACE, ['\r'] = CL_SPACE,
+	['\n'] = CL_SPACE, ['\f'] = CL_SPACE, ['\v'] = CL_SPACE,
+	['A' ... 'Z'] = CL_UP, ['a' ... 'z'] = CL_LO, ['0' ... '9'] = CL_DIG,
+	[0x80 ... 0xBF] = CL_CONT, [0xC3 ... 0xDF] = CL_LEAD,
+	[0xE3 ... 0xF4] = CL_LEAD,
+};
+
 static bool is_letter_lead(unsigned c)
 {
-	/* Latin-1 letters and up (U+00C0...); U+0080..U+00BF are symbols
-	 * (NBSP, degree, micro) and E2 xx xx is general punctuation. */
-	return (c >= 0xC3 && c <= 0xDF) || (c >= 0xE3 && c <= 0xF4);
+	return cls[c] & CL_LEAD;
 }
 
 static size_t utf8_len(unsigned c)
@@ -134,12 +164,12 @@ static size_t utf8_len(unsigned c)
 
 static bool is_alpha(unsigned c)
 {
-	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+	return cls[c] & (CL_UP | CL_LO);
 }
 
 static bool is_digit(unsigned c)
 {
-	return c >= '0' && c <= '9';
+	return cls[c] & CL_DIG;
 }
 
 /* Apostrophe at @i: ' or ’ ; returns its length or 0. */
@@ -169,20 +199,40 @@ static bool tok_push(struct dd_scan *sc, const struct dd_tok *t)
 	return true;
 }
 
-static void tok_word_flags(struct dd_scan *sc, struct dd_tok *t)
+/* Case flags, the folded token (into sc->fold) and, for words, the word
+ * table's flags and the keyword id.  @plain: the token is ASCII letters
+ * and digits only, so folding is lower-casing, done in the same pass as
+ * the hash and the case counts. */
+static void tok_word_flags(struct dd_scan *sc, struct dd_tok *t, bool plain)
 {
 	const unsigned char *p = (const unsigned char *)sc->s;
 	unsigned upper = 0, lower = 0;
-	char key[64];
-	size_t kl;
+	char *key = sc->fold + sc->nfold;
+	size_t kl, len = t->e - t->s;
+	uint32_t h = TW_FNV_BASIS;
 
-	for (size_t i = t->s; i < t->e; i++) {
-		if (p[i] >= 'A' && p[i] <= 'Z')
-			upper++;
-		else if (p[i] >= 'a' && p[i] <= 'z')
-			lower++;
-		else if (p[i] >= 0x80)
-			t->flags |= DD_TF_NONASCII;
+	if (plain && len <= DD_FOLD_MAX) {
+		for (size_t i = 0; i < len; i++) {
+			unsigned c = p[t->s + i], k = cls[c];
+
+			upper += (k & CL_UP) != 0;
+			lower += (k & CL_LO) != 0;
+			c |= (k & CL_UP) ? 0x20 : 0;
+			key[i] = (char)c;
+			h = (h ^ c) * TW_FNV_PRIME;
+		}
+		kl = len;
+	} else {
+		for (size_t i = t->s; i < t->e; i++) {
+			if (p[i] >= 'A' && p[i] <= 'Z')
+				upper++;
+			else if (p[i] >= 'a' && p[i] <= 'z')
+				lower++;
+			else if (p[i] >= 0x80)
+				t->flags |= DD_TF_NONASCII;
+		}
+		kl = dd_text_fold(sc->s + t->s, len, key, DD_FOLD_MAX + 1);
+		h = tw_hash(key, kl);
 	}
 	if (p[t->s] >= 'A' && p[t->s] <= 'Z')
 		t->flags |= DD_TF_CAP;
@@ -191,19 +241,39 @@ static void tok_word_flags(struct dd_scan *sc, struct dd_tok *t)
 		t->flags |= DD_TF_CAP; /* À..Þ */
 	if (upper >= 2 && lower == 0)
 		t->flags |= DD_TF_ALLCAPS;
-	if (t->kind != DD_TK_WORD)
+	t->fo = (uint32_t)sc->nfold;
+	t->fl = (uint8_t)kl;
+	sc->nfold += kl;
+	/* (the word table is looked up for keys of up to 63 bytes) */
+	if (t->kind != DD_TK_WORD || !kl || kl > 63)
 		return;
-	kl = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
-	if (kl) {
-		const struct dd_tw_entry *e = dd_tw_find(key, kl);
+	{
+		const struct dd_tw_entry *e = tw_find_h(key, kl, h);
 
 		if (e && kl >= 2)
 			t->wf = e->flags;
 		/* a keyword only when the bytes are the word: ASCII, no
 		 * apostrophe */
-		if (e && kl == t->e - t->s && !(t->flags & DD_TF_NONASCII))
+		if (e && kl == len && !(t->flags & DD_TF_NONASCII))
 			t->kw = e->kw;
 	}
+}
+
+/* A number: its fold is itself (unless a stray byte is in it). */
+static void tok_num_fold(struct dd_scan *sc, struct dd_tok *t, bool plain)
+{
+	size_t len = t->e - t->s, kl;
+	char *key = sc->fold + sc->nfold;
+
+	if (plain && len <= DD_FOLD_MAX) {
+		memcpy(key, sc->s + t->s, len);
+		kl = len;
+	} else {
+		kl = dd_text_fold(sc->s + t->s, len, key, DD_FOLD_MAX + 1);
+	}
+	t->fo = (uint32_t)sc->nfold;
+	t->fl = (uint8_t)kl;
+	sc->nfold += kl;
 }
 
 void dd_text_tokenize(struct dd_scan *sc)
@@ -212,12 +282,19 @@ void dd_text_tokenize(struct dd_scan *sc)
 	size_t i = 0, n = sc->n;
 	bool nl = true, sent = true;
 
+	/* a fold is never longer than its token; DD_FOLD_MAX + 1 of slack
+	 * for dd_text_fold()'s NUL and its writes before it gives up */
+	sc->fold = malloc(n + DD_FOLD_MAX + 2);
+	sc->nfold = 0;
+	if (!sc->fold) {
+		sc->err = DD_E_NOMEM;
+		return;
+	}
 	while (i < n && !sc->err) {
 		unsigned c = p[i];
 		struct dd_tok t = { 0 };
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
-		    c == '\v' || c == 0) {
+		if (cls[c] & CL_SPACE) {
 			if (c == '\n') {
 				nl = true;
 				sent = true;
@@ -230,9 +307,19 @@ void dd_text_tokenize(struct dd_scan *sc)
 			continue;
 		}
 		t.s = (uint32_t)i;
-		if (is_alpha(c) || is_digit(c) || is_letter_lead(c)) {
+		if (cls[c] & (CL_UP | CL_LO | CL_DIG | CL_LEAD)) {
 			bool letters = false, digits = false;
+			size_t plain_end;
 
+			/* ASCII letters and digits: the common case */
+			while (i < n && (cls[p[i]] & (CL_UP | CL_LO | CL_DIG))) {
+				if (cls[p[i]] & CL_DIG)
+					digits = true;
+				else
+					letters = true;
+				i++;
+			}
+			plain_end = i;
 			while (i < n) {
 				size_t a;
 
@@ -267,7 +354,9 @@ void dd_text_tokenize(struct dd_scan *sc)
 			t.kind = letters ? (digits ? DD_TK_ALNUM : DD_TK_WORD)
 					 : DD_TK_NUM;
 			if (letters)
-				tok_word_flags(sc, &t);
+				tok_word_flags(sc, &t, i == plain_end);
+			else
+				tok_num_fold(sc, &t, i == plain_end);
 			if (t.kind == DD_TK_WORD && t.e - t.s == 1 &&
 			    (t.flags & DD_TF_CAP) && i < n && p[i] == '.')
 				t.flags |= DD_TF_INITIAL;
@@ -443,6 +532,7 @@ static dd_err cand_merge(struct dd_scan *sc, const bool *want,
 
 static void scan_free(struct dd_scan *sc)
 {
+	free(sc->fold);
 	free(sc->tk);
 	free(sc->cand);
 	free(sc->seen);

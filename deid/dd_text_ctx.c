@@ -37,11 +37,17 @@ struct ctx_date {
 
 #define CTX_MAX_VALUES 4096
 
+enum { CTX_FIRST_ALNUM = 1, CTX_FIRST_WORD = 2 };
+
 struct dd_text_ctx {
 	struct ctx_val *v;
 	size_t n, cap;
 	struct ctx_date *dates;
 	size_t nd, capd;
+	/* first bytes of the keys: CTX_FIRST_ALNUM for CV_ALNUM values,
+	 * CTX_FIRST_WORD for the others; a token whose first byte (folded)
+	 * starts no key is passed over without trying each value */
+	uint8_t first[256];
 	char initials[32];  /* upper-case initials of the names */
 	size_t ninitials;
 	int shift;
@@ -121,6 +127,7 @@ static dd_err val_push(struct dd_text_ctx *c, enum dd_info_type type,
 	v->len = len;
 	v->type = type;
 	v->kind = kind;
+	c->first[(unsigned char)key[0]] |= kind == CV_ALNUM ? CTX_FIRST_ALNUM : CTX_FIRST_WORD;
 	v->common = kind == CV_WORD &&
 		    (dd_tw_lookup(key, len) & (DD_TW_WORD | DD_TW_MED)) != 0;
 	c->n++;
@@ -256,17 +263,22 @@ static const char *const abbrev[][2] = { { "street", "st" }, { "avenue", "ave" }
 	{ "highway", "hwy" }, { "parkway", "pkwy" }, { "terrace", "ter" },
 	{ "circle", "cir" } };
 
-/* Fold one word and shorten it to its abbreviation. */
-static size_t seq_word(const char *w, size_t n, char *out, size_t cap)
+/* Shorten a folded word (@out, @l bytes, NUL-terminated) to its
+ * abbreviation. */
+static size_t seq_abbrev(char *out, size_t l, size_t cap)
 {
-	size_t l = dd_text_fold(w, n, out, cap);
-
 	for (size_t k = 0; l && k < sizeof(abbrev) / sizeof(abbrev[0]); k++)
 		if (strcmp(out, abbrev[k][0]) == 0 && strlen(abbrev[k][1]) < cap) {
 			strcpy(out, abbrev[k][1]);
 			return strlen(out);
 		}
 	return l;
+}
+
+/* Fold one word and shorten it to its abbreviation. */
+static size_t seq_word(const char *w, size_t n, char *out, size_t cap)
+{
+	return seq_abbrev(out, dd_text_fold(w, n, out, cap), cap);
 }
 
 static bool word_byte(unsigned char ch)
@@ -433,6 +445,7 @@ static size_t match_seq(const struct dd_scan *sc, size_t i, const struct ctx_val
 
 	while (j < sc->ntk && k < v->len) {
 		const struct dd_tok *t = &sc->tk[j];
+		const char *fw;
 		size_t l;
 
 		if (t->kind == DD_TK_PUNCT) {
@@ -441,7 +454,13 @@ static size_t match_seq(const struct dd_scan *sc, size_t i, const struct ctx_val
 			j++;
 			continue;
 		}
-		l = seq_word(sc->s + t->s, t->e - t->s, w, sizeof(w));
+		/* seq_word() of the token, from its fold */
+		fw = dd_tok_fold(sc, j, sizeof(w) - 1, &l);
+		if (!fw)
+			return 0;
+		memcpy(w, fw, l);
+		w[l] = 0;
+		l = seq_abbrev(w, l, sizeof(w));
 		if (!l || k + l > v->len || memcmp(v->key + k, w, l) != 0)
 			return 0;
 		k += l;
@@ -458,11 +477,10 @@ static size_t match_seq(const struct dd_scan *sc, size_t i, const struct ctx_val
 static bool word_match(const struct dd_scan *sc, size_t i, const struct ctx_val *v,
 		       size_t *end)
 {
-	const struct dd_tok *t = &sc->tk[i];
-	char key[128];
-	size_t l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
+	size_t l, l2;
+	const char *key = dd_tok_fold(sc, i, 127, &l), *k2;
 
-	if (!l)
+	if (!key)
 		return false;
 	if (l == v->len && memcmp(key, v->key, l) == 0) {
 		*end = i;
@@ -471,10 +489,8 @@ static bool word_match(const struct dd_scan *sc, size_t i, const struct ctx_val 
 	/* "O Brien", "Mc Donald": two tokens folded together */
 	if (l < v->len && memcmp(key, v->key, l) == 0 && i + 1 < sc->ntk &&
 	    sc->tk[i + 1].kind == DD_TK_WORD && dd_tok_adjacent(sc, i, i + 1)) {
-		const struct dd_tok *u = &sc->tk[i + 1];
-		size_t l2 = dd_text_fold(sc->s + u->s, u->e - u->s, key + l, sizeof(key) - l);
-
-		if (l2 && l + l2 == v->len && memcmp(key, v->key, v->len) == 0) {
+		k2 = dd_tok_fold(sc, i + 1, 127 - l, &l2);
+		if (k2 && l + l2 == v->len && memcmp(k2, v->key + l, l2) == 0) {
 			*end = i + 1;
 			return true;
 		}
@@ -514,11 +530,25 @@ void dd_text_scan_ctx(struct dd_scan *sc)
 		return;
 	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
 		const struct dd_tok *t = &sc->tk[i];
+		/* a value can only match where its key's first byte is: the
+		 * first byte, lower-cased, for CV_ALNUM (match_alnum); the
+		 * first byte of the folded token for the others */
+		unsigned char fa = (unsigned char)sc->s[t->s];
+		int fw = t->fl ? (unsigned char)sc->fold[t->fo] : -1;
 
+		if (t->kind == DD_TK_PUNCT)
+			continue; /* no value matches at punctuation */
+		if (fa >= 'A' && fa <= 'Z')
+			fa |= 0x20;
+		if (!(c->first[fa] & CTX_FIRST_ALNUM) &&
+		    !(fw >= 0 && (c->first[fw] & CTX_FIRST_WORD)))
+			continue;
 		for (size_t k = 0; k < c->n; k++) {
 			const struct ctx_val *v = &c->v[k];
 			size_t e, b = i;
 
+			if ((unsigned char)v->key[0] != (v->kind == CV_ALNUM ? fa : fw))
+				continue;
 			if (v->kind == CV_ALNUM) {
 				if (t->kind == DD_TK_PUNCT)
 					continue;

@@ -403,6 +403,7 @@ bool dd_text_date_parse(const char *s, size_t n, struct dd_date_fmt *f)
 	dd_text_tokenize(&sc);
 	ok = !sc.err && sc.ntk && (e = date_at(&sc, 0, f, 0)) == sc.ntk;
 	free(sc.tk);
+	free(sc.fold);
 	return ok;
 }
 

@@ -183,7 +183,14 @@ struct dd_tok {
 	uint8_t flags;      /* DD_TF_* */
 	uint16_t wf;        /* DD_TW_* of the folded word (words only) */
 	uint16_t kw;        /* enum dd_kw (words only), DD_KW_NONE if none */
+	uint8_t fl;         /* length of the folded token, 0 if it cannot be
+			     * folded (or is longer than DD_FOLD_MAX) */
+	uint32_t fo;        /* the folded token: sc->fold + fo (no NUL) */
 };
+
+/* Tokens other than punctuation are folded once (dd_text_fold) into the
+ * scan's fold buffer, at most this many bytes. */
+#define DD_FOLD_MAX 127
 
 /* ---- candidates ------------------------------------------------------------ */
 
@@ -210,6 +217,8 @@ struct dd_scan {
 	 * 64-bit hashes of the folded words (0 = empty) */
 	uint64_t *seen;
 	size_t nseen, capseen;
+	char *fold;      /* folded tokens (struct dd_tok fo, fl) */
+	size_t nfold;
 	dd_err err;
 	bool parse_only; /* dd_text_date_parse(): the span is known to be a date */
 };
@@ -234,6 +243,20 @@ static inline bool dd_tok_punct(const struct dd_scan *sc, size_t i, char ch)
 {
 	return i < sc->ntk && sc->tk[i].kind == DD_TK_PUNCT &&
 	       sc->s[sc->tk[i].s] == ch;
+}
+/* The folded token @i (dd_text_fold() of its bytes, not NUL-terminated)
+ * and its length in *len, or NULL when it cannot be folded, is
+ * punctuation, or is longer than @max bytes (the output size a caller of
+ * dd_text_fold() would have passed, less one). */
+static inline const char *dd_tok_fold(const struct dd_scan *sc, size_t i,
+				      size_t max, size_t *len)
+{
+	const struct dd_tok *t = &sc->tk[i];
+
+	if (!t->fl || t->fl > max)
+		return NULL;
+	*len = t->fl;
+	return sc->fold + t->fo;
 }
 /* True when tokens i and j are separated only by spaces/tabs (no newline) */
 bool dd_tok_adjacent(const struct dd_scan *sc, size_t i, size_t j);

@@ -50,6 +50,7 @@ static size_t multi_lookup(const struct dd_scan *sc, size_t i, unsigned want,
 
 	for (size_t k = 0; k < 3 && i + k < sc->ntk; k++) {
 		const struct dd_tok *t = &sc->tk[i + k];
+		const char *fw;
 		size_t l;
 		unsigned f;
 
@@ -59,11 +60,18 @@ static size_t multi_lookup(const struct dd_scan *sc, size_t i, unsigned want,
 			break;
 		if (k)
 			key[kl++] = ' ';
-		l = dd_text_fold(sc->s + t->s, t->e - t->s, key + kl, sizeof(key) - kl);
-		if (!l)
+		fw = dd_tok_fold(sc, i + k, sizeof(key) - kl - 1, &l);
+		if (!fw)
 			break;
+		if (k == 0 && l <= 63) {
+			/* the tokeniser looked the word up already (a
+			 * one-letter key is in no list: 0) */
+			f = t->wf;
+		} else {
+			memcpy(key + kl, fw, l);
+			f = dd_tw_lookup(key, kl + l);
+		}
 		kl += l;
-		f = dd_tw_lookup(key, kl);
 		if (f & want) {
 			best = k + 1;
 			*flags = f;

@@ -88,12 +88,12 @@ static size_t unit_end(const struct dd_scan *sc, size_t i)
 	return i;
 }
 
-static uint64_t seen_hash(const char *k, bool common)
+static uint64_t seen_hash(const char *k, size_t n, bool common)
 {
 	uint64_t h = common ? 1469598103934665603ull ^ 0x21 : 1469598103934665603ull;
 
-	for (; *k; k++) {
-		h ^= (unsigned char)*k;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)k[i];
 		h *= 1099511628211ull;
 	}
 	return h ? h : 1;
@@ -148,7 +148,7 @@ static void seen_put(struct dd_scan *sc, uint64_t h)
 static void seen_add(struct dd_scan *sc, size_t i, bool common)
 {
 	const struct dd_tok *t = &sc->tk[i];
-	char key[64];
+	const char *key;
 	size_t l;
 	bool word;
 
@@ -157,9 +157,9 @@ static void seen_add(struct dd_scan *sc, size_t i, bool common)
 	word = (t->wf & (DD_TW_WORD | DD_TW_MED)) != 0;
 	if (word && !common)
 		return;
-	l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
-	if (l)
-		seen_put(sc, seen_hash(key, word));
+	key = dd_tok_fold(sc, i, 63, &l);
+	if (key)
+		seen_put(sc, seen_hash(key, l, word));
 }
 
 static void add_name_ex(struct dd_scan *sc, size_t b, size_t e, bool strong)
@@ -427,22 +427,21 @@ static void scan_frames(struct dd_scan *sc)
 /* Rule 6: other occurrences of words already found in names. */
 static void scan_propagate(struct dd_scan *sc)
 {
-	char key[64];
-
 	if (!sc->nseen)
 		return;
 	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
 		const struct dd_tok *t = &sc->tk[i];
+		const char *key;
 		size_t l;
 
 		if (t->kind != DD_TK_WORD || !(t->flags & (DD_TF_CAP | DD_TF_ALLCAPS)) ||
 		    t->e - t->s < 3)
 			continue;
-		l = dd_text_fold(sc->s + t->s, t->e - t->s, key, sizeof(key));
-		if (!l)
+		key = dd_tok_fold(sc, i, 63, &l);
+		if (!key)
 			continue;
-		if (seen_has(sc, seen_hash(key, false)) ||
-		    (!(t->flags & DD_TF_SENT) && seen_has(sc, seen_hash(key, true))))
+		if (seen_has(sc, seen_hash(key, l, false)) ||
+		    (!(t->flags & DD_TF_SENT) && seen_has(sc, seen_hash(key, l, true))))
 			dd_scan_add(sc, t->s, t->e, DD_IT_PERSON_NAME, false);
 	}
 }
