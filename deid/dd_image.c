@@ -158,6 +158,7 @@ void dd_image_plan_free(struct dd_image_plan *p)
 {
 	dd_boxes_free(&p->boxes);
 	dd_boxes_free(&p->candidates);
+	free(p->cand_text_h);
 	free(p->ocr_frames);
 	memset(p, 0, sizeof(*p));
 }
@@ -553,6 +554,32 @@ static dd_err add_u32(uint32_t **v, size_t *n, uint32_t x)
 	return DD_OK;
 }
 
+/* The text height of each candidate: the tallest line of the pre-pass
+ * regions whose corner lies in it (0 when unknown). */
+static dd_err cand_heights(struct dd_image_plan *plan,
+			   const struct dd_boxes *heights)
+{
+	size_t i, k;
+
+	free(plan->cand_text_h);
+	plan->cand_text_h = calloc(plan->candidates.n + 1,
+				   sizeof(*plan->cand_text_h));
+	if (!plan->cand_text_h)
+		return DD_E_NOMEM;
+	for (i = 0; i < plan->candidates.n; i++) {
+		const struct dd_box *c = &plan->candidates.v[i];
+
+		for (k = 0; k < heights->n; k++) {
+			const struct dd_box *h = &heights->v[k];
+
+			if (h->x >= c->x && h->x < c->x + c->w && h->y >= c->y &&
+			    h->y < c->y + c->h && h->h > plan->cand_text_h[i])
+				plan->cand_text_h[i] = (uint16_t)h->h;
+		}
+	}
+	return DD_OK;
+}
+
 dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 			  const struct dd_image_facts *facts,
 			  struct dd_image_plan *plan)
@@ -561,6 +588,7 @@ dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 	struct img_src src;
 	uint8_t *frame = NULL;
 	uint64_t *sigs = NULL;
+	struct dd_boxes heights; /* every region, h := its text height */
 	struct dd_prepass_result pr;
 	struct dd_prepass_opts po;
 	size_t fb, i;
@@ -570,6 +598,7 @@ dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 
 	dd_image_plan_free(plan);
 	dd_prepass_result_init(&pr);
+	dd_boxes_init(&heights);
 	err = src_open(fd, &src, plan);
 	if (err != DD_OK)
 		goto out;
@@ -623,8 +652,14 @@ dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 		if (err != DD_OK)
 			goto out;
 		sigs[f] = pr.sig;
-		for (i = 0; i < pr.n && err == DD_OK; i++)
+		for (i = 0; i < pr.n && err == DD_OK; i++) {
+			struct dd_box hb = pr.v[i].box;
+
+			hb.h = pr.v[i].text_h ? pr.v[i].text_h : 1;
 			err = dd_boxes_add(&plan->candidates, pr.v[i].box);
+			if (err == DD_OK)
+				(void)dd_boxes_add(&heights, hb); /* full: a guess */
+		}
 		if (err == DD_E_LIMIT)
 			err = DD_OK; /* enough candidates: OCR sees the rest whole */
 		if (err != DD_OK)
@@ -634,6 +669,9 @@ dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 	dd_boxes_normalize(&plan->candidates, plan->out.cols, plan->out.rows);
 	if (plan->candidates.n)
 		plan->why |= DD_IMAGE_FLAGGED_PREPASS;
+	err = cand_heights(plan, &heights);
+	if (err != DD_OK)
+		goto out;
 	/* the frame subset: first, last, every Nth, changed pre-pass masks */
 	stride = d->ocr_frame_stride ? d->ocr_frame_stride : 10;
 	for (f = 0; f < plan->frames && err == DD_OK && need_prepass; f++) {
@@ -661,6 +699,7 @@ dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 	}
 	plan->out_pixel_len += plan->out_pixel_len & 1;
 out:
+	dd_boxes_free(&heights);
 	dd_prepass_result_free(&pr);
 	free(sigs);
 	free(frame);
@@ -679,6 +718,7 @@ struct grey {
 };
 
 #define GREY_MARGIN 12
+#define INK_CUT 176u /* of 255: darker is ink after the polarity flip */
 
 static dd_err grey_make(const struct dd_image_geom *g, const uint8_t *frame,
 			struct dd_box crop, uint32_t scale, struct grey *out)
@@ -716,6 +756,12 @@ static dd_err grey_make(const struct dd_image_geom *g, const uint8_t *frame,
 	if (sum < (uint64_t)np * 128)
 		for (i = 0; i < np; i++)
 			small[i] = (uint8_t)(255 - small[i]);
+	/* burnt-in text is the extreme of the crop's range; mid-tones
+	 * (anatomy, speckle) go to the background, or tesseract's own
+	 * threshold joins them to the glyphs next to them */
+	for (i = 0; i < np; i++)
+		small[i] = small[i] >= INK_CUT ? 255
+					       : (uint8_t)(small[i] * 255u / INK_CUT);
 	out->scale = scale;
 	out->margin = GREY_MARGIN;
 	out->crop = crop;
@@ -789,6 +835,21 @@ static size_t alnum_count(const char *s)
 	return n;
 }
 
+/* Burnt-in text is set in one case per word; a reading that goes from
+ * lower to upper case twice or more ("WrLsoN") is a misread. */
+static bool garbled_case(const char *s)
+{
+	size_t flips = 0;
+
+	for (; s[0] && s[1]; s++)
+		flips += islower((unsigned char)s[0]) && isupper((unsigned char)s[1]);
+	return flips >= 2;
+}
+
+/* Confidence under which a reading of 4+ letters or digits is redacted
+ * whatever it says (a misread name is still a name: recall first). */
+#define UNSURE_CONF 60.0f
+
 /* Which words of @res are redacted (marks @red[i]). */
 static dd_err judge_words(const struct dd_image *im,
 			  const struct dd_text_ctx *ctx,
@@ -843,7 +904,8 @@ static dd_err judge_words(const struct dd_image *im,
 			}
 			/* an unsure reading of a longer token could be a
 			 * misread name or number: recall first */
-			if (!red[j] && res->v[j].conf < 45.0f && alnum_count(t) >= 4)
+			if (!red[j] && alnum_count(t) >= 4 &&
+			    (res->v[j].conf < UNSURE_CONF || garbled_case(t)))
 				red[j] = true;
 		}
 		free(sp);
@@ -947,8 +1009,8 @@ dd_err dd_image_redact_plan(const struct dd_image *im, int fd,
 		}
 		for (i = 0; i < plan->candidates.n && err == DD_OK; i++) {
 			struct dd_box c = plan->candidates.v[i];
-			/* the union keeps no text height: guess from the box */
-			uint32_t sc = region_scale(c.h / 2);
+			uint32_t th = plan->cand_text_h ? plan->cand_text_h[i] : 0;
+			uint32_t sc = region_scale(th ? th : c.h / 2);
 			/* widen: a line may run on past what the pre-pass saw */
 			uint32_t px = c.h > 32 ? c.h : 32, py = c.h / 4;
 			uint32_t x1 = c.x + c.w + px, y1 = c.y + c.h + py;
@@ -990,6 +1052,7 @@ dd_err dd_image_pixels(const struct dd_image *im, int fd,
 		return DD_E_INVAL;
 	tmp.boxes.v = NULL;
 	tmp.candidates.v = NULL;
+	tmp.cand_text_h = NULL;
 	tmp.ocr_frames = NULL;
 	err = src_open(fd, &src, &tmp);
 	if (err == DD_OK)

@@ -198,6 +198,8 @@ struct dd_image_plan {
 	uint32_t fill[3];            /* background, raw stored sample values */
 	/* pre-pass result (for tests and reports) */
 	struct dd_boxes candidates;  /* owned: pre-pass candidate regions */
+	uint16_t *cand_text_h;       /* owned: text height per candidate (the
+					tallest pre-pass line in it; 0: unknown) */
 	uint32_t *ocr_frames;        /* owned: the frame subset OCR looks at */
 	size_t n_ocr_frames;
 	uint32_t frames_ocr;         /* frames OCR'd (after redact_plan) */
