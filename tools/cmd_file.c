@@ -15,11 +15,14 @@ static void cf_usage(FILE *f)
 {
 	fprintf(f,
 "usage: deid file IN OUT [-p POLICY | --preset NAME] [--key-file F]\n"
+"                [--src DIR]\n"
 "\n"
 "De-identify the file IN into OUT (OUT may be - for standard output).\n"
 "If IN is hidden by the view (not DICOM/FHIR, unparsable, excluded by the\n"
 "policy), nothing is written, the reason is printed and the exit status\n"
-"is 3 (1 for errors).\n");
+"is 3 (1 for errors).  --src DIR names the source root whose FHIR files\n"
+"build the patient index (patientLinking \"auto\"), as a mount of DIR\n"
+"would; without it only the policy's linking sources are used.\n");
 }
 
 int dd_tool_file_main(int argc, char **argv)
@@ -28,6 +31,7 @@ int dd_tool_file_main(int argc, char **argv)
 		{"policy", required_argument, NULL, 'p'},
 		{"preset", required_argument, NULL, 'P'},
 		{"key-file", required_argument, NULL, 'k'},
+		{"src", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -48,6 +52,7 @@ int dd_tool_file_main(int argc, char **argv)
 		case 'p': po.file = optarg; break;
 		case 'P': po.preset = optarg; break;
 		case 'k': po.key_file = optarg; break;
+		case 's': po.src_dir = optarg; break;
 		case 'h': cf_usage(stdout); return DD_EXIT_OK;
 		default: cf_usage(stderr); return DD_EXIT_USAGE;
 		}

@@ -312,6 +312,8 @@ int dd_tool_materialize_main(int argc, char **argv)
 		fprintf(stderr, "deid: %s: %s\n", dest_abs, strerror(errno));
 		goto out_close;
 	}
+	po.src_dir = argv[optind];
+	po.quiet = r.quiet;
 	r.v = dd_tool_open_view(&po, &pol);
 	if (!r.v)
 		goto out_close;

@@ -23,6 +23,8 @@ struct dd_tool_policy_opts {
 	const char *file;
 	const char *preset;
 	const char *key_file;
+	const char *src_dir; /* source root for the FHIR patient index */
+	bool quiet;          /* no index progress lines */
 };
 
 /* Load the policy, printing every diagnostic to stderr.  Returns NULL on
