@@ -322,6 +322,9 @@ int main(int argc, char *argv[])
 		free(fs.cfg.source);
 		fs.cfg.source = abs;
 	}
+	/* the FHIR patient index of patientLinking "auto" scans SRC */
+	vo.src_dir = fs.cfg.source;
+	vo.progress = stderr;
 	if (!fs.cfg.uid_set)
 		fs.cfg.uid = getuid();
 	if (!fs.cfg.gid_set)
