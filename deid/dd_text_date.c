@@ -380,6 +380,9 @@ void dd_text_scan_dates(struct dd_scan *sc)
 
 		if (t->kind == DD_TK_PUNCT)
 			continue;
+		/* a date starts at a number, a day ("4th") or a month name */
+		if (t->kind == DD_TK_WORD && !tok_month(sc, i))
+			continue;
 		/* not inside a longer number chain ("1.2.3", "10-12-2019-5") */
 		if (i && sc->tk[i - 1].e == t->s && sc->tk[i - 1].kind == DD_TK_PUNCT &&
 		    strchr("/-.", sc->s[sc->tk[i - 1].s]) && i >= 2 &&

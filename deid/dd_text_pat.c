@@ -86,9 +86,10 @@ static void scan_urls(struct dd_scan *sc)
 
 	for (size_t i = 0; i < n; i++) {
 		size_t e;
-		unsigned char c = lc((unsigned char)s[i]);
+		unsigned char c = (unsigned char)s[i];
 
-		if (c != 'h' && c != 'w' && c != 'f')
+		/* 'h', 'w', 'f' in either case */
+		if ((c | 0x20) != 'h' && (c | 0x20) != 'w' && (c | 0x20) != 'f')
 			continue;
 		if (i && is_an((unsigned char)s[i - 1]))
 			continue;
@@ -556,6 +557,15 @@ void dd_text_scan_patterns(struct dd_scan *sc)
 
 		if (is_an(pc) || pc == '.' || pc == '_' || pc == '@')
 			continue;
+		/* a lower-case letter after g starts nothing here: none of
+		 * the formats below (MAC, IPv6, upper-case IBAN/VIN/DEA,
+		 * digits); neither does any position inside its word (the
+		 * test above), so the whole word is passed over */
+		if (c >= 'g' && c <= 'z') {
+			while (i + 1 < n && is_an((unsigned char)s[i + 1]))
+				i++;
+			continue;
+		}
 		if (is_x(c) && (l = mac_at(s, n, i))) {
 			dd_scan_add(sc, i, i + l, DD_IT_MAC_ADDRESS, false);
 			i += l - 1;
