@@ -968,6 +968,15 @@ static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
 	j->ocr_ms = dd_ocr_now_ms() - t0;
 	if (err == DD_E_NOMEM)
 		return err;
+	if ((err == DD_E_UNSUPPORTED || err == DD_E_PARSE) &&
+	    !dd_image_facts_marked(&j->facts)) {
+		/* pixels we cannot decode (1-bit, 32-bit, float, a broken
+		 * codec stream) in an image nothing marks as a capture: the
+		 * pre-pass cannot look, the pixels are kept (documented) */
+		dd_log(DD_LOG_DEBUG, "dicom: %s: image not inspected: %s",
+		       log_name, dd_err_name(err));
+		return DD_OK;
+	}
 	if (err) {
 		*reason = img_reason(err);
 		dd_log(DD_LOG_INFO, "dicom: %s: image: %s", log_name,

@@ -529,6 +529,11 @@ static bool is_marked_modality(const struct dd_image_facts *f)
 	return false;
 }
 
+bool dd_image_facts_marked(const struct dd_image_facts *f)
+{
+	return f->burned_in_yes || f->has_overlays || is_marked_modality(f);
+}
+
 static bool region_matches(const struct dd_ocr_region *r,
 			   const struct dd_image_facts *f,
 			   const struct dd_image_geom *g)

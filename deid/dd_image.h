@@ -165,6 +165,12 @@ struct dd_image_facts {
 	bool has_overlays;         /* any (60xx,3000) or (60xx,0010) */
 };
 
+/* True when the header marks the image as likely to carry burnt-in text
+ * (BurnedInAnnotation YES, overlays, US/SC/OT/XA/ES/IVUS/XC/GM/SM or a
+ * secondary-capture SOP class): such images are OCR'd whole, and one that
+ * cannot be decoded must be hidden. */
+bool dd_image_facts_marked(const struct dd_image_facts *f);
+
 enum dd_image_out {
 	DD_IMAGE_OUT_KEEP = 0,      /* pixel data unchanged */
 	DD_IMAGE_OUT_NATIVE_PATCH,  /* uncompressed: same size, runs overwritten */
