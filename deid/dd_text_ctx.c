@@ -29,6 +29,7 @@ struct ctx_val {
 	bool common;     /* CV_WORD: also an ordinary word */
 	char *key;       /* folded; CV_SEQ: words separated by one space */
 	size_t len;
+	uint32_t next;   /* the next value with the same first byte and class */
 };
 
 struct ctx_date {
@@ -37,17 +38,16 @@ struct ctx_date {
 
 #define CTX_MAX_VALUES 4096
 
-enum { CTX_FIRST_ALNUM = 1, CTX_FIRST_WORD = 2 };
-
 struct dd_text_ctx {
 	struct ctx_val *v;
 	size_t n, cap;
 	struct ctx_date *dates;
 	size_t nd, capd;
-	/* first bytes of the keys: CTX_FIRST_ALNUM for CV_ALNUM values,
-	 * CTX_FIRST_WORD for the others; a token whose first byte (folded)
-	 * starts no key is passed over without trying each value */
-	uint8_t first[256];
+	/* The values by the first byte of their key, in the order they were
+	 * added: head[0] for CV_ALNUM, head[1] for the others; 1-based
+	 * indices into v, chained by ctx_val.next (0 ends).  A token is
+	 * tried only against the values that start with its first byte. */
+	uint32_t head[2][256], tail[2][256];
 	char initials[32];  /* upper-case initials of the names */
 	size_t ninitials;
 	int shift;
@@ -127,7 +127,16 @@ static dd_err val_push(struct dd_text_ctx *c, enum dd_info_type type,
 	v->len = len;
 	v->type = type;
 	v->kind = kind;
-	c->first[(unsigned char)key[0]] |= kind == CV_ALNUM ? CTX_FIRST_ALNUM : CTX_FIRST_WORD;
+	v->next = 0;
+	{
+		unsigned cl = kind == CV_ALNUM ? 0 : 1, f0 = (unsigned char)key[0];
+
+		if (c->tail[cl][f0])
+			c->v[c->tail[cl][f0] - 1].next = (uint32_t)c->n + 1;
+		else
+			c->head[cl][f0] = (uint32_t)c->n + 1;
+		c->tail[cl][f0] = (uint32_t)c->n + 1;
+	}
 	v->common = kind == CV_WORD &&
 		    (dd_tw_lookup(key, len) & (DD_TW_WORD | DD_TW_MED)) != 0;
 	c->n++;
@@ -267,8 +276,11 @@ static const char *const abbrev[][2] = { { "street", "st" }, { "avenue", "ave" }
  * abbreviation. */
 static size_t seq_abbrev(char *out, size_t l, size_t cap)
 {
-	for (size_t k = 0; l && k < sizeof(abbrev) / sizeof(abbrev[0]); k++)
-		if (strcmp(out, abbrev[k][0]) == 0 && strlen(abbrev[k][1]) < cap) {
+	if (l < 4 || l > 9)
+		return l; /* no long form is shorter or longer */
+	for (size_t k = 0; k < sizeof(abbrev) / sizeof(abbrev[0]); k++)
+		if (out[0] == abbrev[k][0][0] && strcmp(out, abbrev[k][0]) == 0 &&
+		    strlen(abbrev[k][1]) < cap) {
 			strcpy(out, abbrev[k][1]);
 			return strlen(out);
 		}
@@ -534,21 +546,27 @@ void dd_text_scan_ctx(struct dd_scan *sc)
 		 * first byte, lower-cased, for CV_ALNUM (match_alnum); the
 		 * first byte of the folded token for the others */
 		unsigned char fa = (unsigned char)sc->s[t->s];
-		int fw = t->fl ? (unsigned char)sc->fold[t->fo] : -1;
+		uint32_t ka, kw;
 
 		if (t->kind == DD_TK_PUNCT)
 			continue; /* no value matches at punctuation */
 		if (fa >= 'A' && fa <= 'Z')
 			fa |= 0x20;
-		if (!(c->first[fa] & CTX_FIRST_ALNUM) &&
-		    !(fw >= 0 && (c->first[fw] & CTX_FIRST_WORD)))
-			continue;
-		for (size_t k = 0; k < c->n; k++) {
-			const struct ctx_val *v = &c->v[k];
+		ka = c->head[0][fa];
+		kw = t->fl ? c->head[1][(unsigned char)sc->fold[t->fo]] : 0;
+		/* the two chains merged: the values in the order they were
+		 * added, the first that matches wins */
+		while (ka || kw) {
+			const struct ctx_val *v;
 			size_t e, b = i;
 
-			if ((unsigned char)v->key[0] != (v->kind == CV_ALNUM ? fa : fw))
-				continue;
+			if (ka && (!kw || ka < kw)) {
+				v = &c->v[ka - 1];
+				ka = v->next;
+			} else {
+				v = &c->v[kw - 1];
+				kw = v->next;
+			}
 			if (v->kind == CV_ALNUM) {
 				if (t->kind == DD_TK_PUNCT)
 					continue;
