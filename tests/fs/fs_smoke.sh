@@ -48,7 +48,7 @@ ok "stat sizes equal bytes read"
 n_hidden=0
 while IFS= read -r -d '' f; do
 	rc=0
-	"$DEID" file "$SRC/$f" "$T/tmp/out" -p "$POLICY" --key-file "$KEYFILE" \
+	"$DEID" file "$SRC/$f" "$T/tmp/out" -p "$POLICY" --key-file "$KEYFILE" --src "$SRC" \
 		2>>"$T/deid_file.log" || rc=$?
 	# 0: served; 3: hidden; 1 with "hidden (": hidden for an error reason
 	case $rc in
