@@ -3,7 +3,11 @@
  * PS3.15 2026d Table E.1-1 (every option column) and Google's DICOM config
  * (dicom / dicomTagConfig), applied with dcmtk (through deid/bridge/), with
  * manifest output: the rewritten header as literal bytes and unchanged
- * pixel data as a byte range of the source.
+ * pixel data as a byte range of the source.  Burnt-in text is redacted
+ * with dd_image (docs/images.md): uncompressed pixel values keep their
+ * size (source ranges plus literal fill runs), compressed ones that are
+ * marked or flagged become Explicit VR Little Endian; the size is known
+ * before OCR (DD_DICOM_SIZE_ONLY), the default transform runs OCR.
  *
  * Threads: a struct dd_dicom is immutable after dd_dicom_new(); any number
  * of threads may call dd_dicom_transform() at once.
