@@ -470,15 +470,68 @@ void dd_scan_add(struct dd_scan *sc, size_t start, size_t end,
 	c->ctx = ctx;
 }
 
-static int cand_cmp(const void *a, const void *b)
+/* Order of candidates: by start, the longest first, the highest priority
+ * first. */
+static bool cand_before(const struct dd_cand *x, const struct dd_cand *y)
 {
-	const struct dd_cand *x = a, *y = b;
-
 	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
+		return x->start < y->start;
 	if (x->end != y->end)
-		return x->end > y->end ? -1 : 1;
-	return (int)y->prio - (int)x->prio;
+		return x->end > y->end;
+	return x->prio > y->prio;
+}
+
+/* Stable sort of the candidates (equal ones keep the order in which the
+ * detectors added them, which decides the type of a merged span between
+ * equal priorities).  Each detector adds in order, so the array is a few
+ * sorted runs: a bottom-up merge of the natural runs. */
+static bool cand_sort(struct dd_cand *v, size_t n)
+{
+	struct dd_cand *tmp, *src = v, *dst;
+	size_t nruns;
+
+	if (n < 2)
+		return true;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return false;
+	dst = tmp;
+	do {
+		size_t i = 0;
+
+		nruns = 0;
+		while (i < n) {
+			size_t a = i, m, b;
+
+			/* two natural runs [a, m) and [m, b) */
+			for (m = a + 1; m < n && !cand_before(&src[m], &src[m - 1]); m++)
+				;
+			for (b = m; b < n && (b == m || !cand_before(&src[b], &src[b - 1])); b++)
+				;
+			{
+				size_t x = a, y = m, o = a;
+
+				while (x < m && y < b)
+					dst[o++] = cand_before(&src[y], &src[x]) ? src[y++] : src[x++];
+				while (x < m)
+					dst[o++] = src[x++];
+				while (y < b)
+					dst[o++] = src[y++];
+			}
+			nruns++;
+			i = b;
+		}
+		{
+			struct dd_cand *t = src;
+
+			src = dst;
+			dst = t;
+		}
+	} while (nruns > 1);
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
+	return true;
 }
 
 /* Merge overlapping candidates (whose type is wanted) into spans. */
@@ -493,7 +546,8 @@ static dd_err cand_merge(struct dd_scan *sc, const bool *want,
 	*n_spans = 0;
 	if (!sc->ncand)
 		return DD_OK;
-	qsort(sc->cand, sc->ncand, sizeof(*sc->cand), cand_cmp);
+	if (!cand_sort(sc->cand, sc->ncand))
+		return DD_E_NOMEM;
 	v = malloc(sc->ncand * sizeof(*v));
 	if (!v)
 		return DD_E_NOMEM;

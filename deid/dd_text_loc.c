@@ -201,8 +201,14 @@ static size_t street_at(const struct dd_scan *sc, size_t i)
 static void scan_addresses(struct dd_scan *sc)
 {
 	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
+		const struct dd_tok *t = &sc->tk[i];
 		size_t e, u;
 
+		/* an address starts at a number, "PO" or a unit word */
+		if (t->kind == DD_TK_PUNCT ||
+		    (t->kind == DD_TK_WORD && !(dd_kw_lists[t->kw] & DD_KL_UNIT) &&
+		     t->kw != DD_KW_po && t->kw != DD_KW_p))
+			continue;
 		/* PO Box */
 		if ((dd_tok_kw(sc, i, DD_KW_po) || dd_tok_kw(sc, i, DD_KW_p)) && i + 1 < sc->ntk) {
 			size_t j = i + 1;
