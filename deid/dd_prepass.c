@@ -635,7 +635,8 @@ static void pp_merge(struct dd_prepass_result *r)
 			}
 		}
 	}
-	qsort(r->v, r->n, sizeof(*r->v), pp_region_cmp);
+	if (r->n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(r->v, r->n, sizeof(*r->v), pp_region_cmp);
 	while (r->n > DD_PREPASS_MAX_REGIONS) {
 		box_union(&r->v[r->n - 2].box, &r->v[r->n - 1].box);
 		r->n--;
