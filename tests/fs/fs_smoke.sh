@@ -97,11 +97,11 @@ diff "$T/mat_names" "$T/mnt_names" >/dev/null || fail "names differ from deid ma
 ok "names and bytes equal deid materialize"
 
 # and the generator's: every token (>= 3 characters) of its patient
-# directories, and the dates/numbers (>= 4 digits) of the level below
+# directories (NAME_NAME_ID), and the dates/numbers (>= 4 digits) of the level below
 phi=$FS_PHI_TOKENS
 if [ "$FS_HAVE_GEN" = 1 ]; then
 	phi+=" $(cd "$SRC/sample" && find . -mindepth 1 -maxdepth 1 -type d -printf '%P\n' |
-		tr '_' '\n' | awk 'length($0) >= 3')"
+		grep -E '_[0-9]{4,}$' | tr '_' '\n' | awk 'length($0) >= 3')"
 	phi+=" $(cd "$SRC/sample" && find . -mindepth 2 -maxdepth 2 -type d -printf '%f\n' |
 		tr '_' '\n' | grep -E '^[0-9]{4,}$')"
 fi
