@@ -7,18 +7,24 @@
  * one pass over the tokens for cue words.  Check digits are verified where
  * the format has one (Luhn, IBAN mod 97, VIN, DEA); a cue word makes a
  * number an identifier without one. */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 #include "dd_text_i.h"
 
-static bool is_d(unsigned char c) { return c >= '0' && c <= '9'; }
-static bool is_a(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-static bool is_an(unsigned char c) { return is_d(c) || is_a(c); }
-static bool is_x(unsigned char c)
-{
-	return is_d(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
+/* byte classes: one load instead of range tests in the byte pass */
+enum { PC_D = 1, PC_A = 2, PC_X = 4 };
+static const uint8_t pat_cls[256] = {
+	['0' ... '9'] = PC_D | PC_X,
+	['a' ... 'f'] = PC_A | PC_X, ['A' ... 'F'] = PC_A | PC_X,
+	['g' ... 'z'] = PC_A, ['G' ... 'Z'] = PC_A,
+};
+
+static bool is_d(unsigned char c) { return pat_cls[c] & PC_D; }
+static bool is_a(unsigned char c) { return pat_cls[c] & PC_A; }
+static bool is_an(unsigned char c) { return pat_cls[c] & (PC_D | PC_A); }
+static bool is_x(unsigned char c) { return pat_cls[c] & PC_X; }
 static unsigned char lc(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
@@ -79,22 +85,57 @@ static bool url_char(unsigned char c)
 	return c > ' ' && c != '<' && c != '>' && c != '"' && c != '`' && c < 0x7f;
 }
 
+/* The first position from @from where "http://", "https://", "ftp://" or
+ * "www." starts (any case), or n.  Each prefix has one anchor byte, ':' 3
+ * to 5 bytes in or '.' 3 bytes in, so the scan jumps between those bytes
+ * with memchr; *colon and *dot keep the next ones found (start at 0).  A
+ * prefix holds only letters before its anchor, so anchors in order give
+ * starts in order, and one anchor starts at most one prefix. */
+static size_t url_next(const char *s, size_t n, size_t from, size_t *colon,
+		       size_t *dot)
+{
+	size_t q0 = from + 3, q;
+
+	for (;;) {
+		if (q0 >= n)
+			return n;
+		if (*colon < q0) {
+			const char *x = memchr(s + q0, ':', n - q0);
+
+			*colon = x ? (size_t)(x - s) : n;
+		}
+		if (*dot < q0) {
+			const char *x = memchr(s + q0, '.', n - q0);
+
+			*dot = x ? (size_t)(x - s) : n;
+		}
+		q = *colon < *dot ? *colon : *dot;
+		if (q >= n)
+			return n;
+		if (s[q] == ':') {
+			if (q >= from + 5 && at_ci(s, n, q - 5, "https://"))
+				return q - 5;
+			if (q >= from + 4 && at_ci(s, n, q - 4, "http://"))
+				return q - 4;
+			if (at_ci(s, n, q - 3, "ftp://"))
+				return q - 3;
+		} else if (at_ci(s, n, q - 3, "www.")) {
+			return q - 3;
+		}
+		q0 = q + 1;
+	}
+}
+
 static void scan_urls(struct dd_scan *sc)
 {
 	const char *s = sc->s;
-	size_t n = sc->n;
+	size_t n = sc->n, colon = 0, dot = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = url_next(s, n, 0, &colon, &dot); i < n;
+	     i = url_next(s, n, i + 1, &colon, &dot)) {
 		size_t e;
-		unsigned char c = (unsigned char)s[i];
 
-		/* 'h', 'w', 'f' in either case */
-		if ((c | 0x20) != 'h' && (c | 0x20) != 'w' && (c | 0x20) != 'f')
-			continue;
 		if (i && is_an((unsigned char)s[i - 1]))
-			continue;
-		if (!(at_ci(s, n, i, "http://") || at_ci(s, n, i, "https://") ||
-		      at_ci(s, n, i, "ftp://") || at_ci(s, n, i, "www.")))
 			continue;
 		for (e = i; e < n && url_char((unsigned char)s[e]); e++)
 			;
@@ -530,7 +571,7 @@ static bool dea_at(const char *s, size_t n, size_t i)
 
 	if (i + 9 > n || (i + 9 < n && is_an((unsigned char)s[i + 9])))
 		return false;
-	if (!strchr("ABCDEFGHJKLMPRSTUX", s[i]) || !(s[i + 1] >= 'A' && s[i + 1] <= 'Z'))
+	if (!(s[i + 1] >= 'A' && s[i + 1] <= 'Z') || !strchr("ABCDEFGHJKLMPRSTUX", s[i]))
 		return false;
 	for (int k = 0; k < 7; k++)
 		if (!is_d((unsigned char)d[k]))
@@ -561,11 +602,8 @@ void dd_text_scan_patterns(struct dd_scan *sc)
 		 * the formats below (MAC, IPv6, upper-case IBAN/VIN/DEA,
 		 * digits); neither does any position inside its word (the
 		 * test above), so the whole word is passed over */
-		if (c >= 'g' && c <= 'z') {
-			while (i + 1 < n && is_an((unsigned char)s[i + 1]))
-				i++;
-			continue;
-		}
+		if (c >= 'g' && c <= 'z')
+			goto next_word;
 		if (is_x(c) && (l = mac_at(s, n, i))) {
 			dd_scan_add(sc, i, i + l, DD_IT_MAC_ADDRESS, false);
 			i += l - 1;
@@ -586,6 +624,8 @@ void dd_text_scan_patterns(struct dd_scan *sc)
 			} else if (dea_at(s, n, i)) {
 				dd_scan_add(sc, i, i + 9, DD_IT_US_DEA_NUMBER, false);
 				i += 8;
+			} else {
+				goto next_word;
 			}
 			continue;
 		}
@@ -595,7 +635,7 @@ void dd_text_scan_patterns(struct dd_scan *sc)
 			continue;
 		}
 		if (!is_d(c) && !((c == '(' || c == '+') && i + 1 < n && is_d((unsigned char)s[i + 1])))
-			continue;
+			goto next_word;
 		if (!dgroups_read(s, n, i, &g))
 			continue;
 		/* a decimal or a version ("1.5", "2.0.1") is not an identifier */
@@ -612,6 +652,13 @@ void dd_text_scan_patterns(struct dd_scan *sc)
 skip:
 		while (i + 1 < n && is_d((unsigned char)s[i + 1]))
 			i++;
+		continue;
+next_word:
+		/* nothing starts at @i, nor inside its word (the previous
+		 * byte would be a letter or digit there) */
+		if (is_an(c))
+			while (i + 1 < n && is_an((unsigned char)s[i + 1]))
+				i++;
 	}
 }
 
