@@ -269,13 +269,16 @@ static bool value_utf8(struct tx *t, struct dd_belem *e, const char *vr,
 				 vr_is(vr, "PN"), &t->utf8) == DD_OK;
 }
 
+/* Each value of t->utf8 (and each '='-separated component group of a PN
+ * value: alphabetic, ideographic, phonetic) as one context value. */
 static void ctx_add_values(struct tx *t, enum dd_info_type type)
 {
 	const char *s = buf_str(&t->utf8);
 	size_t n = t->utf8.len, i = 0, j;
+	char sep = type == DD_IT_PERSON_NAME ? '=' : '\\';
 
 	while (i < n) {
-		for (j = i; j < n && s[j] != '\\'; j++)
+		for (j = i; j < n && s[j] != '\\' && s[j] != sep; j++)
 			;
 		if (j > i)
 			(void)dd_text_ctx_add(t->ctx, type, s + i, j - i);
@@ -574,13 +577,19 @@ static dd_err act_document(struct tx *t, struct dd_bitem *it,
 static dd_err walk_item(struct tx *t, struct dd_bitem *it, const char *charset,
 			unsigned depth, unsigned ctx);
 
-static unsigned ctx_of(uint32_t tag)
+/* The context bits of the items of the sequence @in (dd_dicom_seq_ctx). */
+static unsigned ctx_of(const struct tx *t, const struct dd_belem_info *in,
+		       unsigned depth, unsigned ctx)
 {
-	if (tag == T_CONTENT_SEQ)
-		return DD_DCTX_CONTENT;
-	if (tag == T_GRAPHIC_SEQ)
-		return DD_DCTX_GRAPHIC;
-	return 0;
+	struct dd_dicom_elem de;
+
+	memset(&de, 0, sizeof(de));
+	de.tag = in->tag;
+	memcpy(de.vr, in->vr, 3);
+	de.creator = in->creator;
+	de.depth = depth;
+	de.ctx = ctx;
+	return dd_dicom_seq_ctx(t->d->pol, &de);
 }
 
 static dd_err apply(struct tx *t, struct dd_bitem *it, struct dd_belem *e,
@@ -598,7 +607,8 @@ static dd_err apply(struct tx *t, struct dd_bitem *it, struct dd_belem *e,
 			return DD_OK;
 		for (i = 0; i < in->n_items; i++) {
 			err = walk_item(t, dd_bridge_elem_item(e, i), charset,
-					depth + 1, ctx | ctx_of(in->tag));
+					depth + 1,
+					ctx | ctx_of(t, in, depth, ctx));
 			if (err)
 				return err;
 		}

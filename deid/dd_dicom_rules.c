@@ -13,6 +13,9 @@
 #define T_DOC_TITLE DD_TAG(0x0042, 0x0010)
 #define T_CONTENT_SEQ DD_TAG(0x0040, 0xa730)
 #define T_GRAPHIC_SEQ DD_TAG(0x0070, 0x0001)
+#define T_REF_STUDY_SEQ DD_TAG(0x0008, 0x1110)
+#define T_CODING_SCHEME DD_TAG(0x0008, 0x0102)
+#define T_CODING_SCHEME_VERSION DD_TAG(0x0008, 0x0103)
 
 const struct dd_ps315_row *dd_ps315_find(uint32_t tag)
 {
@@ -65,6 +68,19 @@ const char *dd_dicom_act_name(enum dd_dicom_act a)
 		"clean", "shift", "patient_id", "ident", "age", "document",
 	};
 	return (unsigned)a < DD_ACT_LAST ? names[a] : "?";
+}
+
+bool dd_dicom_is_graphic_group(uint32_t tag)
+{
+	uint16_t g = DD_TAG_GROUP(tag);
+
+	return ((g >= 0x5000 && g <= 0x501e) || (g >= 0x6000 && g <= 0x601e)) &&
+	       !(g & 1);
+}
+
+bool dd_dicom_is_ref_instance_uid(uint32_t tag)
+{
+	return tag == DD_TAG(0x0008, 0x1155) || tag == DD_TAG(0x0004, 0x1511);
 }
 
 bool dd_dicom_is_primary_uid(uint32_t tag)
@@ -344,6 +360,16 @@ static enum dd_dicom_act decide_private(unsigned opts,
 	return DD_ACT_DELETE;
 }
 
+/* Z on a sequence empties it (zero items: what PS3.15 means for the Type 2
+ * sequences), except for the sequences no module defines as Type 2, whose
+ * zero items dciodvfy rejects ("1-n Required"): they keep their items,
+ * recursed with DD_DCTX_DUMMY, so their references (U) still resolve and
+ * no text of theirs stays.  Without IOD tables the list is explicit. */
+static bool z_keeps_items(const struct dd_dicom_elem *e)
+{
+	return vr_is(e, "SQ") && e->tag == T_REF_STUDY_SEQ;
+}
+
 /* The act for a resolved Basic Profile code. */
 static enum dd_dicom_act basic_act(enum dd_ps315_code c,
 				   const struct dd_dicom_elem *e)
@@ -357,6 +383,8 @@ static enum dd_dicom_act basic_act(enum dd_ps315_code c,
 	case DD_P_Z:
 		if (e->tag == T_PATIENT_ID)
 			return DD_ACT_PATIENT_ID;
+		if (z_keeps_items(e))
+			return DD_ACT_RECURSE; /* items replaced (DUMMY) */
 		return ident ? DD_ACT_IDENT : DD_ACT_EMPTY;
 	case DD_P_D:
 		if (e->tag == T_PATIENT_ID)
@@ -449,6 +477,9 @@ static bool is_creator(uint32_t tag)
 
 static enum dd_dicom_act decide_contents(const struct dd_dicom_elem *e)
 {
+	/* creators are kept, not cleaned: a detector finding in a vendor name
+	 * ("SIEMENS MR HEADER") would rename the block and orphan its
+	 * elements (docs/internals/dicom.md) */
 	if (is_creator(e->tag))
 		return DD_ACT_KEEP;
 	if (e->tag == T_PATIENT_ID)
@@ -468,30 +499,128 @@ static enum dd_dicom_act decide_contents(const struct dd_dicom_elem *e)
 	return DD_ACT_KEEP;
 }
 
+/* VRs whose kept value is replaced by the dummy inside a replaced
+ * sequence: text, names, dates and times. */
+static bool dummy_vr(const struct dd_dicom_elem *e)
+{
+	static const char v[] = "AE AS DA DT LO LT PN SH ST TM UC UR UT";
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(v); i += 3)
+		if (e->vr[0] == v[i] && e->vr[1] == v[i + 1])
+			return true;
+	return false;
+}
+
+/* The sequence @e under the Basic Profile is replaced (D, or a Z kept
+ * with its items) with no option column entry for it. */
+static bool basic_replaces_seq(unsigned opts, const struct dd_dicom_elem *e)
+{
+	const struct dd_ps315_row *row;
+	enum dd_ps315_code c;
+	int col;
+
+	if (is_private(e->tag))
+		return false;
+	row = dd_ps315_find(e->tag);
+	if (!row)
+		return false;
+	for (col = 0; col < DD_COL_LAST; col++)
+		if ((opts & (1u << col)) && row->opts[col] != '-')
+			return false;
+	c = dd_ps315_resolve(row->code);
+	return c == DD_P_D || (c == DD_P_Z && z_keeps_items(e));
+}
+
+unsigned dd_dicom_seq_ctx(const struct dd_policy *pol,
+			  const struct dd_dicom_elem *e)
+{
+	const struct dd_policy_dicom *d = &pol->dicom;
+	const struct dd_ps315_row *row;
+	unsigned c = 0;
+
+	if (e->tag == T_CONTENT_SEQ)
+		c |= DD_DCTX_CONTENT;
+	else if (e->tag == T_GRAPHIC_SEQ)
+		c |= DD_DCTX_GRAPHIC;
+	else if (!is_private(e->tag) && (row = dd_ps315_find(e->tag)) &&
+		 row->opts[DD_COL_CLEAN_STRUCT_CONT] == 'C')
+		c |= DD_DCTX_CONTENT; /* AcquisitionContextSequence & co */
+	if (d->tag_config && decide_actions(d, e) != DD_ACT_LAST)
+		return c; /* recurseTag: the rules inside, nothing more */
+	if (d->profile == DD_DICOM_PROFILE_BASIC &&
+	    (d->tag_config || d->filter == DD_DICOM_FILTER_PROFILE) &&
+	    basic_replaces_seq(dd_dicom_options(pol), e))
+		c |= DD_DCTX_DUMMY;
+	return c;
+}
+
 static enum dd_dicom_act keep_set_act(const struct dd_dicom_elem *e)
 {
 	return e->tag == T_PATIENT_ID ? DD_ACT_PATIENT_ID : DD_ACT_KEEP;
 }
 
+static bool keeps_primary_uids(const struct dd_policy_dicom *d, unsigned opts)
+{
+	return d->primary_ids == DD_PRIMARY_IDS_KEEP ||
+	       (d->profile == DD_DICOM_PROFILE_BASIC &&
+		(opts & DD_PS315_RETAIN_UIDS));
+}
+
+/* KEEP_ALL chosen by the profile itself (not a keepList/removeList). */
+static bool profile_keeps_all(const struct dd_policy_dicom *d)
+{
+	return d->profile == DD_DICOM_PROFILE_KEEP_ALL &&
+	       (d->tag_config || d->filter == DD_DICOM_FILTER_PROFILE);
+}
+
+static enum dd_dicom_act decide_policy(const struct dd_policy *pol,
+				       const struct dd_dicom_elem *e);
+
 enum dd_dicom_act dd_dicom_decide(const struct dd_policy *pol,
 				  const struct dd_dicom_elem *e)
 {
 	const struct dd_policy_dicom *d = &pol->dicom;
-	unsigned opts = dd_dicom_options(pol);
 	enum dd_dicom_act a;
 
 	if (d->tag_config) {
 		a = decide_actions(d, e);
 		if (a != DD_ACT_LAST)
-			return a;
+			return a; /* an explicit action is never overridden */
 	}
-	if (dd_dicom_is_primary_uid(e->tag) && vr_is(e, "UI")) {
-		if (d->primary_ids == DD_PRIMARY_IDS_KEEP ||
-		    (d->profile == DD_DICOM_PROFILE_BASIC &&
-		     (opts & DD_PS315_RETAIN_UIDS)))
-			return DD_ACT_KEEP;
+	a = decide_policy(pol, e);
+	/* a reference to a SOP instance follows the primary UIDs */
+	if (a == DD_ACT_KEEP && vr_is(e, "UI") &&
+	    dd_dicom_is_ref_instance_uid(e->tag) &&
+	    !keeps_primary_uids(d, dd_dicom_options(pol)))
 		return DD_ACT_UID;
+	/* inside a replaced sequence, nothing the rules keep stays as is
+	 * except the code scheme names and values that are not text */
+	if (a == DD_ACT_KEEP && (e->ctx & DD_DCTX_DUMMY)) {
+		if (vr_is(e, "UI"))
+			return DD_ACT_UID; /* class UIDs are never mapped */
+		if (dummy_vr(e) && e->tag != T_CODING_SCHEME &&
+		    e->tag != T_CODING_SCHEME_VERSION)
+			return DD_ACT_DUMMY;
 	}
+	return a;
+}
+
+static enum dd_dicom_act decide_policy(const struct dd_policy *pol,
+				       const struct dd_dicom_elem *e)
+{
+	const struct dd_policy_dicom *d = &pol->dicom;
+	unsigned opts = dd_dicom_options(pol);
+
+	if (dd_dicom_is_primary_uid(e->tag) && vr_is(e, "UI"))
+		return keeps_primary_uids(d, opts) ? DD_ACT_KEEP : DD_ACT_UID;
+	/* overlays and curves: the whole repeating group, so no overlay is
+	 * left without its OverlayData and no OverlayDescription stays;
+	 * KEEP_ALL keeps them, a keepList keeps what it lists */
+	if (dd_dicom_is_graphic_group(e->tag) && !profile_keeps_all(d) &&
+	    !(!d->tag_config && d->filter == DD_DICOM_FILTER_KEEP_LIST &&
+	      tag_in(d->list_tags, d->n_list_tags, e->tag)))
+		return DD_ACT_DELETE;
 	if (!d->tag_config && d->filter == DD_DICOM_FILTER_KEEP_LIST) {
 		if (dd_dicom_in_keep_set(e->tag))
 			return keep_set_act(e);

@@ -107,6 +107,9 @@ enum dd_dicom_act {
 enum {
 	DD_DCTX_CONTENT = 1u << 0, /* inside a ContentSequence (SR) */
 	DD_DCTX_GRAPHIC = 1u << 1, /* inside a GraphicAnnotationSequence */
+	DD_DCTX_DUMMY = 1u << 2,   /* inside a sequence the profile replaces
+				      (D, or a Z kept with its items): text
+				      kept by the rules becomes the dummy */
 };
 
 struct dd_dicom_elem {
@@ -131,6 +134,25 @@ enum dd_dicom_act dd_dicom_decide(const struct dd_policy *pol,
  * is handled by the image module). */
 const struct dd_dicom_action *dd_dicom_action_for(const struct dd_policy *pol,
 						  const struct dd_dicom_elem *e);
+
+/* The context bits (DD_DCTX_*) the items of the sequence @e add when it
+ * is recursed (@e->ctx: the bits around @e itself, which the items keep
+ * too): CONTENT for ContentSequence and the sequences Clean Structured
+ * Content cleans (AcquisitionContextSequence...), GRAPHIC for
+ * GraphicAnnotationSequence, DUMMY for a sequence the Basic Profile
+ * resolves to D with no option column entry (or the Z sequences kept with
+ * their items, below). */
+unsigned dd_dicom_seq_ctx(const struct dd_policy *pol,
+			  const struct dd_dicom_elem *e);
+
+/* True for the repeating groups of overlays (60xx, even xx <= 1E) and
+ * curves (50xx): removed whole by every profile but KEEP_ALL. */
+bool dd_dicom_is_graphic_group(uint32_t tag);
+
+/* True for the UID attributes that reference a SOP instance (and so a
+ * primary UID): ReferencedSOPInstanceUID, ReferencedSOPInstanceUIDInFile.
+ * They are mapped whenever the primary UIDs are. */
+bool dd_dicom_is_ref_instance_uid(uint32_t tag);
 
 /* "keep", "recurse", "delete", ... (for logs and tests). */
 const char *dd_dicom_act_name(enum dd_dicom_act a);

@@ -88,7 +88,9 @@ static void test_basic(void)
 	EXPECT_ACT(p, T(0008, 0021), "DA", DD_ACT_DUMMY);   /* X/D */
 	EXPECT_ACT(p, T(0008, 0080), "LO", DD_ACT_DUMMY);   /* X/Z/D */
 	EXPECT_ACT(p, T(0008, 1140), "SQ", DD_ACT_RECURSE); /* X/Z/U* on SQ */
-	EXPECT_ACT(p, T(0008, 1110), "SQ", DD_ACT_EMPTY);   /* X/Z on SQ */
+	EXPECT_ACT(p, T(0040, 0555), "SQ", DD_ACT_EMPTY);   /* X/Z on SQ */
+	/* X/Z on a sequence no module defines as Type 2: items replaced */
+	EXPECT_ACT(p, T(0008, 1110), "SQ", DD_ACT_RECURSE);
 	EXPECT_ACT(p, T(0008, 0082), "SQ", DD_ACT_RECURSE); /* X/Z/D on SQ */
 	EXPECT_ACT(p, T(0088, 0200), "SQ", DD_ACT_DELETE);  /* IconImageSequence */
 	/* identifiers become pseudonyms */
@@ -109,7 +111,42 @@ static void test_basic(void)
 	EXPECT_ACT(p, T(5000, 0005), "US", DD_ACT_DELETE);
 	EXPECT_ACT(p, T(6000, 3000), "OW", DD_ACT_DELETE);
 	EXPECT_ACT(p, T(6002, 4000), "LT", DD_ACT_DELETE);
-	EXPECT_ACT(p, T(6000, 0010), "US", DD_ACT_KEEP); /* OverlayRows */
+	/* ... the whole repeating group, not only the listed elements */
+	EXPECT_ACT(p, T(6000, 0010), "US", DD_ACT_DELETE); /* OverlayRows */
+	EXPECT_ACT(p, T(6000, 0022), "LO", DD_ACT_DELETE); /* Description */
+	EXPECT_ACT(p, T(601E, 0040), "CS", DD_ACT_DELETE);
+	EXPECT_ACT(p, T(5010, 0022), "LO", DD_ACT_DELETE);
+	EXPECT(dd_dicom_is_graphic_group(T(601E, 3000)) &&
+	       !dd_dicom_is_graphic_group(T(6020, 3000)) &&
+	       !dd_dicom_is_graphic_group(T(6001, 0010)));
+	/* sequences replaced (D, kept Z): kept text becomes the dummy */
+	{
+		struct dd_dicom_elem e;
+
+		memset(&e, 0, sizeof(e));
+		memcpy(e.vr, "SQ", 2);
+		e.tag = T(0008, 0082); /* InstitutionCodeSequence, X/Z/D */
+		EXPECT(dd_dicom_seq_ctx(p, &e) == DD_DCTX_DUMMY);
+		e.tag = T(0008, 1110); /* ReferencedStudySequence, kept Z */
+		EXPECT(dd_dicom_seq_ctx(p, &e) == DD_DCTX_DUMMY);
+		e.tag = T(0040, A730); /* ContentSequence, D */
+		EXPECT(dd_dicom_seq_ctx(p, &e) ==
+		       (DD_DCTX_CONTENT | DD_DCTX_DUMMY));
+		e.tag = T(0008, 1140); /* ReferencedImageSequence, U */
+		EXPECT(dd_dicom_seq_ctx(p, &e) == 0);
+	}
+	EXPECT(decide(p, T(0008, 0104), "LO", NULL, 1, DD_DCTX_DUMMY) ==
+	       DD_ACT_DUMMY); /* CodeMeaning */
+	EXPECT(decide(p, T(0008, 0100), "SH", NULL, 1, DD_DCTX_DUMMY) ==
+	       DD_ACT_DUMMY); /* CodeValue */
+	EXPECT(decide(p, T(0008, 0102), "SH", NULL, 1, DD_DCTX_DUMMY) ==
+	       DD_ACT_KEEP); /* CodingSchemeDesignator */
+	EXPECT(decide(p, T(0008, 1150), "UI", NULL, 1, DD_DCTX_DUMMY) ==
+	       DD_ACT_UID); /* act_uid never maps a class UID */
+	EXPECT(decide(p, T(0008, 1155), "UI", NULL, 1, DD_DCTX_DUMMY) ==
+	       DD_ACT_UID);
+	EXPECT(decide(p, T(0028, 0010), "US", NULL, 1, DD_DCTX_DUMMY) ==
+	       DD_ACT_KEEP);
 	/* private: removed */
 	EXPECT_ACT(p, T(0009, 0010), "LO", DD_ACT_DELETE);
 	EXPECT_ACT(p, T(0019, 100C), "IS", DD_ACT_DELETE);
@@ -204,8 +241,17 @@ static void test_profiles(void)
 	EXPECT_ACT(p, T(0009, 1001), "LO", DD_ACT_KEEP);
 	EXPECT_ACT(p, T(0008, 0018), "UI", DD_ACT_UID);
 	EXPECT_ACT(p, T(0008, 1140), "SQ", DD_ACT_RECURSE);
+	/* references follow the regenerated primary UIDs */
+	EXPECT(decide(p, T(0008, 1155), "UI", NULL, 1, 0) == DD_ACT_UID);
+	EXPECT_ACT(p, T(0004, 1511), "UI", DD_ACT_UID);
+	EXPECT_ACT(p, T(0020, 0052), "UI", DD_ACT_KEEP); /* FrameOfReference */
+	/* KEEP_ALL keeps overlays and curves */
+	EXPECT_ACT(p, T(6000, 0022), "LO", DD_ACT_KEEP);
+	EXPECT_ACT(p, T(6000, 3000), "OW", DD_ACT_KEEP);
+	EXPECT_ACT(p, T(5000, 3000), "OW", DD_ACT_KEEP);
 	p->dicom.primary_ids = DD_PRIMARY_IDS_KEEP;
 	EXPECT_ACT(p, T(0008, 0018), "UI", DD_ACT_KEEP);
+	EXPECT(decide(p, T(0008, 1155), "UI", NULL, 1, 0) == DD_ACT_KEEP);
 	ut_policy_free(p);
 
 	p = ut_policy(DD_DICOM_PROFILE_MINIMAL_KEEP_LIST, 0);
@@ -260,6 +306,7 @@ static void test_profiles(void)
 	EXPECT_ACT(p, T(0010, 0010), "PN", DD_ACT_EMPTY);
 	EXPECT_ACT(p, T(0028, 0010), "US", DD_ACT_KEEP);
 	EXPECT_ACT(p, T(6000, 3000), "OW", DD_ACT_DELETE);
+	EXPECT_ACT(p, T(6000, 0022), "LO", DD_ACT_DELETE); /* whole group */
 	EXPECT_ACT(p, T(0010, 0030), "DA", DD_ACT_KEEP);
 	EXPECT_ACT(p, T(0009, 1001), "LO", DD_ACT_KEEP);
 	ut_policy_free(p);
