@@ -322,9 +322,20 @@ int main(int argc, char *argv[])
 		free(fs.cfg.source);
 		fs.cfg.source = abs;
 	}
-	/* the FHIR patient index of patientLinking "auto" scans SRC */
+	/* the FHIR patient index of patientLinking "auto" scans SRC; it is
+	 * stored under the cache directory, so a named one must be the
+	 * index's too (dd_index_default_store() reads $DEIDFS_CACHE_DIR) */
 	vo.src_dir = fs.cfg.source;
 	vo.progress = stderr;
+	if (fs.cfg.cache_dir && strcmp(fs.cfg.cache_dir, "none") != 0) {
+		char *abs = fs_abspath(fs.cfg.cache_dir);
+
+		if (!abs || setenv("DEIDFS_CACHE_DIR", abs, 1) != 0) {
+			free(abs);
+			goto out_fail;
+		}
+		free(abs);
+	}
 	if (!fs.cfg.uid_set)
 		fs.cfg.uid = getuid();
 	if (!fs.cfg.gid_set)

@@ -63,6 +63,8 @@ chmod 600 "$KEYFILE"
 POLICY=$T/policy.json
 "$DEID" policy default >"$POLICY" || fail "deid policy default"
 CACHE=$T/cache
+# deid's FHIR patient index (and anything else cached) stays in $T too
+export DEIDFS_CACHE_DIR=$CACHE
 
 # fs_src_tmpfs DIR: mount a strictatime tmpfs on DIR if we may (root), so
 # that any atime change made through the daemon shows; returns 1 if not.
