@@ -1280,7 +1280,7 @@ static enum fw_status ff_index_ndjson(struct fj_ctx *c, struct fr *r,
 			return FW_INTERNAL;
 		p = fr_data(r) + (ls - r->base);
 		n = (size_t)(le - ls);
-		if (n && (memmem(p, n, "Patient", 7) || memmem(p, n, "Person", 6) ||
+		if (n && p && (memmem(p, n, "Patient", 7) || memmem(p, n, "Person", 6) ||
 			  memmem(p, n, "Practitioner", 12))) {
 			json_object *o;
 
