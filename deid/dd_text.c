@@ -126,7 +126,7 @@ unsigned dd_tw_lookup(const char *key, size_t n)
 /* ---- tokens ------------------------------------------------------------------ */
 
 enum {
-	CL_UP = 1,     /* A-Z */
+	CL_UP = 1,     /* A-Z (the tokeniser's loop counts on 1 and 2) */
 	CL_LO = 2,     /* a-z */
 	CL_DIG = 4,    /* 0-9 */
 	CL_LEAD = 8,   /* lead byte of a letter: C3..DF, E3..F4 */
@@ -203,24 +203,25 @@ static bool tok_push(struct dd_scan *sc, const struct dd_tok *t)
  * table's flags and the keyword id.  @plain: the token is ASCII letters
  * and digits only, so folding is lower-casing, done in the same pass as
  * the hash and the case counts. */
-static void tok_word_flags(struct dd_scan *sc, struct dd_tok *t, bool plain)
+struct tok_plain {
+	unsigned upper, lower; /* counts of A-Z and a-z */
+	uint32_t h;            /* tw_hash() of the lower-cased bytes */
+};
+
+static void tok_word_flags(struct dd_scan *sc, struct dd_tok *t,
+			   const struct tok_plain *pl)
 {
 	const unsigned char *p = (const unsigned char *)sc->s;
 	unsigned upper = 0, lower = 0;
 	char *key = sc->fold + sc->nfold;
 	size_t kl, len = t->e - t->s;
-	uint32_t h = TW_FNV_BASIS;
+	uint32_t h;
 
-	if (plain && len <= DD_FOLD_MAX) {
-		for (size_t i = 0; i < len; i++) {
-			unsigned c = p[t->s + i], k = cls[c];
-
-			upper += (k & CL_UP) != 0;
-			lower += (k & CL_LO) != 0;
-			c |= (k & CL_UP) ? 0x20 : 0;
-			key[i] = (char)c;
-			h = (h ^ c) * TW_FNV_PRIME;
-		}
+	if (pl && len <= DD_FOLD_MAX) {
+		/* the tokeniser's loop lower-cased the token into key */
+		upper = pl->upper;
+		lower = pl->lower;
+		h = pl->h;
 		kl = len;
 	} else {
 		for (size_t i = t->s; i < t->e; i++) {
@@ -266,8 +267,7 @@ static void tok_num_fold(struct dd_scan *sc, struct dd_tok *t, bool plain)
 	char *key = sc->fold + sc->nfold;
 
 	if (plain && len <= DD_FOLD_MAX) {
-		memcpy(key, sc->s + t->s, len);
-		kl = len;
+		kl = len; /* the tokeniser's loop copied it into key */
 	} else {
 		kl = dd_text_fold(sc->s + t->s, len, key, DD_FOLD_MAX + 1);
 	}
@@ -310,15 +310,30 @@ void dd_text_tokenize(struct dd_scan *sc)
 		if (cls[c] & (CL_UP | CL_LO | CL_DIG | CL_LEAD)) {
 			bool letters = false, digits = false;
 			size_t plain_end;
+			struct tok_plain pl;
+			char *key = sc->fold + sc->nfold;
+			unsigned up = 0, lo = 0;
+			uint32_t h = TW_FNV_BASIS;
 
-			/* ASCII letters and digits: the common case */
-			while (i < n && (cls[p[i]] & (CL_UP | CL_LO | CL_DIG))) {
-				if (cls[p[i]] & CL_DIG)
-					digits = true;
-				else
-					letters = true;
-				i++;
+			/* ASCII letters and digits, the common case: lower-cased
+			 * into the fold buffer, hashed and case-counted as
+			 * they are read (used when the token is only these) */
+			for (; i < n; i++) {
+				unsigned ch = p[i], k = cls[ch];
+
+				if (!(k & (CL_UP | CL_LO | CL_DIG)))
+					break;
+				up += k & CL_UP;          /* CL_UP is 1 */
+				lo += (k >> 1) & 1;       /* CL_LO is 2 */
+				ch |= (k & CL_UP) << 5;   /* to lower case */
+				*key++ = (char)ch;
+				h = (h ^ ch) * TW_FNV_PRIME;
 			}
+			pl.upper = up;
+			pl.lower = lo;
+			pl.h = h;
+			digits = up + lo < i - t.s;
+			letters = up + lo > 0;
 			plain_end = i;
 			while (i < n) {
 				size_t a;
@@ -354,7 +369,7 @@ void dd_text_tokenize(struct dd_scan *sc)
 			t.kind = letters ? (digits ? DD_TK_ALNUM : DD_TK_WORD)
 					 : DD_TK_NUM;
 			if (letters)
-				tok_word_flags(sc, &t, i == plain_end);
+				tok_word_flags(sc, &t, i == plain_end ? &pl : NULL);
 			else
 				tok_num_fold(sc, &t, i == plain_end);
 			if (t.kind == DD_TK_WORD && t.e - t.s == 1 &&
