@@ -29,7 +29,7 @@ struct ctx_val {
 	bool common;     /* CV_WORD: also an ordinary word */
 	char *key;       /* folded; CV_SEQ: words separated by one space */
 	size_t len;
-	uint32_t next;   /* the next value with the same first byte and class */
+	uint16_t next;   /* the next value with the same first byte and class */
 };
 
 struct ctx_date {
@@ -37,6 +37,7 @@ struct ctx_date {
 };
 
 #define CTX_MAX_VALUES 4096
+_Static_assert(CTX_MAX_VALUES < 65536, "value chains are 16-bit");
 
 struct dd_text_ctx {
 	struct ctx_val *v;
@@ -47,7 +48,7 @@ struct dd_text_ctx {
 	 * added: head[0] for CV_ALNUM, head[1] for the others; 1-based
 	 * indices into v, chained by ctx_val.next (0 ends).  A token is
 	 * tried only against the values that start with its first byte. */
-	uint32_t head[2][256], tail[2][256];
+	uint16_t head[2][256], tail[2][256]; /* (CTX_MAX_VALUES fits) */
 	char initials[32];  /* upper-case initials of the names */
 	size_t ninitials;
 	int shift;
@@ -132,10 +133,10 @@ static dd_err val_push(struct dd_text_ctx *c, enum dd_info_type type,
 		unsigned cl = kind == CV_ALNUM ? 0 : 1, f0 = (unsigned char)key[0];
 
 		if (c->tail[cl][f0])
-			c->v[c->tail[cl][f0] - 1].next = (uint32_t)c->n + 1;
+			c->v[c->tail[cl][f0] - 1].next = (uint16_t)(c->n + 1);
 		else
-			c->head[cl][f0] = (uint32_t)c->n + 1;
-		c->tail[cl][f0] = (uint32_t)c->n + 1;
+			c->head[cl][f0] = (uint16_t)(c->n + 1);
+		c->tail[cl][f0] = (uint16_t)(c->n + 1);
 	}
 	v->common = kind == CV_WORD &&
 		    (dd_tw_lookup(key, len) & (DD_TW_WORD | DD_TW_MED)) != 0;
@@ -546,7 +547,7 @@ void dd_text_scan_ctx(struct dd_scan *sc)
 		 * first byte, lower-cased, for CV_ALNUM (match_alnum); the
 		 * first byte of the folded token for the others */
 		unsigned char fa = (unsigned char)sc->s[t->s];
-		uint32_t ka, kw;
+		unsigned ka, kw;
 
 		if (t->kind == DD_TK_PUNCT)
 			continue; /* no value matches at punctuation */

@@ -143,6 +143,10 @@ const struct dd_tw_entry *dd_tw_find(const char *key, size_t n);
 /* words before "3/4" that make it a date */
 #define DD_KWL_DATECUE(X) X(on) X(dated) X(dob) X(date) X(since) X(from) \
 	X(until) X(of) X(born) X(admitted) X(discharged)
+/* first words of the place cues ("lives in", "born in"...: dd_text_loc.c) */
+#define DD_KWL_PLACECUE(X) X(lives) X(living) X(resident) X(resides) X(moved) \
+	X(born) X(native) X(travel) X(traveled) X(travelled) X(returned) \
+	X(located) X(lived) X(visiting) X(relocated) X(home) X(grew)
 /* any other word a detector compares a token with */
 #define DD_KWL_OTHER(X) X(a) X(admitted) X(age) X(aged) X(ages) X(and) \
 	X(at) X(box) X(care) X(code) X(d) X(discharged) X(for) X(from) \

@@ -251,7 +251,7 @@ static const uint16_t place_cues[][2] = { { DD_KW_lives, DD_KW_in },
 
 static size_t place_cue(const struct dd_scan *sc, size_t i)
 {
-	if (i >= sc->ntk || !sc->tk[i].kw)
+	if (!dd_tok_in(sc, i, DD_KL_PLACECUE))
 		return 0;
 	for (size_t k = 0; k < sizeof(place_cues) / sizeof(place_cues[0]); k++)
 		if (dd_tok_kw(sc, i, place_cues[k][0]) && dd_tok_kw(sc, i + 1, place_cues[k][1])) {
