@@ -89,36 +89,37 @@ static uint32_t tw_hash(const char *k, size_t n)
 	return h;
 }
 
-/* The entry of @key (@n bytes, hash @h), NULL if absent.  Table keys are
- * NUL-terminated and @key holds no NUL, so the byte loop stops at the end
- * of a shorter key. */
-static const struct dd_tw_entry *tw_find_h(const char *key, size_t n, uint32_t h)
+/* The slot of @key (@n bytes, hash @h), NULL if absent.  The probe
+ * compares the first 8 bytes and the length held in the slot, and reads
+ * the blob only for the rest of a longer key. */
+static const struct dd_tw_slot *tw_find_h(const char *key, size_t n, uint32_t h)
 {
 	uint32_t mask = dd_tw_nslots - 1;
+	uint64_t k8 = 0;
 
+	if (!n || n > 255)
+		return NULL;
+	for (size_t i = 0; i < n && i < 8; i++)
+		k8 |= (uint64_t)(unsigned char)key[i] << (8 * i);
 	for (h &= mask;; h = (h + 1) & mask) {
-		uint32_t v = dd_tw_slots[h];
-		const char *k;
-		size_t j;
+		const struct dd_tw_slot *sl = &dd_tw_slots[h];
 
-		if (!v)
+		if (!sl->off_len)
 			return NULL;
-		k = dd_tw_blob + dd_tw_entries[v - 1].off;
-		for (j = 0; j < n && k[j] == key[j]; j++)
-			;
-		if (j == n && k[n] == 0)
-			return &dd_tw_entries[v - 1];
+		if (sl->k8 == k8 && (sl->off_len & 0xFF) == n &&
+		    (n <= 8 || memcmp(dd_tw_blob + (sl->off_len >> 8) + 8, key + 8, n - 8) == 0))
+			return sl;
 	}
 }
 
-const struct dd_tw_entry *dd_tw_find(const char *key, size_t n)
+const struct dd_tw_slot *dd_tw_find(const char *key, size_t n)
 {
 	return tw_find_h(key, n, tw_hash(key, n));
 }
 
 unsigned dd_tw_lookup(const char *key, size_t n)
 {
-	const struct dd_tw_entry *e = dd_tw_find(key, n);
+	const struct dd_tw_slot *e = dd_tw_find(key, n);
 
 	return e ? e->flags : 0;
 }
@@ -249,7 +250,7 @@ static void tok_word_flags(struct dd_scan *sc, struct dd_tok *t,
 	if (t->kind != DD_TK_WORD || !kl || kl > 63)
 		return;
 	{
-		const struct dd_tw_entry *e = tw_find_h(key, kl, h);
+		const struct dd_tw_slot *e = tw_find_h(key, kl, h);
 
 		if (e && kl >= 2)
 			t->wf = e->flags;

@@ -29,22 +29,22 @@ enum {
 	DD_TW_PREFIX = 128,  /* first word of a multi-word city/state key */
 };
 
-struct dd_tw_entry {
-	uint32_t off;   /* into dd_tw_blob */
-	uint16_t flags; /* DD_TW_* */
-	uint16_t kw;    /* enum dd_kw, DD_KW_NONE if not a keyword */
+struct dd_tw_slot {
+	uint64_t k8;      /* the key's first 8 bytes, byte i in bits 8i.. */
+	uint32_t off_len; /* offset into dd_tw_blob << 8 | length; 0: empty */
+	uint16_t flags;   /* DD_TW_* */
+	uint16_t kw;      /* enum dd_kw, DD_KW_NONE if not a keyword */
 };
 
 extern const char *const dd_tw_fold_tab[0x180 - 0xC0];
-extern const char dd_tw_blob[];
-extern const struct dd_tw_entry dd_tw_entries[];
+extern const char dd_tw_blob[];   /* the keys, NUL-terminated */
 extern const uint32_t dd_tw_nslots;
-extern const uint32_t dd_tw_slots[];
+extern const struct dd_tw_slot dd_tw_slots[];
 
 /* Flags of a folded key (0 if absent). */
 unsigned dd_tw_lookup(const char *key, size_t n);
-/* The entry of a folded key, NULL if absent. */
-const struct dd_tw_entry *dd_tw_find(const char *key, size_t n);
+/* The slot of a folded key, NULL if absent. */
+const struct dd_tw_slot *dd_tw_find(const char *key, size_t n);
 
 /* ---- keywords -------------------------------------------------------------
  *
