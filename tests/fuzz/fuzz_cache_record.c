@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "dd_cache_i.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned long fz_inputs, fz_decoded; /* reported by main() */
 
@@ -73,56 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef DD_FUZZ_LIBFUZZER
-static int fz_run_file(const char *path)
+void dd_fuzz_done(void)
 {
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = fdopendir(fd);
-		struct dirent *de;
-		int rc = 0;
-
-		if (!d) {
-			close(fd);
-			return 1;
-		}
-		while ((de = readdir(d))) {
-			char sub[4096];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rc |= fz_run_file(sub);
-		}
-		closedir(d);
-		return rc;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n >= 0)
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-	free(buf);
-	return n < 0;
-}
-
-int main(int argc, char **argv)
-{
-	int i, rc = 0;
-
-	for (i = 1; i < argc; i++)
-		rc |= fz_run_file(argv[i]);
 	fprintf(stderr, "fuzz_cache_record: %lu inputs, %lu decoded\n",
 		fz_inputs, fz_decoded);
-	return rc;
 }
-#endif

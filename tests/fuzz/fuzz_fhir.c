@@ -21,11 +21,11 @@
 
 #include <json-c/json.h>
 
+#include "fuzz.h"
 #include "dd_fhir.h"
 #include "dd_index.h"
 #include "dd_log.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct {
 	struct dd_policy *pol;
@@ -128,60 +128,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef DD_FUZZ_LIBFUZZER
-static int fz_run_file(const char *path)
+void dd_fuzz_done(void)
 {
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR *dir = fdopendir(fd);
-		struct dirent *de;
-		int rc = 0;
-
-		if (!dir) {
-			close(fd);
-			return 1;
-		}
-		while ((de = readdir(dir))) {
-			char sub[4096];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rc |= fz_run_file(sub);
-		}
-		closedir(dir);
-		return rc;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n >= 0)
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-	free(buf);
-	return n < 0;
-}
-
-int main(int argc, char **argv)
-{
-	int rc = 0;
-
-	for (int i = 1; i < argc; i++)
-		rc |= fz_run_file(argv[i]);
 	fprintf(stderr, "fuzz_fhir: %lu inputs, %lu served\n", fz_inputs,
 		fz_served);
 	dd_fhir_free(fz.whole);
 	dd_fhir_free(fz.tiny);
 	dd_text_free(fz.text);
 	dd_policy_free(fz.pol);
-	return rc || fz_inputs == 0;
 }
-#endif
