@@ -12,7 +12,7 @@ CC=clang CXX=clang++ scripts/build.sh build-fuzz -Dlibfuzzer=true \
 work=$(mktemp -d)
 rc=0
 for t in build-fuzz/tests/fuzz/fuzz_*; do
-	[ -x "$t" ] || continue
+	[ -f "$t" ] && [ -x "$t" ] || continue
 	name=$(basename "$t")
 	corpus=tests/fuzz/corpus/${name#fuzz_}
 	mkdir -p "$work/$name"
