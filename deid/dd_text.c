@@ -183,27 +183,20 @@ static size_t apos_at(const unsigned char *p, size_t i, size_t n)
 	return 0;
 }
 
-static bool tok_push(struct dd_scan *sc, const struct dd_tok *t)
+static bool tok_grow(struct dd_scan *sc)
 {
-	if (sc->ntk == sc->captk) {
-		size_t nc = sc->captk ? sc->captk * 2 : 256;
-		struct dd_tok *v = realloc(sc->tk, nc * sizeof(*v));
+	size_t nc = sc->captk ? sc->captk * 2 : 256;
+	struct dd_tok *v = realloc(sc->tk, nc * sizeof(*v));
 
-		if (!v) {
-			sc->err = DD_E_NOMEM;
-			return false;
-		}
-		sc->tk = v;
-		sc->captk = nc;
+	if (!v) {
+		sc->err = DD_E_NOMEM;
+		return false;
 	}
-	sc->tk[sc->ntk++] = *t;
+	sc->tk = v;
+	sc->captk = nc;
 	return true;
 }
 
-/* Case flags, the folded token (into sc->fold) and, for words, the word
- * table's flags and the keyword id.  @plain: the token is ASCII letters
- * and digits only, so folding is lower-casing, done in the same pass as
- * the hash and the case counts. */
 struct tok_plain {
 	unsigned upper, lower; /* counts of A-Z and a-z */
 	uint32_t h;            /* tw_hash() of the lower-cased bytes */
@@ -293,7 +286,7 @@ void dd_text_tokenize(struct dd_scan *sc)
 	}
 	while (i < n && !sc->err) {
 		unsigned c = p[i];
-		struct dd_tok t = { 0 };
+		struct dd_tok *t;
 
 		if (cls[c] & CL_SPACE) {
 			if (c == '\n') {
@@ -307,7 +300,13 @@ void dd_text_tokenize(struct dd_scan *sc)
 			i += 2;
 			continue;
 		}
-		t.s = (uint32_t)i;
+		/* the token is built in place: a copy of a token written
+		 * field by field stalls on store forwarding */
+		if (sc->ntk == sc->captk && !tok_grow(sc))
+			break;
+		t = &sc->tk[sc->ntk];
+		memset(t, 0, sizeof(*t));
+		t->s = (uint32_t)i;
 		if (cls[c] & (CL_UP | CL_LO | CL_DIG | CL_LEAD)) {
 			bool letters = false, digits = false;
 			size_t plain_end;
@@ -333,7 +332,7 @@ void dd_text_tokenize(struct dd_scan *sc)
 			pl.upper = up;
 			pl.lower = lo;
 			pl.h = h;
-			digits = up + lo < i - t.s;
+			digits = up + lo < i - t->s;
 			letters = up + lo > 0;
 			plain_end = i;
 			while (i < n) {
@@ -356,7 +355,7 @@ void dd_text_tokenize(struct dd_scan *sc)
 					    (i + a + 1 >= n ||
 					     !(is_alpha(p[i + a + 1]) ||
 					       is_letter_lead(p[i + a + 1])))) {
-						t.flags |= DD_TF_POSS;
+						t->flags |= DD_TF_POSS;
 						break;
 					}
 					i += a;
@@ -366,34 +365,34 @@ void dd_text_tokenize(struct dd_scan *sc)
 			}
 			if (i > n)
 				i = n;
-			t.e = (uint32_t)i;
-			t.kind = letters ? (digits ? DD_TK_ALNUM : DD_TK_WORD)
+			t->e = (uint32_t)i;
+			t->kind = letters ? (digits ? DD_TK_ALNUM : DD_TK_WORD)
 					 : DD_TK_NUM;
 			if (letters)
-				tok_word_flags(sc, &t, i == plain_end ? &pl : NULL);
+				tok_word_flags(sc, t, i == plain_end ? &pl : NULL);
 			else
-				tok_num_fold(sc, &t, i == plain_end);
-			if (t.kind == DD_TK_WORD && t.e - t.s == 1 &&
-			    (t.flags & DD_TF_CAP) && i < n && p[i] == '.')
-				t.flags |= DD_TF_INITIAL;
-			if (t.flags & DD_TF_POSS)
+				tok_num_fold(sc, t, i == plain_end);
+			if (t->kind == DD_TK_WORD && t->e - t->s == 1 &&
+			    (t->flags & DD_TF_CAP) && i < n && p[i] == '.')
+				t->flags |= DD_TF_INITIAL;
+			if (t->flags & DD_TF_POSS)
 				i += apos_at(p, i, n) + 1;
 		} else {
 			i += utf8_len(c);
 			if (i > n)
 				i = n;
-			t.e = (uint32_t)i;
-			t.kind = DD_TK_PUNCT;
+			t->e = (uint32_t)i;
+			t->kind = DD_TK_PUNCT;
 		}
 		if (nl)
-			t.flags |= DD_TF_NL_BEFORE;
+			t->flags |= DD_TF_NL_BEFORE;
 		if (sent)
-			t.flags |= DD_TF_SENT;
+			t->flags |= DD_TF_SENT;
 		nl = false;
-		sent = t.kind == DD_TK_PUNCT &&
+		sent = t->kind == DD_TK_PUNCT &&
 		       (c == '.' || c == '!' || c == '?') &&
 		       !(sc->ntk && (sc->tk[sc->ntk - 1].flags & DD_TF_INITIAL));
-		if (t.kind == DD_TK_PUNCT && c == '.' && sc->ntk) {
+		if (t->kind == DD_TK_PUNCT && c == '.' && sc->ntk) {
 			/* "Dr." "Mr." "St." do not end a sentence */
 			const struct dd_tok *pv = &sc->tk[sc->ntk - 1];
 			size_t l = pv->e - pv->s;
@@ -402,7 +401,7 @@ void dd_text_tokenize(struct dd_scan *sc)
 			    (pv->flags & DD_TF_CAP) && !(pv->wf & DD_TW_WORD))
 				sent = false;
 		}
-		tok_push(sc, &t);
+		sc->ntk++;
 	}
 }
 
