@@ -354,6 +354,9 @@ struct fb {
 	bool open;            /* pc[n-1] is an open REGEN chunk */
 	struct dd_buf glue;
 	struct dd_buf unit;   /* one unit's output */
+	int sink_fd;          /* -1, or every output byte also goes here */
+	struct dd_buf sink;   /* bytes not yet written to sink_fd */
+	bool sink_err;        /* a write to sink_fd failed */
 };
 
 static void fb_init(struct fb *b, const struct dd_fhir *f, bool keep_all)
@@ -364,6 +367,8 @@ static void fb_init(struct fb *b, const struct dd_fhir *f, bool keep_all)
 	dd_buf_init(&b->out, keep_all ? (size_t)16 << 30 : f->literal_max + 1);
 	dd_buf_init(&b->glue, (size_t)256 << 20);
 	dd_buf_init(&b->unit, FF_UNIT_MAX * 2);
+	b->sink_fd = -1;
+	dd_buf_init(&b->sink, FF_UNIT_MAX * 2);
 }
 
 static void fb_free(struct fb *b)
@@ -371,7 +376,28 @@ static void fb_free(struct fb *b)
 	dd_buf_free(&b->out);
 	dd_buf_free(&b->glue);
 	dd_buf_free(&b->unit);
+	dd_buf_free(&b->sink);
 	free(b->pc);
+}
+
+/* Write what the sink holds to sink_fd. */
+static bool fb_sink_flush(struct fb *b)
+{
+	size_t done = 0;
+
+	while (done < b->sink.len && !b->sink_err) {
+		ssize_t k = write(b->sink_fd, b->sink.data + done,
+				  b->sink.len - done);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			b->sink_err = true;
+		else
+			done += (size_t)k;
+	}
+	dd_buf_reset(&b->sink);
+	return !b->sink_err;
 }
 
 static bool fb_push(struct fb *b, const struct fb_piece *p)
@@ -392,6 +418,12 @@ static bool fb_push(struct fb *b, const struct fb_piece *p)
 static bool fb_keep(struct fb *b, const uint8_t *p, size_t n)
 {
 	b->total += n;
+	if (b->sink_fd >= 0) {
+		if (dd_buf_add(&b->sink, p, n))
+			return false;
+		if (b->sink.len >= FF_BLOCK && !fb_sink_flush(b))
+			return false;
+	}
 	if (b->spilled)
 		return true;
 	if (!b->keep_all && b->total > b->f->literal_max) {
@@ -1202,9 +1234,11 @@ void dd_fhir_set_chunking(struct dd_fhir *f, size_t chunk_out,
 	f->literal_max = literal_max;
 }
 
-dd_err dd_fhir_transform(const struct dd_fhir *f, int fd, uint64_t size,
-			 enum dd_kind kind, const char *log_name,
-			 struct dd_manifest *out)
+/* dd_fhir_transform, with every output byte also written to @sink_fd
+ * (when >= 0) as it is produced. */
+static dd_err ff_transform(const struct dd_fhir *f, int fd, uint64_t size,
+			   enum dd_kind kind, const char *log_name, int sink_fd,
+			   struct dd_manifest *out)
 {
 	struct ff_src s = {.fd = fd, .size = size};
 	struct dd_index *local = NULL;
@@ -1214,11 +1248,20 @@ dd_err dd_fhir_transform(const struct dd_fhir *f, int fd, uint64_t size,
 	char bid[65] = "";
 
 	fb_init(&b, f, false);
+	b.sink_fd = sink_fd;
 	st = ff_file(f, &s, kind, &b, &local, bid);
+	if (b.sink_err) {
+		e = DD_E_IO; /* the output fd failed, not the source */
+		goto out;
+	}
 	if (st) {
 		dd_log(DD_LOG_INFO, "%s: FHIR: %s", log_name ? log_name : "?",
 		       dd_reason_name(ff_reason(st)));
 		dd_manifest_hide(out, kind, ff_reason(st));
+		goto out;
+	}
+	if (sink_fd >= 0 && !fb_sink_flush(&b)) {
+		e = DD_E_IO;
 		goto out;
 	}
 	e = ff_manifest(f, &b, local, bid[0] ? bid : NULL, out);
@@ -1234,6 +1277,22 @@ out:
 	dd_index_free(local);
 	fb_free(&b);
 	return e;
+}
+
+dd_err dd_fhir_transform(const struct dd_fhir *f, int fd, uint64_t size,
+			 enum dd_kind kind, const char *log_name,
+			 struct dd_manifest *out)
+{
+	return ff_transform(f, fd, size, kind, log_name, -1, out);
+}
+
+dd_err dd_fhir_transform_to_fd(const struct dd_fhir *f, int fd, uint64_t size,
+			       enum dd_kind kind, const char *log_name,
+			       int out_fd, struct dd_manifest *out)
+{
+	if (out_fd < 0)
+		return DD_E_INVAL;
+	return ff_transform(f, fd, size, kind, log_name, out_fd, out);
 }
 
 dd_err dd_fhir_transform_buffer(const struct dd_fhir *f, const void *in,

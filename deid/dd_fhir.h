@@ -88,6 +88,22 @@ dd_err dd_fhir_transform(const struct dd_fhir *f, int fd, uint64_t size,
 			 enum dd_kind kind, const char *log_name,
 			 struct dd_manifest *out);
 
+/* dd_fhir_transform for writers of the whole output (`deid materialize`):
+ * the same transform and the same manifest, and every output byte is also
+ * written to @out_fd (write(2) from its current offset, in order, about
+ * 1 MiB at a time) while it is produced, so a large file is transformed
+ * once instead of once for the manifest and again for its REGEN chunks.
+ * When it returns DD_OK with a served manifest, @out_fd received exactly
+ * the output: the bytes dd_manifest_write_fd(@out) would write (the
+ * manifest path and this one share every line of the transform; the
+ * fhir_bulk_hashes test compares both).  With a hidden manifest or an
+ * error, @out_fd holds an unspecified prefix of it: the caller discards
+ * it (write to a temporary file).  DD_E_IO when a write to @out_fd fails,
+ * DD_E_INVAL when @out_fd < 0; otherwise as dd_fhir_transform. */
+dd_err dd_fhir_transform_to_fd(const struct dd_fhir *f, int fd, uint64_t size,
+			       enum dd_kind kind, const char *log_name,
+			       int out_fd, struct dd_manifest *out);
+
 /* The same on @n bytes in memory, the whole output appended to @out
  * (tests, fuzzing).  *reason is DD_REASON_NONE when served. */
 dd_err dd_fhir_transform_buffer(const struct dd_fhir *f, const void *in,
