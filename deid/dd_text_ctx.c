@@ -21,7 +21,9 @@
 
 #include "dd_text_i.h"
 
-enum cv_kind { CV_WORD, CV_ALNUM, CV_SEQ };
+/* CV_RAW: a name part in a script written without spaces (CJK, kana,
+ * hangul: "山田太郎"), found as a raw UTF-8 substring anywhere. */
+enum cv_kind { CV_WORD, CV_ALNUM, CV_SEQ, CV_RAW };
 
 struct ctx_val {
 	enum dd_info_type type;
@@ -129,7 +131,7 @@ static dd_err val_push(struct dd_text_ctx *c, enum dd_info_type type,
 	v->type = type;
 	v->kind = kind;
 	v->next = 0;
-	{
+	if (kind != CV_RAW) {
 		unsigned cl = kind == CV_ALNUM ? 0 : 1, f0 = (unsigned char)key[0];
 
 		if (c->tail[cl][f0])
@@ -200,6 +202,63 @@ static dd_err add_name_word(struct dd_text_ctx *c, enum dd_info_type type,
 	return err;
 }
 
+/* Code points in @n bytes of UTF-8. */
+static size_t cps(const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return k;
+}
+
+/* True if @s holds a character of a script written without spaces
+ * (3- and 4-byte UTF-8: CJK, kana, hangul, ...). */
+static bool has_wide(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0xE0)
+			return true;
+	return false;
+}
+
+/* A PN group in such a script: each part of at least two characters, and
+ * family+given glued both ways ("山田太郎", "太郎山田"), as raw values. */
+static dd_err add_raw_name(struct dd_text_ctx *c, enum dd_info_type type,
+			   const char *s, size_t n)
+{
+	const char *part[2] = {NULL, NULL};
+	size_t plen[2] = {0, 0}, np = 0, i = 0;
+	dd_err err = DD_OK;
+
+	while (i < n && !err) {
+		size_t j = i;
+
+		while (j < n && s[j] != '^' && s[j] != ' ')
+			j++;
+		if (j > i && cps(s + i, j - i) >= 2)
+			err = val_push(c, type, CV_RAW, s + i, j - i);
+		if (j > i && np < 2) {
+			part[np] = s + i;
+			plen[np++] = j - i;
+		}
+		i = j + 1;
+	}
+	if (!err && np == 2 && plen[0] + plen[1] < 128) {
+		char glued[128];
+
+		memcpy(glued, part[0], plen[0]);
+		memcpy(glued + plen[0], part[1], plen[1]);
+		err = val_push(c, type, CV_RAW, glued, plen[0] + plen[1]);
+		if (!err) {
+			memcpy(glued, part[1], plen[1]);
+			memcpy(glued + plen[1], part[0], plen[0]);
+			err = val_push(c, type, CV_RAW, glued, plen[0] + plen[1]);
+		}
+	}
+	return err;
+}
+
 /* A name value: components split at '^', then words at spaces, commas,
  * hyphens and dots; hyphenated and spaced parts also joined. */
 static dd_err add_name(struct dd_text_ctx *c, enum dd_info_type type,
@@ -215,6 +274,13 @@ static dd_err add_name(struct dd_text_ctx *c, enum dd_info_type type,
 
 		while (j < n && s[j] != '^' && s[j] != '=')
 			j++;
+		if (comp == 0 && has_wide(s, n)) {
+			size_t g = 0;
+
+			while (g < n && s[g] != '=')
+				g++;
+			err = add_raw_name(c, type, s, g);
+		}
 		/* prefix and suffix (components 3 and 4) are titles */
 		if (comp < 3) {
 			w = i;
@@ -535,12 +601,31 @@ static bool ctx_word_any(const struct dd_scan *sc, size_t i)
 	return false;
 }
 
+/* CV_RAW values: raw substrings (UTF-8 keeps them on character
+ * boundaries). */
+static void scan_raw(struct dd_scan *sc, const struct dd_text_ctx *c)
+{
+	for (size_t k = 0; k < c->n && !sc->err; k++) {
+		const struct ctx_val *v = &c->v[k];
+		const char *p = sc->s, *end = sc->s + sc->n, *hit;
+
+		if (v->kind != CV_RAW)
+			continue;
+		while (p < end && (hit = memmem(p, (size_t)(end - p), v->key, v->len))) {
+			dd_scan_add(sc, (size_t)(hit - sc->s),
+				    (size_t)(hit - sc->s) + v->len, v->type, true);
+			p = hit + v->len;
+		}
+	}
+}
+
 void dd_text_scan_ctx(struct dd_scan *sc)
 {
 	const struct dd_text_ctx *c = sc->c;
 
 	if (!c || !c->n)
 		return;
+	scan_raw(sc, c);
 	for (size_t i = 0; i < sc->ntk && !sc->err; i++) {
 		const struct dd_tok *t = &sc->tk[i];
 		/* a value can only match where its key's first byte is: the
