@@ -332,6 +332,16 @@ static void test_context(void)
 	EXPECT(ctx_finds(c, "seen by m\xc3\xbcller", "m\xc3\xbcller"));
 	dd_text_ctx_free(c);
 
+	/* a name written without spaces: 山田^太郎 found glued and apart,
+	 * and a lone character is not a name */
+	dd_text_ctx_new(&c);
+	dd_text_ctx_add(c, DD_IT_PERSON_NAME, "山田^太郎", strlen("山田^太郎"));
+	EXPECT(ctx_finds(c, "CT 山田太郎 head", "山田太郎"));
+	EXPECT(ctx_finds(c, "CT 太郎山田", "太郎山田"));
+	EXPECT(ctx_finds(c, "患者 山田 様", "山田"));
+	EXPECT(!ctx_finds(c, "山 river", "山"));
+	dd_text_ctx_free(c);
+
 	dd_text_ctx_new(&c);
 	dd_text_ctx_add(c, DD_IT_PERSON_NAME, "STRAU\xc3\x9f^Eva", 11);
 	EXPECT(ctx_finds(c, "note by Strauss", "Strauss"));
