@@ -14,6 +14,7 @@
  * in the manifest for regeneration), once to transform.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 #define FF_REF_YEAR 2026             /* age reference: see docs/fhir.md */
 
 enum ff_mode { FF_NDJSON = 1, FF_ENTRIES = 2, FF_RESOURCE = 3 };
+
+static _Atomic uint64_t ff_serial; /* the last engine's serial */
 
 /* ---- reader ------------------------------------------------------------------ */
 
@@ -217,6 +220,45 @@ static enum fw_status fr_value_end(struct fr *r, uint64_t a, unsigned depth,
 		}
 		at++;
 	}
+}
+
+/* Can the JSON text @p hold a person resource (Patient, Practitioner,
+ * RelatedPerson, Person: all the patient index keeps)?  False only when
+ * certain, so callers skip the parse of most lines: without a \u escape
+ * (which could spell any key or value) such a resource has the raw bytes
+ * "resourceType" ws : ws "<type>".  A "Patient/..." reference alone does
+ * not count. */
+static bool ff_may_hold_person(const uint8_t *p, size_t n)
+{
+	static const char *const types[] = {"Patient\"", "Practitioner\"",
+					    "RelatedPerson\"", "Person\""};
+	const uint8_t *q = p, *end = p + n;
+
+	if (!n || (!memmem(p, n, "Patient", 7) && !memmem(p, n, "Person", 6) &&
+		   !memmem(p, n, "Practitioner", 12)))
+		return false;
+	if (memmem(p, n, "\\u", 2))
+		return true;
+	while ((q = memmem(q, (size_t)(end - q), "\"resourceType\"", 14))) {
+		q += 14;
+		while (q < end && ff_ws(*q))
+			q++;
+		if (q >= end || *q != ':')
+			continue;
+		q++;
+		while (q < end && ff_ws(*q))
+			q++;
+		if (q >= end || *q != '"')
+			continue;
+		q++;
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			size_t tl = strlen(types[i]);
+
+			if ((size_t)(end - q) >= tl && !memcmp(q, types[i], tl))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- units ----------------------------------------------------------------- */
@@ -572,6 +614,9 @@ static enum fw_status fj_entry_pass1(struct fj_ctx *c, const uint8_t *p,
 	json_object *o;
 	enum fw_status st;
 
+	/* memmem, not ff_may_hold_person: a malformed entry that mentions
+	 * a Patient must keep hiding the file here (fhir_parse), before
+	 * pass 1 could decide fhir_unsupported */
 	if (!memmem(p, n, "Patient", 7) && !memmem(p, n, "Person", 6) &&
 	    !memmem(p, n, "Practitioner", 12))
 		return FW_OK; /* cannot hold a person; pass 2 validates it */
@@ -1147,6 +1192,7 @@ dd_err dd_fhir_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 	if (f->max_depth < 4)
 		f->max_depth = 4;
 	f->ref_year = FF_REF_YEAR;
+	f->serial = atomic_fetch_add(&ff_serial, 1) + 1;
 	f->hash_pseudo = *pseudo;
 	f->shift_pseudo = *pseudo;
 	if (pf->crypto_hash_key.present)
@@ -1339,8 +1385,7 @@ static enum fw_status ff_index_ndjson(struct fj_ctx *c, struct fr *r,
 			return FW_INTERNAL;
 		p = fr_data(r) + (ls - r->base);
 		n = (size_t)(le - ls);
-		if (n && p && (memmem(p, n, "Patient", 7) || memmem(p, n, "Person", 6) ||
-			  memmem(p, n, "Practitioner", 12))) {
+		if (n && p && ff_may_hold_person(p, n)) {
 			json_object *o;
 
 			if (ff_parse(p, n, c->f->max_depth, &o) == FW_OK) {

@@ -92,12 +92,21 @@ struct dd_fhir {
 	size_t n_rules;
 	uint8_t tag[16];                 /* regeneration tag */
 	bool registered;
+	uint64_t serial;                 /* unique per dd_fhir_new (memo key) */
 	size_t chunk_out;                /* output bytes per REGEN chunk */
 	size_t chunk_src;                /* source bytes per REGEN chunk */
 	size_t literal_max;              /* below: one literal segment */
 	unsigned max_depth;
 	int ref_year;                    /* age reference year (no deceased) */
 };
+
+/* dd_pseudo_fhir_id(f->pseudo, type, id) and dd_pseudo_shift_days(
+ * f->shift_pseudo, key, the policy's range): the same results, through a
+ * small per-thread memo (bulk NDJSON repeats its references). */
+void dd_fhir_memo_fhir_id(const struct dd_fhir *f, const char *type,
+			  const char *id, char out[33]);
+dd_err dd_fhir_memo_shift_days(const struct dd_fhir *f, const char *key,
+			       size_t len, int *days);
 
 /* Result of transforming one unit. */
 enum fw_status {

@@ -146,6 +146,101 @@ dd_err dd_fhir_serialise(struct json_object *o, struct dd_buf *out)
 	return dd_buf_add(out, s, n);
 }
 
+/* ---- pseudonym memo -----------------------------------------------------------
+ *
+ * Each mapped id and each date shift is an HMAC (a few microseconds with
+ * OpenSSL's one-shot API), and bulk NDJSON repeats them: an Observation's
+ * subject and encounter are those of the lines before it.  The memo is
+ * direct-mapped, per thread (no locks, no sharing), and keyed by the
+ * engine's serial, so it returns exactly what dd_pseudo computes for this
+ * engine: entries of an engine that was freed never match (serials are
+ * not reused; 0, an engine not from dd_fhir_new, bypasses the memo).
+ */
+#define FW_MEMO_SLOTS 64
+#define FW_MEMO_KEY 128
+
+struct fw_memo_ent {
+	uint64_t serial; /* 0: empty */
+	uint8_t kind;    /* 1: fhir id, 2: shift days */
+	uint16_t len;    /* key bytes */
+	char key[FW_MEMO_KEY];
+	char id[33];
+	int days;
+};
+
+static _Thread_local struct fw_memo_ent fw_memo[FW_MEMO_SLOTS];
+
+/* The slot for @kind/@key, and whether it holds that key. */
+static struct fw_memo_ent *fw_memo_slot(const struct dd_fhir *f, uint8_t kind,
+					const char *key, size_t len, bool *hit)
+{
+	uint64_t h = 1469598103934665603ull ^ kind;
+	struct fw_memo_ent *m;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
+	m = &fw_memo[(h ^ (h >> 29)) % FW_MEMO_SLOTS];
+	*hit = m->serial == f->serial && m->kind == kind && m->len == len &&
+	       !memcmp(m->key, key, len);
+	return m;
+}
+
+void dd_fhir_memo_fhir_id(const struct dd_fhir *f, const char *type,
+			  const char *id, char out[33])
+{
+	size_t tl = type ? strlen(type) : 0, il = strlen(id);
+	char key[FW_MEMO_KEY];
+	struct fw_memo_ent *m;
+	bool hit;
+
+	if (!f->serial || tl + 1 + il > sizeof(key)) {
+		dd_pseudo_fhir_id(f->pseudo, type, id, out);
+		return;
+	}
+	memcpy(key, type ? type : "", tl);
+	key[tl] = 0; /* neither a type nor an id holds a NUL */
+	memcpy(key + tl + 1, id, il);
+	m = fw_memo_slot(f, 1, key, tl + 1 + il, &hit);
+	if (!hit) {
+		dd_pseudo_fhir_id(f->pseudo, type, id, m->id);
+		m->serial = f->serial;
+		m->kind = 1;
+		m->len = (uint16_t)(tl + 1 + il);
+		memcpy(m->key, key, m->len);
+	}
+	memcpy(out, m->id, 33);
+}
+
+dd_err dd_fhir_memo_shift_days(const struct dd_fhir *f, const char *key,
+			       size_t len, int *days)
+{
+	const struct dd_policy *pol = f->pol;
+	struct fw_memo_ent *m;
+	bool hit;
+	dd_err e;
+
+	if (!f->serial || len > FW_MEMO_KEY || memchr(key, 0, len))
+		return dd_pseudo_shift_days(&f->shift_pseudo, key, len,
+					    pol->deidfs.date_shift_min,
+					    pol->deidfs.date_shift_max, days);
+	m = fw_memo_slot(f, 2, key, len, &hit);
+	if (hit) {
+		*days = m->days;
+		return DD_OK;
+	}
+	e = dd_pseudo_shift_days(&f->shift_pseudo, key, len,
+				 pol->deidfs.date_shift_min,
+				 pol->deidfs.date_shift_max, days);
+	if (e)
+		return e;
+	m->serial = f->serial;
+	m->kind = 2;
+	m->len = (uint16_t)len;
+	memcpy(m->key, key, len);
+	m->days = *days;
+	return DD_OK;
+}
+
 /* ---- the patient ------------------------------------------------------------ */
 
 static bool fw_ident_is_linking(const struct dd_policy *pol, json_object *ident)
@@ -492,7 +587,7 @@ static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
 
 			memcpy(idb, comp[k], clen[k]);
 			idb[clen[k]] = 0;
-			dd_pseudo_fhir_id(f->pseudo, rt, idb, id);
+			dd_fhir_memo_fhir_id(f, rt, idb, id);
 		}
 		if (dd_buf_addf(out, "%s/%s", rt, id))
 			return false;
@@ -1040,7 +1135,7 @@ static bool fw_role_apply(struct fw *w, json_object **pv, enum fw_role role)
 			return true;
 		if (!fw_id_valid(s, n))
 			return false;
-		dd_pseudo_fhir_id(w->f->pseudo, w->res->type, s, id);
+		dd_fhir_memo_fhir_id(w->f, w->res->type, s, id);
 		*pv = fw_new_str(w, id, 32);
 		return *pv != NULL;
 	}
@@ -1657,9 +1752,7 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 					id ? id : "");
 	if (klen >= sizeof(r->key))
 		klen = sizeof(r->key) - 1;
-	if (dd_pseudo_shift_days(&w->f->shift_pseudo, r->key, klen,
-				 pol->deidfs.date_shift_min,
-				 pol->deidfs.date_shift_max, &r->shift)) {
+	if (dd_fhir_memo_shift_days(w->f, r->key, klen, &r->shift)) {
 		w->st = FW_INTERNAL;
 		return false;
 	}
