@@ -67,7 +67,8 @@ size_t dd_image_frame_bytes(const struct dd_image_geom *g)
 {
 	uint64_t n = (uint64_t)g->rows * g->cols;
 
-	if (!g->rows || !g->cols || (g->bits_alloc != 8 && g->bits_alloc != 16))
+	if (!g->rows || !g->cols ||
+	    (g->bits_alloc != 8 && g->bits_alloc != 16 && g->bits_alloc != 32))
 		return 0;
 	if (g->photo == DD_PHOTO_YBR_FULL_422 && g->spp == 3)
 		n *= 2; /* Y Y Cb Cr per two pixels */
@@ -90,10 +91,15 @@ static bool geom_supported(const struct dd_image_geom *g)
 		       g->bits_stored >= 1 && g->bits_stored <= g->bits_alloc &&
 		       g->high_bit < g->bits_alloc &&
 		       g->high_bit + 1 >= g->bits_stored;
+	/* 32-bit colour: RGB only (its fill pattern is 12 bytes of 0) */
 	if (g->spp == 3)
-		return g->photo == DD_PHOTO_RGB || g->photo == DD_PHOTO_YBR_FULL ||
-		       (g->photo == DD_PHOTO_YBR_FULL_422 && g->bits_alloc == 8 &&
-			g->cols % 2 == 0);
+		return g->bits_stored >= 1 && g->bits_stored <= g->bits_alloc &&
+		       g->high_bit < g->bits_alloc &&
+		       g->high_bit + 1 >= g->bits_stored &&
+		       (g->photo == DD_PHOTO_RGB ||
+			(g->photo == DD_PHOTO_YBR_FULL && g->bits_alloc <= 16) ||
+			(g->photo == DD_PHOTO_YBR_FULL_422 && g->bits_alloc == 8 &&
+			 g->cols % 2 == 0));
 	return false;
 }
 
@@ -219,6 +225,10 @@ static dd_err src_open(int fd, struct img_src *s, struct dd_image_plan *plan)
 	}
 	if (plan->out.photo == DD_PHOTO_UNKNOWN && !plan->compressed)
 		return DD_E_UNSUPPORTED;
+	/* dcmtk swaps a big-endian OW value by 16-bit words: a 32-bit
+	 * sample would come out half swapped */
+	if (plan->big_endian && plan->src.bits_alloc > 16)
+		return DD_E_UNSUPPORTED;
 	if (plan->compressed && plan->out.photo == DD_PHOTO_UNKNOWN &&
 	    in->codec != DD_BPIX_J2K)
 		plan->out.photo = DD_PHOTO_RGB; /* set by the first decode */
@@ -290,8 +300,15 @@ static void fill_values(const struct dd_image_geom *g, const uint8_t *f,
 	int64_t best = 0;
 	uint32_t best_raw = 0;
 	for (i = 0; i < n; i++) {
-		uint32_t raw = g->bits_alloc == 8 ? f[i]
-						  : (uint32_t)(f[2 * i] | f[2 * i + 1] << 8);
+		uint32_t raw;
+		if (g->bits_alloc == 8)
+			raw = f[i];
+		else if (g->bits_alloc == 16)
+			raw = (uint32_t)(f[2 * i] | f[2 * i + 1] << 8);
+		else
+			raw = (uint32_t)f[4 * i] | (uint32_t)f[4 * i + 1] << 8 |
+			      (uint32_t)f[4 * i + 2] << 16 |
+			      (uint32_t)f[4 * i + 3] << 24;
 		int64_t v = sample_value(g, raw);
 		if (i == 0 || (want_max ? v > best : v < best)) {
 			best = v;
@@ -371,15 +388,10 @@ static dd_err sink_put(struct run_sink *s, uint64_t off, uint32_t len,
 
 static void put_sample(uint8_t *p, uint32_t v, unsigned bytes, bool be)
 {
-	if (bytes == 1)
-		p[0] = (uint8_t)v;
-	else if (be) {
-		p[0] = (uint8_t)(v >> 8);
-		p[1] = (uint8_t)v;
-	} else {
-		p[0] = (uint8_t)v;
-		p[1] = (uint8_t)(v >> 8);
-	}
+	unsigned k;
+
+	for (k = 0; k < bytes; k++)
+		p[be ? bytes - 1 - k : k] = (uint8_t)(v >> (8 * k));
 }
 
 /* Runs of one frame whose value starts at @base. */
@@ -391,7 +403,7 @@ static dd_err frame_runs(const struct dd_image_geom *g, uint64_t base,
 	uint32_t *x0 = NULL, *x1 = NULL, y;
 	uint64_t plane = (uint64_t)g->rows * g->cols * bps;
 	dd_err err = DD_OK;
-	uint8_t pat[6];
+	uint8_t pat[DD_IMAGE_PAT_MAX];
 	size_t k, n;
 	unsigned c;
 

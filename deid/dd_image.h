@@ -50,8 +50,10 @@
  * DD_E_TIMEOUT, and the caller hides the file: there is no other output.
  *
  * Not done here: overlays (60xx) are the DICOM engine's to remove; icon
- * images are not looked at; pixel data with BitsAllocated other than 8 or
- * 16, or 1-bit data, give DD_E_UNSUPPORTED (the engine hides the file).
+ * images are not looked at; pixel data with BitsAllocated other than 8,
+ * 16 or 32 (32: monochrome and RGB; the pre-pass and OCR see the top bits
+ * of each sample), 1-bit data and float pixel data give DD_E_UNSUPPORTED
+ * (the engine hides a marked file).
  * Nothing of the OCR'd text is logged, ever.
  *
  * Threads: a struct dd_image is immutable after dd_image_new() (its OCR
@@ -96,7 +98,7 @@ const char *dd_photometric_name(enum dd_photometric p);
 struct dd_image_geom {
 	uint32_t rows, cols;
 	uint16_t spp;         /* samples per pixel: 1 or 3 */
-	uint16_t bits_alloc;  /* 8 or 16 */
+	uint16_t bits_alloc;  /* 8, 16 or 32 (32: MONOCHROME* and RGB only) */
 	uint16_t bits_stored;
 	uint16_t high_bit;
 	bool is_signed;       /* PixelRepresentation 1 */
@@ -241,11 +243,13 @@ dd_err dd_image_redact_plan(const struct dd_image *im, int fd,
 
 /* One run of a native patch: bytes [off, off+len) of the pixel VALUE
  * become @len bytes of the repeated fill pattern pat[0..pat_len) (the
- * pattern starts at the run's first byte; pat_len is 1, 2, 3, 4 or 6). */
+ * pattern starts at the run's first byte; pat_len is 1, 2, 3, 4, 6 or 12:
+ * samples x bytes, or 4 (Y Y Cb Cr) for YBR_FULL_422). */
+#define DD_IMAGE_PAT_MAX 12
 struct dd_image_run {
 	uint64_t off;
 	uint32_t len;
-	uint8_t pat[6];
+	uint8_t pat[DD_IMAGE_PAT_MAX];
 	uint8_t pat_len;
 };
 

@@ -109,6 +109,12 @@ dd_err dd_image_j2k_decode(const uint8_t *p, size_t n,
 				size_t k = px * g->spp + c;
 				if (g->bits_alloc == 8) {
 					out[k] = (uint8_t)v;
+				} else if (g->bits_alloc == 32) {
+					uint32_t u = (uint32_t)v;
+					out[4 * k] = (uint8_t)u;
+					out[4 * k + 1] = (uint8_t)(u >> 8);
+					out[4 * k + 2] = (uint8_t)(u >> 16);
+					out[4 * k + 3] = (uint8_t)(u >> 24);
 				} else {
 					uint16_t u = (uint16_t)v;
 					out[2 * k] = (uint8_t)u;

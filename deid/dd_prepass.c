@@ -40,6 +40,27 @@ static inline uint32_t pp_mono16(const struct dd_image_geom *g, uint16_t raw)
 	return v;
 }
 
+static inline uint32_t pp_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* A 32-bit sample (BitsAllocated 32) as 16 bits: the stored bits, signed
+ * values shifted to unsigned order, then the top 16 of them (OCR windows
+ * the result to 8 bits anyway). */
+static inline uint16_t pp_top16(const struct dd_image_geom *g, uint32_t raw)
+{
+	unsigned bs = g->bits_stored ? g->bits_stored : g->bits_alloc;
+	unsigned lo = g->high_bit + 1u >= bs ? g->high_bit + 1u - bs : 0;
+	uint32_t mask = bs >= 32 ? 0xffffffffu : (1u << bs) - 1u;
+	uint32_t v = (raw >> lo) & mask;
+
+	if (g->is_signed)
+		v = (v ^ (1u << (bs - 1))) & mask; /* two's complement -> offset */
+	return (uint16_t)(bs > 16 ? v >> (bs - 16) : v << (16 - bs));
+}
+
 void dd_prepass_row_luma(const struct dd_image_geom *g, const uint8_t *frame,
 			 uint32_t y, uint32_t x0, uint32_t n, uint16_t *dst)
 {
@@ -54,6 +75,26 @@ void dd_prepass_row_luma(const struct dd_image_geom *g, const uint8_t *frame,
 		} else {
 			for (i = 0; i < n; i++)
 				dst[i] = (uint8_t)(p[i] ^ 0x80);
+		}
+		return;
+	}
+	if (g->bits_alloc == 32) {
+		for (i = 0; i < n; i++) {
+			size_t px = (size_t)y * g->cols + x0 + i;
+			if (g->spp == 1) {
+				dst[i] = pp_top16(g, pp_u32(frame + px * 4));
+			} else {
+				uint32_t s[3];
+				int k;
+				for (k = 0; k < 3; k++) {
+					size_t idx = g->planar ? plane * k + px
+							       : px * 3 + k;
+					/* the top 8 of the stored bits */
+					s[k] = pp_top16(g, pp_u32(frame + idx * 4)) >> 8;
+				}
+				dst[i] = (uint16_t)((77 * s[0] + 150 * s[1] +
+						     29 * s[2]) >> 8);
+			}
 		}
 		return;
 	}
@@ -94,7 +135,12 @@ static bool pp_geom_ok(const struct dd_image_geom *g)
 {
 	if (g->rows == 0 || g->cols == 0)
 		return false;
-	if (g->bits_alloc != 8 && g->bits_alloc != 16)
+	if (g->bits_alloc != 8 && g->bits_alloc != 16 && g->bits_alloc != 32)
+		return false;
+	if (g->bits_alloc == 32 && (g->spp != 1 && g->photo != DD_PHOTO_RGB))
+		return false;
+	if (g->bits_alloc == 32 &&
+	    (!g->bits_stored || g->high_bit + 1u < g->bits_stored))
 		return false;
 	if (g->spp == 1)
 		return g->bits_stored <= g->bits_alloc && g->high_bit < g->bits_alloc;

@@ -62,7 +62,8 @@ void dd_prepass_result_free(struct dd_prepass_result *r);
 
 /* Run the pre-pass on one decoded frame @frame of geometry @g
  * (dd_image_frame_bytes(g) bytes).  @r is reset first.  DD_E_UNSUPPORTED
- * for a geometry it cannot read (bits_alloc not 8/16, spp not 1/3),
+ * for a geometry it cannot read (bits_alloc not 8/16/32, spp not 1/3,
+ * 32-bit colour other than RGB),
  * DD_E_NOMEM.  More than DD_PREPASS_MAX_REGIONS regions: the rest are
  * merged into the last one (never dropped). */
 dd_err dd_prepass_frame(const struct dd_image_geom *g, const uint8_t *frame,

@@ -205,6 +205,44 @@ extern "C" void dd_bridge_pixels_close(struct dd_bpix *p)
 	}
 }
 
+// Native YBR_FULL_422 stores Y1 Y2 Cb Cr per pixel pair: two samples per
+// pixel, not three.  dcmtk 3.6.7's getUncompressedFrameSize() counts three
+// (rows x cols x 3), so its getUncompressedFrame() asks for bytes past the
+// value and fails: read such frames here, at i x (rows x cols x 2 x bytes).
+static bool is_native_422(DcmDataset *ds)
+{
+	char pi[17];
+	Uint16 spp = 0;
+
+	copy_str(ds, DCM_PhotometricInterpretation, pi, sizeof(pi));
+	return strcmp(pi, "YBR_FULL_422") == 0 &&
+	       ds->findAndGetUint16(DCM_SamplesPerPixel, spp).good() && spp == 3;
+}
+
+static dd_err pix_frame_422(struct dd_bpix *p, DcmDataset *ds, uint32_t i,
+			    uint8_t *buf, size_t len, char photometric[17],
+			    uint16_t *planar)
+{
+	Uint16 rows = 0, cols = 0, ba = 0;
+
+	if (ds->findAndGetUint16(DCM_Rows, rows).bad() ||
+	    ds->findAndGetUint16(DCM_Columns, cols).bad() ||
+	    ds->findAndGetUint16(DCM_BitsAllocated, ba).bad() || ba % 8)
+		return DD_E_PARSE;
+	uint64_t fsize = (uint64_t)rows * cols * 2 * (ba / 8);
+	uint64_t off = fsize * i;
+	if (fsize != len || !len || off + fsize > p->pd->getLength() ||
+	    off + fsize > 0xffffffffull)
+		return DD_E_PARSE;
+	OFCondition c = p->pd->getPartialValue(buf, (Uint32)off, (Uint32)len,
+						&p->cache);
+	if (c.bad())
+		return DD_E_PARSE;
+	snprintf(photometric, 17, "%s", "YBR_FULL_422");
+	*planar = 0; // 422 is always colour by pixel (pairs)
+	return DD_OK;
+}
+
 static dd_err pix_frame(struct dd_bpix *p, uint32_t i, uint8_t *buf,
 			size_t len, char photometric[17], uint16_t *planar)
 {
@@ -216,6 +254,8 @@ static dd_err pix_frame(struct dd_bpix *p, uint32_t i, uint8_t *buf,
 	if (codec == DD_BPIX_J2K || codec == DD_BPIX_OTHER)
 		return DD_E_UNSUPPORTED;
 	DcmDataset *ds = p->ff.getDataset();
+	if (codec == DD_BPIX_NATIVE && is_native_422(ds))
+		return pix_frame_422(p, ds, i, buf, len, photometric, planar);
 	Uint32 fsize = 0;
 	if (p->pd->getUncompressedFrameSize(ds, fsize).bad() || fsize != len)
 		return DD_E_PARSE;

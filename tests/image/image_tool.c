@@ -7,6 +7,9 @@
  *     --boxes FILE                   write the encoded box list
  *     --orig FILE                    decoded source frames (no boxes)
  *     --red FILE                     decoded output frames (boxes applied)
+ *     --luma FILE                    the grey the pre-pass and OCR see:
+ *                                    dd_prepass_row_luma() of every decoded
+ *                                    source frame, u16 little-endian
  *     --no-ocr                       size plan only
  *   image_tool prepass FILE [--anywhere] [--repeat N]
  *                                    pre-pass on every frame (native
@@ -137,6 +140,37 @@ static const char *kind_name(enum dd_image_out k)
 	return "?";
 }
 
+/* dd_prepass_row_luma() of every frame of @px (@g), u16 LE rows. */
+static dd_err write_luma(const char *path, const struct dd_image_geom *g,
+			 uint32_t frames, const struct dd_buf *px)
+{
+	size_t fb = dd_image_frame_bytes(g), np = (size_t)g->rows * g->cols;
+	uint16_t *row = malloc(g->cols * sizeof(*row));
+	uint8_t *le = malloc(np * frames * 2 + 1);
+	uint32_t f, y, x;
+	dd_err err;
+
+	if (!row || !le || px->len < fb * frames) {
+		free(row);
+		free(le);
+		return row && le ? DD_E_INVAL : DD_E_NOMEM;
+	}
+	for (f = 0; f < frames; f++)
+		for (y = 0; y < g->rows; y++) {
+			dd_prepass_row_luma(g, px->data + fb * f, y, 0, g->cols,
+					    row);
+			for (x = 0; x < g->cols; x++) {
+				size_t k = ((size_t)f * np + (size_t)y * g->cols + x) * 2;
+				le[k] = (uint8_t)row[x];
+				le[k + 1] = (uint8_t)(row[x] >> 8);
+			}
+		}
+	err = write_file(path, le, np * frames * 2);
+	free(row);
+	free(le);
+	return err;
+}
+
 /* Native files: source value patched with the runs == dd_image_pixels. */
 static int check_runs(int fd, const struct dd_image_plan *plan,
 		      const struct dd_buf *red_host)
@@ -172,7 +206,7 @@ out:
 static int cmd_plan(int argc, char **argv)
 {
 	const char *file = argv[2], *boxes_out = NULL, *orig_out = NULL,
-		   *red_out = NULL, *mode_s = "sensitive";
+		   *red_out = NULL, *luma_out = NULL, *mode_s = "sensitive";
 	unsigned workers = 1;
 	bool no_ocr = false;
 	struct dd_policy *pol = NULL;
@@ -196,6 +230,8 @@ static int cmd_plan(int argc, char **argv)
 			boxes_out = argv[++i];
 		else if (!strcmp(argv[i], "--orig") && i + 1 < argc)
 			orig_out = argv[++i];
+		else if (!strcmp(argv[i], "--luma") && i + 1 < argc)
+			luma_out = argv[++i];
 		else if (!strcmp(argv[i], "--red") && i + 1 < argc)
 			red_out = argv[++i];
 		else if (!strcmp(argv[i], "--no-ocr"))
@@ -256,15 +292,17 @@ static int cmd_plan(int argc, char **argv)
 			rc = fail("boxes", err);
 		dd_buf_reset(&buf);
 	}
-	if (orig_out && rc == 0) {
+	if ((orig_out || luma_out) && rc == 0) {
 		struct dd_boxes none;
 		dd_boxes_init(&none);
 		struct dd_image_plan p2 = plan;
 		if (p2.out_kind == DD_IMAGE_OUT_KEEP)
 			p2.out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
 		err = dd_image_pixels(im, fd, &p2, &none, &buf);
-		if (err == DD_OK)
+		if (err == DD_OK && orig_out)
 			err = write_file(orig_out, buf.data, buf.len);
+		if (err == DD_OK && luma_out)
+			err = write_luma(luma_out, &plan.out, plan.frames, &buf);
 		if (err != DD_OK)
 			rc = fail("orig", err);
 		dd_buf_reset(&buf);
