@@ -6,9 +6,7 @@
  * value under an all-zero key.)  A record that decodes must re-encode to
  * the same bytes, and its payload must lie inside the input.
  *
- * Without libFuzzer (DD_FUZZ_LIBFUZZER undefined) a main() runs the target
- * over every file named on the command line or found in the directories
- * named (the committed corpus in meson test). */
+ * Driven by fuzz_main.c or libFuzzer (fuzz.h). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,7 +19,7 @@
 #include "dd_cache_i.h"
 
 
-static unsigned long fz_inputs, fz_decoded; /* reported by main() */
+static unsigned long fz_inputs, fz_decoded; /* reported by dd_fuzz_done() */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,9 +4,7 @@
  * and as a full rewrite; the manifest is materialised.  Everything is
  * freed, so leaks show under ASan.
  *
- * Without libFuzzer (DD_FUZZ_LIBFUZZER undefined) a main() runs the target
- * over every file named on the command line or found in the directories
- * named (the committed corpus in meson test). */
+ * Driven by fuzz_main.c or libFuzzer (fuzz.h). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -6,10 +6,7 @@
  * output must be valid JSON (per line for NDJSON).  The input is also fed
  * to dd_index_decode (the stored index's byte form).
  *
- * Without libFuzzer (DD_FUZZ_LIBFUZZER undefined) a main() runs the target
- * over every file of the directories given (the committed corpus); an
- * empty corpus is a failure.
- */
+ * Driven by fuzz_main.c or libFuzzer (fuzz.h). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -6,9 +6,7 @@
  * carries inline keys, which the canonical form shows as fingerprints).
  * Everything is freed, so leaks show under ASan.
  *
- * Without libFuzzer (DD_FUZZ_LIBFUZZER undefined) a main() runs the target
- * over every file named on the command line or found in the directories
- * named (the committed corpus tests/fuzz/corpus/policy in meson test). */
+ * Driven by fuzz_main.c or libFuzzer (fuzz.h). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,7 +19,7 @@
 #include "dd_policy.h"
 
 
-static unsigned long fz_inputs, fz_valid; /* reported by main() */
+static unsigned long fz_inputs, fz_valid; /* reported by dd_fuzz_done() */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

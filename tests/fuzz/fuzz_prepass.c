@@ -5,8 +5,7 @@
  * Input: byte 0 even: the rest is a box record; odd: bytes 1..8 give the
  * geometry (cols, rows <= 255; spp; bits; signed; photometric; planar;
  * anywhere) and the rest is pixel data (zero-padded to a frame).
- * Without libFuzzer (DD_FUZZ_LIBFUZZER undefined) a main() runs the
- * target over every file named on the command line (directories too). */
+ * Driven by fuzz_main.c or libFuzzer (fuzz.h). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "dd_image.h"
 #include "dd_prepass.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -84,54 +83,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef DD_FUZZ_LIBFUZZER
-static int fz_run_file(const char *path)
-{
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = fdopendir(fd);
-		struct dirent *de;
-		int rc = 0;
-
-		if (!d) {
-			close(fd);
-			return 1;
-		}
-		while ((de = readdir(d))) {
-			char sub[4096];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rc |= fz_run_file(sub);
-		}
-		closedir(d);
-		return rc;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n >= 0)
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-	free(buf);
-	return n < 0;
-}
-
-int main(int argc, char **argv)
-{
-	int i, rc = 0;
-
-	for (i = 1; i < argc; i++)
-		rc |= fz_run_file(argv[i]);
-	return rc;
-}
-#endif

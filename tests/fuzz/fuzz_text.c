@@ -9,9 +9,7 @@
  * shift, characterMask with a multi-byte mask, cryptoHash).  Everything is
  * freed, so leaks show under ASan.
  *
- * Without libFuzzer (DD_FUZZ_LIBFUZZER undefined) a main() runs the target
- * over every file named on the command line or found in the directories
- * named (the committed corpus tests/fuzz/corpus/text in meson test). */
+ * Driven by fuzz_main.c or libFuzzer (fuzz.h). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "dd_text.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned long fz_inputs, fz_spans;
 
@@ -110,56 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef DD_FUZZ_LIBFUZZER
-static int fz_run_file(const char *path)
+void dd_fuzz_done(void)
 {
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR *dir = fdopendir(fd);
-		struct dirent *de;
-		int rc = 0;
-
-		if (!dir) {
-			close(fd);
-			return 1;
-		}
-		while ((de = readdir(dir))) {
-			char sub[4096];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rc |= fz_run_file(sub);
-		}
-		closedir(dir);
-		return rc;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n >= 0)
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-	free(buf);
-	return n < 0;
-}
-
-int main(int argc, char **argv)
-{
-	int rc = 0;
-
-	for (int i = 1; i < argc; i++)
-		rc |= fz_run_file(argv[i]);
 	fprintf(stderr, "fuzz_text: %lu inputs, %lu spans\n", fz_inputs, fz_spans);
-	/* an empty or missing corpus is a failure, not a pass */
-	return rc || fz_inputs == 0;
 }
-#endif
