@@ -14,6 +14,7 @@
  * in the manifest for regeneration), once to transform.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,38 @@ static inline int fr_at(struct fr *r, uint64_t at, uint64_t keep, uint8_t *c)
 	}
 	*c = fr_data(r)[at - r->base];
 	return 1;
+}
+
+/* The end of the line that starts at @ls (keeping @ls onwards): *le is
+ * its '\n' (1) or the end of the range (0); -1 on a read error; -2 when
+ * the line is longer than FF_UNIT_MAX.  memchr over what is buffered,
+ * not a byte at a time. */
+static int fr_line_end(struct fr *r, uint64_t ls, uint64_t *le)
+{
+	uint64_t at = ls;
+
+	for (;;) {
+		uint64_t av = fr_avail_end(r);
+		int k;
+
+		if (at < av) {
+			const uint8_t *p = fr_data(r) + (at - r->base);
+			const uint8_t *nl = memchr(p, '\n', (size_t)(av - at));
+
+			if (nl) {
+				*le = at + (uint64_t)(nl - p);
+				return *le - ls > FF_UNIT_MAX ? -2 : 1;
+			}
+			at = av;
+		}
+		if (at - ls > FF_UNIT_MAX)
+			return -2;
+		k = fr_fill(r, ls);
+		if (k <= 0) {
+			*le = at;
+			return k;
+		}
+	}
 }
 
 static bool ff_ws(uint8_t c)
@@ -263,11 +296,79 @@ static bool ff_may_hold_person(const uint8_t *p, size_t n)
 
 /* ---- units ----------------------------------------------------------------- */
 
+/* Tokeners are reused per thread (json_tokener_new_ex clears its whole
+ * depth stack: about as much work as parsing a short line), one per depth
+ * in use, reset before every parse (json_tokener_reset: "prepare to parse
+ * a brand new JSON object").  A tokener that parsed more than
+ * FF_TOK_KEEP_MAX bytes is freed instead, so no thread keeps a large
+ * string buffer.  The thread's tokeners are freed when it exits. */
+#define FF_TOK_SLOTS 4
+#define FF_TOK_KEEP_MAX ((size_t)1 << 20)
+
+struct ff_toks {
+	struct json_tokener *tok[FF_TOK_SLOTS];
+	unsigned depth[FF_TOK_SLOTS];
+};
+
+static pthread_key_t ff_tok_key;
+static pthread_once_t ff_tok_once = PTHREAD_ONCE_INIT;
+static bool ff_tok_key_ok;
+
+static void ff_toks_free(void *p)
+{
+	struct ff_toks *c = p;
+
+	for (size_t i = 0; i < FF_TOK_SLOTS; i++)
+		if (c->tok[i])
+			json_tokener_free(c->tok[i]);
+	free(c);
+}
+
+static void ff_tok_key_init(void)
+{
+	ff_tok_key_ok = pthread_key_create(&ff_tok_key, ff_toks_free) == 0;
+}
+
+/* A reset tokener of @depth for @n bytes; *slot is where it is kept
+ * (NULL: the caller frees it). */
+static struct json_tokener *ff_tok_get(unsigned depth, size_t n,
+				       struct json_tokener ***slot)
+{
+	struct ff_toks *c = NULL;
+	struct json_tokener **sp;
+
+	*slot = NULL;
+	pthread_once(&ff_tok_once, ff_tok_key_init);
+	if (ff_tok_key_ok && n <= FF_TOK_KEEP_MAX) {
+		c = pthread_getspecific(ff_tok_key);
+		if (!c && (c = calloc(1, sizeof(*c))) &&
+		    pthread_setspecific(ff_tok_key, c)) {
+			free(c);
+			c = NULL;
+		}
+	}
+	if (!c)
+		return json_tokener_new_ex((int)depth);
+	sp = &c->tok[depth % FF_TOK_SLOTS];
+	if (*sp && c->depth[depth % FF_TOK_SLOTS] != depth) {
+		json_tokener_free(*sp);
+		*sp = NULL;
+	}
+	if (!*sp) {
+		*sp = json_tokener_new_ex((int)depth);
+		c->depth[depth % FF_TOK_SLOTS] = depth;
+	} else {
+		json_tokener_reset(*sp);
+	}
+	*slot = sp;
+	return *sp;
+}
+
 /* Parse @n bytes as one JSON value (strict, UTF-8 checked, @depth deep). */
 static enum fw_status ff_parse(const uint8_t *p, size_t n, unsigned depth,
 			       json_object **out)
 {
-	struct json_tokener *tok;
+	struct json_tokener *tok, **slot;
 	json_object *o;
 	enum fw_status st = FW_OK;
 	size_t end;
@@ -278,7 +379,7 @@ static enum fw_status ff_parse(const uint8_t *p, size_t n, unsigned depth,
 		return n ? FW_LIMIT : FW_PARSE;
 	if (depth < 1)
 		return FW_PARSE;
-	tok = json_tokener_new_ex((int)depth);
+	tok = ff_tok_get(depth, n, &slot);
 	if (!tok)
 		return FW_INTERNAL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -300,7 +401,10 @@ static enum fw_status ff_parse(const uint8_t *p, size_t n, unsigned depth,
 			if (!ff_ws(p[i]))
 				st = FW_PARSE;
 	}
-	json_tokener_free(tok);
+	if (!slot)
+		json_tokener_free(tok);
+	else
+		json_tokener_reset(tok); /* drop references to @o's parts */
 	if (st)
 		json_object_put(o);
 	else
@@ -529,18 +633,15 @@ static enum fw_status ff_ndjson(const struct dd_fhir *f, struct fr *r,
 
 	while (ls < end) {
 		uint64_t le = ls, next;
-		uint8_t c = 0;
 		int k;
 		const uint8_t *p;
 		size_t n;
 		bool blank = true;
 		enum fw_status st;
 
-		while ((k = fr_at(r, le, ls, &c)) == 1 && c != '\n') {
-			le++;
-			if (le - ls > FF_UNIT_MAX)
-				return FW_LIMIT;
-		}
+		k = fr_line_end(r, ls, &le);
+		if (k == -2)
+			return FW_LIMIT;
 		if (k < 0)
 			return FW_INTERNAL;
 		next = k == 1 ? le + 1 : le;
@@ -1371,16 +1472,13 @@ static enum fw_status ff_index_ndjson(struct fj_ctx *c, struct fr *r,
 
 	while (ls < end) {
 		uint64_t le = ls;
-		uint8_t ch = 0;
 		int k;
 		const uint8_t *p;
 		size_t n;
 
-		while ((k = fr_at(r, le, ls, &ch)) == 1 && ch != '\n') {
-			le++;
-			if (le - ls > FF_UNIT_MAX)
-				return FW_LIMIT;
-		}
+		k = fr_line_end(r, ls, &le);
+		if (k == -2)
+			return FW_LIMIT;
 		if (k < 0)
 			return FW_INTERNAL;
 		p = fr_data(r) + (ls - r->base);
