@@ -2,6 +2,7 @@
  * FieldMetadata path matching (field names, type names, partial paths,
  * choice types as two components, HumanName shorthand by subtree). */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,55 @@
 static int ft_elem_cmp(const void *k, const void *e)
 {
 	return strcmp(k, ((const struct dd_fhir_elem *)e)->path);
+}
+
+/* Every member of every object is looked up here, so the sorted table
+ * (bsearch: a dozen strcmp per lookup) gets an open-addressing hash of
+ * its paths, built once: slot = element index + 1, 0 empty.  The table
+ * has unique paths, so both find the same element. */
+#define FT_HASH_BITS 15
+
+static uint16_t ft_slots[1u << FT_HASH_BITS];
+static pthread_once_t ft_once = PTHREAD_ONCE_INIT;
+static bool ft_hash_ok;
+
+static uint32_t ft_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return (uint32_t)(h ^ (h >> 32)) & ((1u << FT_HASH_BITS) - 1);
+}
+
+static void ft_hash_build(void)
+{
+	const uint32_t mask = (1u << FT_HASH_BITS) - 1;
+
+	if (dd_fhir_n_elems * 2 > mask || dd_fhir_n_elems >= UINT16_MAX)
+		return; /* too many for the slots: bsearch */
+	for (size_t i = 0; i < dd_fhir_n_elems; i++) {
+		const char *p = dd_fhir_elems[i].path;
+		uint32_t h = ft_hash(p, strlen(p));
+
+		while (ft_slots[h])
+			h = (h + 1) & mask;
+		ft_slots[h] = (uint16_t)(i + 1);
+	}
+	ft_hash_ok = true;
+}
+
+static const struct dd_fhir_elem *ft_hash_find(const char *path, size_t n)
+{
+	const uint32_t mask = (1u << FT_HASH_BITS) - 1;
+
+	for (uint32_t h = ft_hash(path, n); ft_slots[h]; h = (h + 1) & mask) {
+		const struct dd_fhir_elem *e = &dd_fhir_elems[ft_slots[h] - 1];
+
+		if (!strcmp(e->path, path))
+			return e;
+	}
+	return NULL;
 }
 
 const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
@@ -29,6 +79,9 @@ const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
 	path[dl + 1 + key_len] = 0;
 	if (memchr(key, 0, key_len) || memchr(key, '.', key_len))
 		return NULL;
+	pthread_once(&ft_once, ft_hash_build);
+	if (ft_hash_ok)
+		return ft_hash_find(path, dl + 1 + key_len);
 	return bsearch(path, dd_fhir_elems, dd_fhir_n_elems,
 		       sizeof(dd_fhir_elems[0]), ft_elem_cmp);
 }

@@ -83,6 +83,13 @@ struct fw {
 
 /* ---- small helpers ----------------------------------------------------------- */
 
+/* strcmp(a, b) == 0 (both non-NULL), the first byte compared inline:
+ * most comparisons of the walk fail there. */
+static inline bool fw_eq(const char *a, const char *b)
+{
+	return a[0] == b[0] && strcmp(a, b) == 0;
+}
+
 static bool fw_streq(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
@@ -91,21 +98,21 @@ static bool fw_streq(const char *a, const char *b)
 static bool fw_in(const char *s, const char *const *list)
 {
 	for (; *list; list++)
-		if (!strcmp(s, *list))
+		if (fw_eq(s, *list))
 			return true;
 	return false;
 }
 
 static bool fw_is_date(const char *t)
 {
-	return !strcmp(t, "date") || !strcmp(t, "dateTime") ||
-	       !strcmp(t, "instant");
+	return fw_eq(t, "date") || fw_eq(t, "dateTime") ||
+	       fw_eq(t, "instant");
 }
 
 static bool fw_is_number(const char *t)
 {
-	return !strcmp(t, "integer") || !strcmp(t, "decimal") ||
-	       !strcmp(t, "positiveInt") || !strcmp(t, "unsignedInt");
+	return fw_eq(t, "integer") || fw_eq(t, "decimal") ||
+	       fw_eq(t, "positiveInt") || fw_eq(t, "unsignedInt");
 }
 
 static json_object *fw_get(json_object *o, const char *key)
@@ -258,10 +265,10 @@ static bool fw_ident_is_linking(const struct dd_policy *pol, json_object *ident)
 
 		if (!code)
 			continue;
-		if (types->n == 0 && !strcmp(code, "MR"))
+		if (types->n == 0 && fw_eq(code, "MR"))
 			return true;
 		for (size_t k = 0; k < types->n; k++)
-			if (!strcmp(code, types->v[k]))
+			if (fw_eq(code, types->v[k]))
 				return true;
 	}
 	return false;
@@ -812,38 +819,38 @@ static enum fw_act fw_basic(const struct fw *w, const char *ct,
 
 	if (prof == DD_FHIR_PROFILE_KEEP_ALL)
 		return FA_KEEP;
-	if (!strcmp(ct, "HumanName") && fw_in(key, hn))
+	if (fw_eq(ct, "HumanName") && fw_in(key, hn))
 		return FA_REMOVE;
-	if (!strcmp(ct, "ContactPoint") && !strcmp(key, "value"))
+	if (fw_eq(ct, "ContactPoint") && fw_eq(key, "value"))
 		return FA_REMOVE;
-	if (!strcmp(ct, "Address") && fw_in(key, addr))
+	if (fw_eq(ct, "Address") && fw_in(key, addr))
 		return FA_REMOVE;
-	if (!strcmp(ct, "Identifier") && !strcmp(key, "value"))
+	if (fw_eq(ct, "Identifier") && fw_eq(key, "value"))
 		return FA_IDENT;
-	if (!strcmp(ct, "Attachment") && !strcmp(key, "url"))
+	if (fw_eq(ct, "Attachment") && fw_eq(key, "url"))
 		return FA_REMOVE;
-	if (!strcmp(ct, "Annotation") && !strcmp(key, "authorString"))
+	if (fw_eq(ct, "Annotation") && fw_eq(key, "authorString"))
 		return FA_REMOVE;
-	if (!strcmp(ct, "Reference") && !strcmp(key, "display"))
+	if (fw_eq(ct, "Reference") && fw_eq(key, "display"))
 		return w->ref_person ? FA_REMOVE : FA_CLEAN;
-	if (!strcmp(ct, "Meta") && !strcmp(key, "source"))
+	if (fw_eq(ct, "Meta") && fw_eq(key, "source"))
 		return FA_REMOVE;
-	if (!strcmp(ct, "Signature") && !strcmp(key, "data"))
+	if (fw_eq(ct, "Signature") && fw_eq(key, "data"))
 		return FA_REMOVE;
-	if (!strcmp(key, "birthDate") && !strcmp(pt, "date"))
+	if (fw_eq(key, "birthDate") && fw_eq(pt, "date"))
 		return FA_BIRTH;
 	if (fw_is_date(pt))
 		return FA_SHIFT;
-	if (!strcmp(pt, "markdown") || !strcmp(pt, "xhtml"))
+	if (fw_eq(pt, "markdown") || fw_eq(pt, "xhtml"))
 		return FA_CLEAN;
-	if (!strcmp(pt, "base64Binary"))
+	if (fw_eq(pt, "base64Binary"))
 		return FA_REMOVE;
-	if (!strcmp(pt, "string") && !strcmp(key, "name") &&
+	if (fw_eq(pt, "string") && fw_eq(key, "name") &&
 	    fw_in(w->res->type, fw_named_people))
 		return FA_CLEAN;
-	if (!strcmp(ct, "FamilyMemberHistory") && !strcmp(key, "name"))
+	if (fw_eq(ct, "FamilyMemberHistory") && fw_eq(key, "name"))
 		return FA_REMOVE; /* a relative's name */
-	if (!strcmp(pt, "string")) {
+	if (fw_eq(pt, "string")) {
 		if (fw_in(key, fw_ident_names))
 			return FA_IDENT;
 		if (fw_in(key, fw_free_text) ||
@@ -984,7 +991,7 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 
 		if (!is_str || fw_is_date(pt))
 			return false;
-		if (!strcmp(pt, "id")) {
+		if (fw_eq(pt, "id")) {
 			uint8_t mac[32];
 
 			dd_pseudo_mac(&w->f->hash_pseudo, DD_DOM_HASH, s, n, mac);
@@ -1002,7 +1009,7 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 		if (!is_str)
 			return true; /* numbers, booleans: nothing to inspect */
 		dd_buf_reset(&w->tmp);
-		if (!strcmp(pt, "xhtml")) {
+		if (fw_eq(pt, "xhtml")) {
 			ok = w->pol->deidfs.inspect_free_text && w->f->text &&
 			     dd_fhir_xhtml_clean(s, n, fw_clean_node, w, &w->tmp);
 			if (!ok) {
@@ -1054,9 +1061,9 @@ static bool fw_push(struct fw *w, const struct dd_fhir_elem *e,
 		w->st = FW_LIMIT;
 		return false;
 	}
-	if (!strcmp(e->type, "code") && klen == 6 && !memcmp(key, "gender", 6))
+	if (fw_eq(e->type, "code") && klen == 6 && !memcmp(key, "gender", 6))
 		alias = "AdministrativeGenderCode";
-	if (!strcmp(e->type, "code") && klen == 8 && !memcmp(key, "language", 8))
+	if (fw_eq(e->type, "code") && klen == 8 && !memcmp(key, "language", 8))
 		alias = "LanguageCode";
 	if (e->choice) {
 		w->slots[w->n_slots++] = (struct fw_slot){
@@ -1090,27 +1097,27 @@ enum fw_role {
 static enum fw_role fw_role_of(const char *def, const char *ct,
 			       const char *key, bool root)
 {
-	if (root && !strcmp(key, "id"))
+	if (root && fw_eq(key, "id"))
 		return FR_RES_ID;
-	if (!strcmp(ct, "Reference") && !strcmp(key, "reference"))
+	if (fw_eq(ct, "Reference") && fw_eq(key, "reference"))
 		return FR_REFERENCE;
-	if (!strcmp(def, "Bundle.entry")) {
-		if (!strcmp(key, "fullUrl"))
+	if (fw_eq(def, "Bundle.entry")) {
+		if (fw_eq(key, "fullUrl"))
 			return FR_FULLURL;
-	} else if (!strcmp(def, "Bundle.link")) {
-		if (!strcmp(key, "url"))
+	} else if (fw_eq(def, "Bundle.link")) {
+		if (fw_eq(key, "url"))
 			return FR_LINKURL;
-	} else if (!strcmp(def, "Bundle.entry.request")) {
-		if (!strcmp(key, "url"))
+	} else if (fw_eq(def, "Bundle.entry.request")) {
+		if (fw_eq(key, "url"))
 			return FR_REQURL;
-		if (!strcmp(key, "ifNoneExist"))
+		if (fw_eq(key, "ifNoneExist"))
 			return FR_DROP;
-	} else if (!strcmp(def, "Bundle.entry.response")) {
-		if (!strcmp(key, "location"))
+	} else if (fw_eq(def, "Bundle.entry.response")) {
+		if (fw_eq(key, "location"))
 			return FR_REFERENCE;
-	} else if (!strcmp(def, "ImagingStudy.series") ||
-		   !strcmp(def, "ImagingStudy.series.instance")) {
-		if (!strcmp(key, "uid"))
+	} else if (fw_eq(def, "ImagingStudy.series") ||
+		   fw_eq(def, "ImagingStudy.series.instance")) {
+		if (fw_eq(key, "uid"))
 			return FR_UID;
 	}
 	return FR_NONE;
@@ -1186,15 +1193,15 @@ static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		return fw_role_apply(w, pv, role);
 	}
 	/* the JSON type must fit the R4 type */
-	if (!strcmp(e->type, "boolean") ? jt != json_type_boolean
+	if (fw_eq(e->type, "boolean") ? jt != json_type_boolean
 	    : fw_is_number(e->type)     ? jt != json_type_int &&
 					  jt != json_type_double
 					: jt != json_type_string)
 		return false;
 	if (rule != FW_RULE_NONE)
 		act = fw_rule_act(w->f->rules[rule].action);
-	else if (w->ident_uid && !strcmp(ct, "Identifier") &&
-		 !strcmp(key, "value"))
+	else if (w->ident_uid && fw_eq(ct, "Identifier") &&
+		 fw_eq(key, "value"))
 		act = FA_IDENT; /* DICOM UIDs: mapped in every profile */
 	else
 		act = fw_basic(w, ct, key, e->type);
@@ -1211,7 +1218,7 @@ static bool fw_ext_allowed(const struct fw *w, json_object *ext)
 	if (!url)
 		return false;
 	for (size_t i = 0; i < al->n; i++)
-		if (!strcmp(url, al->v[i]))
+		if (fw_eq(url, al->v[i]))
 			return true;
 	return false;
 }
@@ -1226,18 +1233,18 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 	const char *t = e->type;
 	char child[256];
 	const char *cdef, *cct;
-	bool is_ext = !strcmp(t, "Extension");
+	bool is_ext = fw_eq(t, "Extension");
 	bool ok;
 
 	if (!v || json_object_is_type(v, json_type_null))
 		return false;
-	if (!strcmp(t, "Resource")) {
+	if (fw_eq(t, "Resource")) {
 		if (!json_object_is_type(v, json_type_object))
 			return false;
 		if (rule != FW_RULE_NONE &&
 		    w->f->rules[rule].action == DD_FACT_REMOVE)
 			return false;
-		return fw_resource(w, v, !strcmp(key, "contained"));
+		return fw_resource(w, v, fw_eq(key, "contained"));
 	}
 	if (dd_fhir_type_primitive(t))
 		return fw_leaf(w, pv, e, key, def, ct, rule, root);
@@ -1249,16 +1256,16 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		return false;
 	if (rule == FW_RULE_NONE &&
 	    w->pol->fhir.profile != DD_FHIR_PROFILE_KEEP_ALL) {
-		if (!strcmp(key, "photo") && !strcmp(t, "Attachment"))
+		if (fw_eq(key, "photo") && fw_eq(t, "Attachment"))
 			return false;
-		if (!strcmp(def, "Patient") && !strcmp(key, "contact"))
+		if (fw_eq(def, "Patient") && fw_eq(key, "contact"))
 			return false;
 	}
 	if (!strncmp(t, "ref:", 4)) {
 		snprintf(child, sizeof(child), "%s", t + 4);
 		cdef = child;
 		cct = "BackboneElement";
-	} else if (!strcmp(t, "BackboneElement") || !strcmp(t, "Element")) {
+	} else if (fw_eq(t, "BackboneElement") || fw_eq(t, "Element")) {
 		cdef = e->path;
 		cct = "BackboneElement";
 	} else {
@@ -1390,7 +1397,7 @@ static bool fw_prim_ext_one(struct fw *w, json_object *o, const char *def,
 
 		json_object_object_foreach(o, k, val) {
 			(void)val;
-			if (!strcmp(k, "extension") || !strcmp(k, "id"))
+			if (fw_eq(k, "extension") || fw_eq(k, "id"))
 				continue;
 			if (nd == 16)
 				return false; /* the whole element goes */
@@ -1558,20 +1565,20 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		cap = nkeys;
 	}
 	memcpy(saved_sys, w->ident_system, sizeof(saved_sys));
-	if (!strcmp(ct, "Identifier")) {
+	if (fw_eq(ct, "Identifier")) {
 		const char *sys = fw_get_str(obj, "system");
 
 		w->ident_linking = fw_ident_is_linking(w->pol, obj);
 		w->ident_uid = fw_streq(sys, "urn:dicom:uid");
 		snprintf(w->ident_system, sizeof(w->ident_system), "%s",
 			 sys ? sys : "");
-	} else if (!strcmp(ct, "Reference")) {
+	} else if (fw_eq(ct, "Reference")) {
 		w->ref_person = fw_ref_person(obj);
 	}
-	if (basic && !strcmp(ct, "Attachment")) {
+	if (basic && fw_eq(ct, "Attachment")) {
 		fw_attachment(w, obj, "contentType", "data");
 		skip_attach = true;
-	} else if (basic && root && !strcmp(def, "Binary")) {
+	} else if (basic && root && fw_eq(def, "Binary")) {
 		fw_attachment(w, obj, "contentType", "data");
 		skip_attach = true;
 	}
@@ -1583,10 +1590,10 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 			break;
 		if (key[0] == '_')
 			continue;
-		if (root && !strcmp(key, "resourceType"))
+		if (root && fw_eq(key, "resourceType"))
 			continue;
-		if (skip_attach && (!strcmp(key, "data") || !strcmp(key, "size") ||
-				    !strcmp(key, "hash")))
+		if (skip_attach && (fw_eq(key, "data") || fw_eq(key, "size") ||
+				    fw_eq(key, "hash")))
 			continue;
 		keep = fw_member(w, &nv, key, def, ct, rule, root);
 		if (!keep)
@@ -1604,7 +1611,7 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		if (fw_get(obj, pkey + 1)) {
 			base_gone = false;
 			for (size_t i = 0; i < ne; i++)
-				if (!strcmp(ed[i].key, pkey + 1) && !ed[i].nv)
+				if (fw_eq(ed[i].key, pkey + 1) && !ed[i].nv)
 					base_gone = true;
 		}
 		if (base_gone || !dd_fhir_elem_find(def, pkey + 1, strlen(pkey + 1)) ||
@@ -1670,7 +1677,7 @@ static void fw_people(struct fw *w, struct fw_res *r, json_object *o,
 	if (!json_object_is_type(o, json_type_object))
 		return;
 	json_object_object_foreach(o, k, v) {
-		if (!strcmp(k, "reference") &&
+		if (fw_eq(k, "reference") &&
 		    json_object_is_type(v, json_type_string)) {
 			const struct dd_index_patient *p =
 				fw_lookup(w, json_object_get_string(v));
@@ -1704,7 +1711,7 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 	memset(r, 0, sizeof(*r));
 	r->type = rt;
 	r->ref_year = w->f->ref_year;
-	if (!strcmp(rt, "Patient")) {
+	if (fw_eq(rt, "Patient")) {
 		const char *dec = fw_get_str(obj, "deceasedDateTime");
 		char ref[128];
 
@@ -1916,7 +1923,7 @@ enum fw_status dd_fhir_walk_bundle_member(const struct dd_fhir *f,
 	bool keep;
 
 	*remove = false;
-	if (!strcmp(key, "resourceType"))
+	if (fw_eq(key, "resourceType"))
 		return FW_OK;
 	fw_init(&w, f, local);
 	if (!fw_bundle_ctx(&w, &r, bundle_id)) {
