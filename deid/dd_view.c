@@ -485,9 +485,12 @@ struct timespec dd_view_timestamp(const struct dd_view *v,
 	return ts;
 }
 
-dd_err dd_view_manifest(const struct dd_view *v, int fd,
-			const struct dd_ident *id, const char *src_name,
-			const char *log_name, struct dd_manifest *out)
+/* dd_view_manifest; with @out_fd >= 0 a FHIR file's output also goes to
+ * @out_fd while it is transformed (*written set). */
+static dd_err dv_manifest(const struct dd_view *v, int fd,
+			  const struct dd_ident *id, const char *src_name,
+			  const char *log_name, struct dd_manifest *out,
+			  int out_fd, bool *written)
 {
 	enum dd_kind kind;
 	enum dd_reason reason;
@@ -520,7 +523,14 @@ dd_err dd_view_manifest(const struct dd_view *v, int fd,
 			dd_manifest_hide(out, kind, DD_REASON_OTHER_FILE);
 			break;
 		}
-		e = dd_fhir_transform(v->fhir, fd, id->size, kind, log_name, out);
+		if (out_fd >= 0) {
+			*written = true;
+			e = dd_fhir_transform_to_fd(v->fhir, fd, id->size, kind,
+						    log_name, out_fd, out);
+		} else {
+			e = dd_fhir_transform(v->fhir, fd, id->size, kind,
+					      log_name, out);
+		}
 		if (e)
 			return e;
 		break;
@@ -539,4 +549,24 @@ out_check:
 	if (!dd_ident_equal(&now, id))
 		return DD_E_CHANGED;
 	return DD_OK;
+}
+
+dd_err dd_view_manifest(const struct dd_view *v, int fd,
+			const struct dd_ident *id, const char *src_name,
+			const char *log_name, struct dd_manifest *out)
+{
+	bool written;
+
+	return dv_manifest(v, fd, id, src_name, log_name, out, -1, &written);
+}
+
+dd_err dd_view_manifest_write(const struct dd_view *v, int fd,
+			      const struct dd_ident *id, const char *src_name,
+			      const char *log_name, struct dd_manifest *out,
+			      int out_fd, bool *written)
+{
+	*written = false;
+	if (out_fd < 0)
+		return DD_E_INVAL;
+	return dv_manifest(v, fd, id, src_name, log_name, out, out_fd, written);
 }

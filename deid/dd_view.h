@@ -145,6 +145,22 @@ dd_err dd_view_manifest(const struct dd_view *v, int fd,
 			const struct dd_ident *id, const char *src_name,
 			const char *log_name, struct dd_manifest *out);
 
+/* dd_view_manifest for a writer of the whole view file (the materialiser),
+ * which passes the file it writes as @out_fd (a temporary file, empty,
+ * opened for writing).  For FHIR files the output is written to @out_fd
+ * while it is transformed (dd_fhir_transform_to_fd: a large file is
+ * transformed once, not a second time for its REGEN chunks) and *written
+ * is set; the caller must then not write @out itself.  For every other
+ * kind *written is false and nothing is written: the caller writes @out
+ * with dd_manifest_write_fd().  Either way, when @out is served the file
+ * ends up with the same bytes a read of @out gives.  When @out is hidden
+ * or on an error, @out_fd may hold a partial output: discard the file.
+ * DD_E_IO also when a write to @out_fd fails. */
+dd_err dd_view_manifest_write(const struct dd_view *v, int fd,
+			      const struct dd_ident *id, const char *src_name,
+			      const char *log_name, struct dd_manifest *out,
+			      int out_fd, bool *written);
+
 /* View timestamps: a fixed epoch (2000-01-01) plus a keyed hash of
  * (identity, policy hash) folded into one year.  No real date can be read
  * from them; they change when the source or the policy changes. */

@@ -76,6 +76,7 @@ static int cm_file(struct cm_run *r, int sdir, int ddir,
 	struct stat st, dst;
 	char tmp[NAME_MAX + 16];
 	int fd = -1, ofd = -1;
+	bool written = false;
 	dd_err e;
 
 	e = dd_view_open_beneath(sdir, ent->src_name, O_NOFOLLOW, &fd);
@@ -99,17 +100,8 @@ static int cm_file(struct cm_run *r, int sdir, int ddir,
 		return 0;
 	}
 	dd_manifest_init(&m);
-	e = dd_view_manifest(r->v, fd, &id, ent->src_name, ent->view_name, &m);
-	if (e) {
-		dd_log(DD_LOG_WARN, "%s/%s: %s", r->rel.p, ent->view_name,
-		       dd_strerror(e));
-		r->st.failed++;
-		goto out;
-	}
-	if (m.reason != DD_REASON_NONE) {
-		cm_log_hidden(r, ent->view_name, m.reason);
-		goto out;
-	}
+	/* the temporary file first: FHIR output is written while it is
+	 * transformed (once), anything else from the manifest below */
 	snprintf(tmp, sizeof(tmp), ".%s.deid-tmp", ent->view_name);
 	ofd = openat(ddir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (ofd < 0) {
@@ -118,7 +110,22 @@ static int cm_file(struct cm_run *r, int sdir, int ddir,
 		r->st.failed++;
 		goto out;
 	}
-	e = dd_manifest_write_fd(&m, fd, ofd);
+	e = dd_view_manifest_write(r->v, fd, &id, ent->src_name,
+				   ent->view_name, &m, ofd, &written);
+	if (e || m.reason != DD_REASON_NONE) {
+		if (e) {
+			dd_log(DD_LOG_WARN, "%s/%s: %s", r->rel.p,
+			       ent->view_name, dd_strerror(e));
+			r->st.failed++;
+		} else {
+			cm_log_hidden(r, ent->view_name, m.reason);
+		}
+		close(ofd);
+		unlinkat(ddir, tmp, 0);
+		goto out;
+	}
+	if (!written)
+		e = dd_manifest_write_fd(&m, fd, ofd);
 	if (!e) {
 		/* the source must not have changed while we copied it */
 		if (fstat(fd, &st) < 0)
