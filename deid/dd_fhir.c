@@ -267,11 +267,13 @@ static bool ff_may_hold_person(const uint8_t *p, size_t n)
 					    "RelatedPerson\"", "Person\""};
 	const uint8_t *q = p, *end = p + n;
 
-	if (!n || (!memmem(p, n, "Patient", 7) && !memmem(p, n, "Person", 6) &&
-		   !memmem(p, n, "Practitioner", 12)))
+	if (!n)
 		return false;
-	if (memmem(p, n, "\\u", 2))
-		return true;
+	/* with a backslash (maybe a \u escape), the plain test: the text
+	 * names Patient, Person or Practitioner somewhere */
+	if (memchr(p, '\\', n))
+		return memmem(p, n, "Patient", 7) || memmem(p, n, "Person", 6) ||
+		       memmem(p, n, "Practitioner", 12);
 	while ((q = memmem(q, (size_t)(end - q), "\"resourceType\"", 14))) {
 		q += 14;
 		while (q < end && ff_ws(*q))

@@ -10,9 +10,10 @@ generator, tests/bench/gen_fhir_ndjson.py) with seed 7 and 5 MB, plus
 Bundles made here from seed 11 (a 2.5 MB collection Bundle with Patients,
 Encounters and Observations: REGEN entry chunks and its own patient index;
 a small searchset; a single Patient; NDJSON with CRLF, blank lines and a
-BOM).  The key is fixed.  Every file is also run through `deid file`
-(the manifest path a mount serves, REGEN chunks regenerated) and must give
-the same bytes as `deid materialize`.  Performance work on dd_fhir must
+BOM; a Patient whose resourceType is spelled with a \\u escape).  The key
+is fixed.  Every file is also run through `deid file` (the manifest path a
+mount serves, REGEN chunks regenerated) and must give the same bytes as
+`deid materialize`.  Performance work on dd_fhir must
 keep these hashes; a deliberate output change updates EXPECTED with
 --update (review why in the commit).
 """
@@ -69,6 +70,16 @@ def bundle_files(src):
         json.dump(s, fp)
     with open(os.path.join(src, "patient.json"), "w") as fp:
         json.dump(entries[0]["resource"], fp, indent=2)
+    # a resourceType spelled with a \u escape: still a Patient of the
+    # patient index (the index scan must not skip it)
+    with open(os.path.join(src, "escaped.ndjson"), "w") as fp:
+        fp.write('{"resourceType":"\\u0050atient","id":"esc1","identifier":[{"type":{"coding":'
+                 '[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},'
+                 '"value":"ESC0001"}],"name":[{"family":"Quintero","given":["Ximena"]}],'
+                 '"birthDate":"1970-05-06","link":[{"other":{"reference":"Patient/bp1"},"type":"seealso"}]}\n')
+        fp.write('{"resourceType":"Observation","id":"esc-o1","status":"final","code":{"text":"note"},'
+                 '"subject":{"reference":"Patient/esc1"},"effectiveDateTime":"2020-01-02",'
+                 '"note":[{"text":"Ximena Quintero called, MRN ESC0001."}]}\n')
     with open(os.path.join(src, "crlf.ndjson"), "wb") as fp:
         fp.write(b"\xef\xbb\xbf")
         for e in entries[4:40]:
