@@ -21,8 +21,10 @@ static int ft_elem_cmp(const void *k, const void *e)
  * its paths, built once: slot = element index + 1, 0 empty.  The table
  * has unique paths, so both find the same element. */
 #define FT_HASH_BITS 15
+#define FT_RT_BITS 10
 
 static uint16_t ft_slots[1u << FT_HASH_BITS];
+static uint16_t ft_rt_slots[1u << FT_RT_BITS]; /* resource types, the same */
 static pthread_once_t ft_once = PTHREAD_ONCE_INIT;
 static bool ft_hash_ok;
 
@@ -48,6 +50,16 @@ static void ft_hash_build(void)
 		while (ft_slots[h])
 			h = (h + 1) & mask;
 		ft_slots[h] = (uint16_t)(i + 1);
+	}
+	if (dd_fhir_n_resource_types * 2 > (1u << FT_RT_BITS))
+		return;
+	for (size_t i = 0; i < dd_fhir_n_resource_types; i++) {
+		const char *p = dd_fhir_resource_types[i];
+		uint32_t h = ft_hash(p, strlen(p)) & ((1u << FT_RT_BITS) - 1);
+
+		while (ft_rt_slots[h])
+			h = (h + 1) & ((1u << FT_RT_BITS) - 1);
+		ft_rt_slots[h] = (uint16_t)(i + 1);
 	}
 	ft_hash_ok = true;
 }
@@ -95,6 +107,19 @@ const char *dd_fhir_resource_type(const char *name)
 {
 	const char *const *p;
 
+	pthread_once(&ft_once, ft_hash_build);
+	if (ft_hash_ok) {
+		const uint32_t mask = (1u << FT_RT_BITS) - 1;
+
+		for (uint32_t h = ft_hash(name, strlen(name)) & mask;
+		     ft_rt_slots[h]; h = (h + 1) & mask) {
+			const char *t = dd_fhir_resource_types[ft_rt_slots[h] - 1];
+
+			if (!strcmp(t, name))
+				return t;
+		}
+		return NULL;
+	}
 	p = bsearch(name, dd_fhir_resource_types, dd_fhir_n_resource_types,
 		    sizeof(dd_fhir_resource_types[0]), ft_str_cmp);
 	return p ? *p : NULL;
