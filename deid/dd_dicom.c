@@ -980,7 +980,7 @@ static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
 		return err;
 	if ((err == DD_E_UNSUPPORTED || err == DD_E_PARSE) &&
 	    !dd_image_facts_marked(&j->facts)) {
-		/* pixels we cannot decode (1-bit, 32-bit, float, a broken
+		/* pixels we cannot decode (1-bit, float, 32-bit YBR, a broken
 		 * codec stream) in an image nothing marks as a capture: the
 		 * pre-pass cannot look, the pixels are kept (documented) */
 		dd_log(DD_LOG_DEBUG, "dicom: %s: image not inspected: %s",

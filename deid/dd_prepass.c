@@ -6,6 +6,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "dd_prepass.h"
 
@@ -100,6 +103,21 @@ void dd_prepass_row_luma(const struct dd_image_geom *g, const uint8_t *frame,
 	}
 	if (g->spp == 1) {
 		const uint8_t *p = frame + ((size_t)y * g->cols + x0) * 2;
+		unsigned bs = g->bits_stored ? g->bits_stored : g->bits_alloc;
+		unsigned lo = g->high_bit + 1u >= bs ? g->high_bit + 1u - bs : 0;
+		if (bs >= 1 && bs <= 16) {
+			/* pp_mono16() without branches: a signed value's
+			 * offset form is its stored bits with the sign bit
+			 * flipped */
+			uint32_t mask = (1u << bs) - 1u;
+			uint32_t xr = g->is_signed ? 1u << (bs - 1) : 0;
+			for (i = 0; i < n; i++) {
+				uint32_t raw = (uint32_t)p[2 * i] |
+					       (uint32_t)p[2 * i + 1] << 8;
+				dst[i] = (uint16_t)(((raw >> lo) & mask) ^ xr);
+			}
+			return;
+		}
 		for (i = 0; i < n; i++)
 			dst[i] = (uint16_t)pp_mono16(
 				g, (uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
@@ -114,6 +132,34 @@ void dd_prepass_row_luma(const struct dd_image_geom *g, const uint8_t *frame,
 		return;
 	}
 	/* 3 samples, 8 bits (16-bit colour reads the high byte) */
+	if (g->bits_alloc == 8 || g->bits_alloc == 16) {
+		/* the loop below without its per-sample branches */
+		unsigned bpp = g->bits_alloc / 8, hi = bpp - 1;
+		size_t px0 = (size_t)y * g->cols + x0;
+		const uint8_t *r, *gr, *b;
+		size_t step;
+		if (g->planar) {
+			r = frame + px0 * bpp + hi;
+			gr = r + plane * bpp;
+			b = gr + plane * bpp;
+			step = bpp;
+		} else {
+			r = frame + px0 * 3 * bpp + hi;
+			gr = r + bpp;
+			b = gr + bpp;
+			step = 3 * bpp;
+		}
+		if (g->photo == DD_PHOTO_YBR_FULL) {
+			for (i = 0; i < n; i++)
+				dst[i] = r[i * step];
+		} else {
+			for (i = 0; i < n; i++)
+				dst[i] = (uint16_t)((77u * r[i * step] +
+						     150u * gr[i * step] +
+						     29u * b[i * step]) >> 8);
+		}
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		size_t px = (size_t)y * g->cols + x0 + i;
 		uint32_t s[3];
@@ -150,32 +196,187 @@ static bool pp_geom_ok(const struct dd_image_geom *g)
 	return false;
 }
 
+/* ---- helpers -------------------------------------------------------------- */
+
+static inline unsigned pp_popcount64(uint64_t v)
+{
+	/* SWAR: no call to libgcc's __popcountdi2 without -mpopcnt */
+	v = v - ((v >> 1) & 0x5555555555555555ull);
+	v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((v * 0x0101010101010101ull) >> 56);
+}
+
+#if defined(__SSE2__)
+/* The number of set bytes (0xff or 0x01 in each lane: pass ones) of @m. */
+static inline unsigned pp_count_bytes(__m128i ones)
+{
+	__m128i s = _mm_sad_epu8(ones, _mm_setzero_si128());
+	return (unsigned)(_mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4));
+}
+#endif
+
+/* Smallest and largest of @n values. */
+static void pp_minmax_u16(const uint16_t *p, size_t n, uint16_t *mn,
+			  uint16_t *mx)
+{
+	uint16_t a = 65535, b = 0;
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	if (n >= 8) {
+		__m128i va = _mm_set1_epi16(-1), vb = _mm_setzero_si128();
+		uint16_t t[8];
+		int k;
+		for (; i + 8 <= n; i += 8) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			va = _mm_sub_epi16(va, _mm_subs_epu16(va, v)); /* min */
+			vb = _mm_add_epi16(vb, _mm_subs_epu16(v, vb)); /* max */
+		}
+		_mm_storeu_si128((__m128i *)(void *)t, va);
+		for (k = 0; k < 8; k++)
+			a = t[k] < a ? t[k] : a;
+		_mm_storeu_si128((__m128i *)(void *)t, vb);
+		for (k = 0; k < 8; k++)
+			b = t[k] > b ? t[k] : b;
+	}
+#endif
+	for (; i < n; i++) {
+		a = p[i] < a ? p[i] : a;
+		b = p[i] > b ? p[i] : b;
+	}
+	*mn = a;
+	*mx = b;
+}
+
+/* Bits of one row: bit x of @bits (LSB first) = p[x] >= thr; bits past
+ * @n are zero.  Returns the number of set bits. */
+static unsigned pp_ge_bits(const uint16_t *p, uint32_t n, uint32_t thr,
+			   uint64_t *bits)
+{
+	uint32_t x = 0, nw = (n + 63) / 64, w;
+	unsigned cnt = 0;
+
+	memset(bits, 0, nw * sizeof(*bits));
+#if defined(__SSE2__)
+	const __m128i vt = _mm_set1_epi16((short)thr);
+	const __m128i z = _mm_setzero_si128();
+	for (; x + 16 <= n; x += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + x));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + x + 8));
+		/* p >= thr <=> thr -sat p == 0 */
+		a = _mm_cmpeq_epi16(_mm_subs_epu16(vt, a), z);
+		b = _mm_cmpeq_epi16(_mm_subs_epu16(vt, b), z);
+		uint64_t m = (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(a, b));
+		bits[x >> 6] |= m << (x & 63);
+	}
+#endif
+	for (; x < n; x++)
+		bits[x >> 6] |= (uint64_t)(p[x] >= thr) << (x & 63);
+	for (w = 0; w < nw; w++)
+		cnt += pp_popcount64(bits[w]);
+	return cnt;
+}
+
+/* The first x in [x, n) whose bit is @val (n if none); bits past n are
+ * zero. */
+static inline uint32_t pp_next_bit(const uint64_t *bits, uint32_t x,
+				   uint32_t n, bool val)
+{
+	uint32_t nw = (n + 63) / 64, w = x >> 6;
+	uint64_t flip = val ? 0 : ~0ull, m;
+
+	if (x >= n)
+		return n;
+	m = (bits[w] ^ flip) & (~0ull << (x & 63));
+	while (!m) {
+		if (++w >= nw)
+			return n;
+		m = bits[w] ^ flip;
+	}
+	x = w * 64 + (uint32_t)__builtin_ctzll(m);
+	return x < n ? x : n;
+}
+
 /* ---- stage 1 ---------------------------------------------------------------- */
 
-/* Edges per cell column on one row of intensities. */
-static void pp_row_edges_u16(const uint16_t *p, uint32_t n, uint32_t t,
-			     uint8_t *cnt, uint32_t ncx)
+/* Edges per cell column on one row: cell cx counts the transitions
+ * p[x] -> p[x+1] for x in [cx*CELL_W, min(cx*CELL_W + CELL_W, n - 1)).
+ * 16-bit samples are read as ((raw & mask) ^ xr): the raw word, or the
+ * stored bits of a signed value in offset (unsigned) order.  Whole cells
+ * go through SSE2 where there is SSE2 (the same counts). */
+static uint32_t pp_cell_edges_u16(const uint16_t *p, uint32_t x0, uint32_t x1,
+				  uint32_t t, uint16_t mask, uint16_t xr)
 {
-	uint32_t cx;
+	uint32_t c = 0, x;
 
-	for (cx = 0; cx < ncx; cx++) {
-		uint32_t x0 = cx * CELL_W, x1 = x0 + CELL_W, c = 0, x;
+	for (x = x0; x < x1; x++) {
+		int a = (p[x] & mask) ^ xr, b = (p[x + 1] & mask) ^ xr;
+		int d = b - a;
+		c += (uint32_t)(d >= (int)t || -d >= (int)t);
+	}
+	return c;
+}
+
+static void pp_row_edges_u16(const uint16_t *p, uint32_t n, uint32_t t,
+			     uint16_t mask, uint16_t xr, uint8_t *cnt,
+			     uint32_t ncx)
+{
+	uint32_t cx = 0;
+
+#if defined(__SSE2__)
+	const __m128i vm = _mm_set1_epi16((short)mask);
+	const __m128i vx = _mm_set1_epi16((short)xr);
+	const __m128i vt = _mm_set1_epi16((short)(t - 1)); /* t >= 2 */
+	const __m128i z = _mm_setzero_si128();
+	for (; cx < ncx && cx * CELL_W + CELL_W + 1 <= n; cx++) {
+		const uint16_t *q = p + cx * CELL_W;
+		__m128i a0 = _mm_loadu_si128((const __m128i *)(const void *)q);
+		__m128i a1 = _mm_loadu_si128((const __m128i *)(const void *)(q + 8));
+		__m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(q + 1));
+		__m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(q + 9));
+		a0 = _mm_xor_si128(_mm_and_si128(a0, vm), vx);
+		a1 = _mm_xor_si128(_mm_and_si128(a1, vm), vx);
+		b0 = _mm_xor_si128(_mm_and_si128(b0, vm), vx);
+		b1 = _mm_xor_si128(_mm_and_si128(b1, vm), vx);
+		__m128i d0 = _mm_or_si128(_mm_subs_epu16(a0, b0), _mm_subs_epu16(b0, a0));
+		__m128i d1 = _mm_or_si128(_mm_subs_epu16(a1, b1), _mm_subs_epu16(b1, a1));
+		/* |d| >= t <=> |d| -sat (t - 1) != 0 */
+		d0 = _mm_cmpeq_epi16(_mm_subs_epu16(d0, vt), z);
+		d1 = _mm_cmpeq_epi16(_mm_subs_epu16(d1, vt), z);
+		__m128i quiet = _mm_and_si128(_mm_packs_epi16(d0, d1),
+					      _mm_set1_epi8(1));
+		cnt[cx] = (uint8_t)(CELL_W - pp_count_bytes(quiet));
+	}
+#endif
+	for (; cx < ncx; cx++) {
+		uint32_t x0 = cx * CELL_W, x1 = x0 + CELL_W;
 		if (x1 > n - 1)
 			x1 = n - 1;
-		for (x = x0; x < x1; x++) {
-			int d = (int)p[x + 1] - (int)p[x];
-			c += (uint32_t)(d >= (int)t || -d >= (int)t);
-		}
-		cnt[cx] = (uint8_t)c;
+		cnt[cx] = (uint8_t)pp_cell_edges_u16(p, x0, x1, t, mask, xr);
 	}
 }
 
 static void pp_row_edges_u8(const uint8_t *p, uint32_t n, uint32_t t,
 			    uint8_t *cnt, uint32_t ncx)
 {
-	uint32_t cx;
+	uint32_t cx = 0;
 
-	for (cx = 0; cx < ncx; cx++) {
+#if defined(__SSE2__)
+	/* t <= 255 / 6 for 8-bit samples */
+	const __m128i vt = _mm_set1_epi8((char)(t - 1));
+	const __m128i z = _mm_setzero_si128();
+	for (; cx < ncx && cx * CELL_W + CELL_W + 1 <= n; cx++) {
+		const uint8_t *q = p + cx * CELL_W;
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)q);
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(q + 1));
+		__m128i d = _mm_or_si128(_mm_subs_epu8(a, b), _mm_subs_epu8(b, a));
+		d = _mm_cmpeq_epi8(_mm_subs_epu8(d, vt), z);
+		__m128i quiet = _mm_and_si128(d, _mm_set1_epi8(1));
+		cnt[cx] = (uint8_t)(CELL_W - pp_count_bytes(quiet));
+	}
+#endif
+	for (; cx < ncx; cx++) {
 		uint32_t x0 = cx * CELL_W, x1 = x0 + CELL_W, c = 0, x;
 		if (x1 > n - 1)
 			x1 = n - 1;
@@ -195,7 +396,8 @@ struct pp_scan {
 	uint16_t *row;        /* converted row scratch */
 	uint8_t *cnt;         /* edges per cell column on one row */
 	uint8_t *rows2;       /* per cell column: sampled rows with >= 2 edges */
-	bool fast8, fast16;
+	bool fast8, fast16;   /* read the frame in place */
+	uint16_t mask16, xr16; /* fast16: sample = (raw & mask16) ^ xr16 */
 };
 
 /* Fetch the sampled rows' range over the frame's sampled rows. */
@@ -225,9 +427,12 @@ static void pp_range(struct pp_scan *s, uint32_t *lo, uint32_t *hi)
 			q = s->row;
 		}
 		uint16_t a = 65535, b = 0;
+		uint16_t m = s->fast16 ? s->mask16 : 0xffff;
+		uint16_t xr = s->fast16 ? s->xr16 : 0;
 		for (x = 0; x < g->cols; x++) {
-			a = q[x] < a ? q[x] : a;
-			b = q[x] > b ? q[x] : b;
+			uint16_t v = (uint16_t)((q[x] & m) ^ xr);
+			a = v < a ? v : a;
+			b = v > b ? v : b;
 		}
 		mn = a < mn ? a : mn;
 		mx = b > mx ? b : mx;
@@ -282,12 +487,13 @@ static void pp_stage1(struct pp_scan *s, const struct dd_prepass_opts *o,
 				} else if (s->fast16) {
 					pp_row_edges_u16((const uint16_t *)(const void *)(
 								 s->frame + ((size_t)y * g->cols + x0) * 2),
-							 x1 - x0, t, s->cnt + a, b - a);
+							 x1 - x0, t, s->mask16, s->xr16,
+							 s->cnt + a, b - a);
 				} else {
 					dd_prepass_row_luma(g, s->frame, y, x0,
 							    x1 - x0, s->row);
-					pp_row_edges_u16(s->row, x1 - x0, t,
-							 s->cnt + a, b - a);
+					pp_row_edges_u16(s->row, x1 - x0, t, 0xffff,
+							 0, s->cnt + a, b - a);
 				}
 				for (k = a; k < b; k++)
 					s->rows2[k] += s->cnt[k] >= 2;
@@ -385,104 +591,142 @@ static dd_err pp_add_region(struct dd_prepass_result *r,
 	return DD_OK;
 }
 
-/* Components in window [wx, wx+ww) x [wy, wy+wh) -> lines -> regions. */
+struct pp_run {
+	uint32_t x0, x1, y; /* x1 inclusive */
+};
+
+/* Components in window [wx, wx+ww) x [wy, wy+wh) -> lines -> regions.
+ *
+ * Labelling is on runs of foreground pixels (8-connected: a run joins the
+ * runs of the row above that overlap it widened by one pixel), union-find
+ * towards the smaller index, so a component's root is its first run in
+ * raster order and components come out in the order of their first pixel
+ * (as a pixel labelling would number them). */
 static dd_err pp_window(struct pp_scan *s, uint32_t wx, uint32_t wy,
 			uint32_t ww, uint32_t wh, struct dd_prepass_result *r)
 {
 	const struct dd_image_geom *g = s->g;
 	size_t np = (size_t)ww * wh, i;
 	uint16_t *lum = NULL;
-	uint32_t *lab = NULL, *par = NULL;
+	uint32_t *par = NULL, *root_idx = NULL;
+	struct pp_run *runs = NULL;
+	size_t n_runs = 0, cap_runs;
 	struct pp_comp *comps = NULL;
 	struct pp_line *lines = NULL;
-	uint32_t mn = 65535, mx = 0, thr, n_fg = 0, nl = 0, nc = 0, y, x;
+	uint64_t *bits = NULL;
+	uint32_t mn = 65535, mx = 0, thr, n_fg = 0, nl = 0, nc = 0, y, x, wpr;
 	bool fg_bright;
 	dd_err err = DD_E_NOMEM;
 
 	lum = malloc(np * sizeof(*lum));
-	lab = malloc(np * sizeof(*lab));
-	par = malloc((np + 1) * sizeof(*par));
-	if (!lum || !lab || !par)
+	cap_runs = (size_t)wh * 4 + 64;
+	runs = malloc(cap_runs * sizeof(*runs));
+	if (!lum || !runs)
 		goto out_free;
 	for (y = 0; y < wh; y++)
 		dd_prepass_row_luma(g, s->frame, wy + y, wx, ww,
 				    lum + (size_t)y * ww);
-	for (i = 0; i < np; i++) {
-		mn = lum[i] < mn ? lum[i] : mn;
-		mx = lum[i] > mx ? lum[i] : mx;
+	{
+		uint16_t a, b;
+		pp_minmax_u16(lum, np, &a, &b);
+		mn = a;
+		mx = b;
 	}
 	thr = (mn + mx + 1) / 2;
-	for (i = 0; i < np; i++)
-		n_fg += lum[i] >= thr;
+	/* bit per pixel: lum >= thr, then foreground = the minority side */
+	wpr = (ww + 63) / 64;
+	bits = malloc((size_t)wpr * wh * sizeof(*bits));
+	if (!bits)
+		goto out_free;
+	for (y = 0; y < wh; y++)
+		n_fg += pp_ge_bits(lum + (size_t)y * ww, ww, thr,
+				   bits + (size_t)y * wpr);
 	fg_bright = n_fg * 2 <= np;
-
-	/* label: 8-connectivity, union-find on pixels; label 0 = background */
-	uint32_t next = 1;
-	par[0] = 0;
-	for (y = 0; y < wh; y++) {
-		for (x = 0; x < ww; x++) {
-			size_t k = (size_t)y * ww + x;
-			bool fg = (lum[k] >= thr) == fg_bright;
-			uint32_t l = 0, nb[4], m = 0, j;
-			if (!fg) {
-				lab[k] = 0;
-				continue;
-			}
-			if (x > 0 && lab[k - 1])
-				nb[m++] = lab[k - 1];
-			if (y > 0) {
-				size_t u = k - ww;
-				if (x > 0 && lab[u - 1])
-					nb[m++] = lab[u - 1];
-				if (lab[u])
-					nb[m++] = lab[u];
-				if (x + 1 < ww && lab[u + 1])
-					nb[m++] = lab[u + 1];
-			}
-			if (m == 0) {
-				l = next;
-				par[next] = next;
-				next++;
-			} else {
-				l = nb[0];
-				for (j = 1; j < m; j++)
-					uf_union(par, l, nb[j]);
-			}
-			lab[k] = l;
+	if (!fg_bright) {
+		uint64_t tail = ww % 64 ? (1ull << (ww % 64)) - 1 : ~0ull;
+		for (y = 0; y < wh; y++) {
+			uint64_t *row = bits + (size_t)y * wpr;
+			for (x = 0; x < wpr; x++)
+				row[x] = ~row[x];
+			row[wpr - 1] &= tail;
 		}
 	}
-	/* compact roots to component indices */
-	uint32_t *root_idx = calloc(next, sizeof(*root_idx));
+
+	/* runs of foreground, row by row */
+	for (y = 0; y < wh; y++) {
+		const uint64_t *row = bits + (size_t)y * wpr;
+		x = 0;
+		for (;;) {
+			uint32_t x0 = pp_next_bit(row, x, ww, true);
+			if (x0 >= ww)
+				break;
+			x = pp_next_bit(row, x0, ww, false);
+			if (n_runs == cap_runs) {
+				size_t ncap = cap_runs * 2;
+				void *v = realloc(runs, ncap * sizeof(*runs));
+				if (!v)
+					goto out_free;
+				runs = v;
+				cap_runs = ncap;
+			}
+			runs[n_runs].x0 = x0;
+			runs[n_runs].x1 = x - 1;
+			runs[n_runs].y = y;
+			n_runs++;
+		}
+	}
+	free(lum);
+	lum = NULL;
+	par = malloc((n_runs + 1) * sizeof(*par));
+	if (!par)
+		goto out_free;
+	/* union with the previous row's runs that touch (8-connected) */
+	{
+		size_t prev0 = 0, prev1 = 0, cur0 = 0, k = 0, j;
+		for (y = 0; y < wh; y++) {
+			cur0 = k;
+			while (k < n_runs && runs[k].y == y)
+				k++;
+			if (y > 0 && (cur0 == 0 || runs[cur0 - 1].y != y - 1))
+				prev0 = prev1 = cur0; /* no runs on the row above */
+			j = prev0;
+			for (i = cur0; i < k; i++) {
+				par[i] = (uint32_t)i;
+				/* runs above ending before x0 - 1 touch no later run */
+				while (j < prev1 && runs[j].x1 + 1 < runs[i].x0)
+					j++;
+				for (size_t m = j; m < prev1 &&
+						   runs[m].x0 <= runs[i].x1 + 1; m++)
+					uf_union(par, (uint32_t)i, (uint32_t)m);
+			}
+			prev0 = cur0;
+			prev1 = k;
+		}
+	}
+	/* compact roots to component indices, in raster order */
+	root_idx = calloc(n_runs + 1, sizeof(*root_idx));
 	if (!root_idx)
 		goto out_free;
-	for (uint32_t l = 1; l < next; l++) {
-		uint32_t rt = uf_find(par, l);
+	for (i = 0; i < n_runs; i++) {
+		uint32_t rt = uf_find(par, (uint32_t)i);
 		if (!root_idx[rt])
 			root_idx[rt] = ++nc;
 	}
 	comps = calloc(nc ? nc : 1, sizeof(*comps));
-	if (!comps) {
-		free(root_idx);
+	if (!comps)
 		goto out_free;
-	}
 	for (i = 0; i < nc; i++) {
 		comps[i].x0 = comps[i].y0 = UINT32_MAX;
 	}
-	for (y = 0; y < wh; y++) {
-		for (x = 0; x < ww; x++) {
-			uint32_t l = lab[(size_t)y * ww + x];
-			struct pp_comp *c;
-			if (!l)
-				continue;
-			c = &comps[root_idx[uf_find(par, l)] - 1];
-			c->x0 = x < c->x0 ? x : c->x0;
-			c->y0 = y < c->y0 ? y : c->y0;
-			c->x1 = x > c->x1 ? x : c->x1;
-			c->y1 = y > c->y1 ? y : c->y1;
-			c->area++;
-		}
+	for (i = 0; i < n_runs; i++) {
+		const struct pp_run *u = &runs[i];
+		struct pp_comp *c = &comps[root_idx[uf_find(par, (uint32_t)i)] - 1];
+		c->x0 = u->x0 < c->x0 ? u->x0 : c->x0;
+		c->y0 = u->y < c->y0 ? u->y : c->y0;
+		c->x1 = u->x1 > c->x1 ? u->x1 : c->x1;
+		c->y1 = u->y > c->y1 ? u->y : c->y1;
+		c->area += u->x1 - u->x0 + 1;
 	}
-	free(root_idx);
 
 	/* keep characters; drop components touching the window edge (they
 	 * belong to something larger, or to the next window) */
@@ -549,8 +793,10 @@ static dd_err pp_window(struct pp_scan *s, uint32_t wx, uint32_t wy,
 out_free:
 	free(lines);
 	free(comps);
+	free(root_idx);
 	free(par);
-	free(lab);
+	free(runs);
+	free(bits);
 	free(lum);
 	return err;
 }
@@ -721,8 +967,15 @@ dd_err dd_prepass_frame(const struct dd_image_geom *g, const uint8_t *frame,
 	s.ncy = (g->rows + CELL_H - 1) / CELL_H;
 	s.fast8 = g->spp == 1 && g->bits_alloc == 8 && !g->is_signed;
 	/* raw words: bits above HighBit (old overlays) only blur the hint */
-	s.fast16 = g->spp == 1 && g->bits_alloc == 16 && !g->is_signed &&
+	s.fast16 = g->spp == 1 && g->bits_alloc == 16 &&
 		   g->high_bit + 1 == g->bits_stored;
+	s.mask16 = 0xffff;
+	if (s.fast16 && g->is_signed) {
+		/* exactly dd_prepass_row_luma()'s value: the stored bits,
+		 * sign bit flipped (offset order) */
+		s.mask16 = (uint16_t)((1u << g->bits_stored) - 1u);
+		s.xr16 = (uint16_t)(1u << (g->bits_stored - 1));
+	}
 	s.texty = calloc((size_t)s.ncx * s.ncy, 1);
 	s.row = malloc((size_t)g->cols * sizeof(*s.row));
 	s.cnt = calloc(s.ncx, 1);

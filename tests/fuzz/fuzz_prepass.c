@@ -3,7 +3,9 @@
  * geometry (dd_prepass_frame), then the fill of the decoded boxes.
  *
  * Input: byte 0 even: the rest is a box record; odd: bytes 1..8 give the
- * geometry (cols, rows <= 255; spp; bits; signed; photometric; planar;
+ * geometry (cols, rows <= 255; spp; bits allocated: byte 4 bit 1 set 32,
+ * else bit 0 set 16, else 8; bits stored; signed and photometric;
+ * planar, and in bits 1..7 how far HighBit sits above BitsStored - 1;
  * anywhere) and the rest is pixel data (zero-padded to a frame).
  * Driven by fuzz_main.c or libFuzzer (fuzz.h). */
 #include <dirent.h>
@@ -50,9 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.cols = data[1];
 	g.rows = data[2];
 	g.spp = (data[3] & 1) ? 3 : 1;
-	g.bits_alloc = (data[4] & 1) ? 16 : 8;
+	/* 32-bit: monochrome and RGB decode (other 32-bit colour is
+	 * DD_E_UNSUPPORTED, which is checked too) */
+	g.bits_alloc = (data[4] & 2) ? 32 : (data[4] & 1) ? 16 : 8;
 	g.bits_stored = (uint16_t)(1 + data[5] % g.bits_alloc);
-	g.high_bit = (uint16_t)(g.bits_stored - 1);
+	g.high_bit = (uint16_t)(g.bits_stored - 1 +
+				(data[7] >> 1) % (g.bits_alloc - g.bits_stored + 1));
 	g.is_signed = data[6] & 1;
 	g.photo = photos[(data[6] >> 1) % 6];
 	g.planar = data[7] & 1;

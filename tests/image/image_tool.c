@@ -41,6 +41,14 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* CPU time of this thread (the pre-pass runs on the calling thread). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int fail(const char *what, dd_err err)
 {
 	printf("{\"error\":\"%s\",\"where\":\"%s\"}\n", dd_err_name(err), what);
@@ -338,7 +346,7 @@ static int cmd_prepass(int argc, char **argv)
 	struct dd_image_geom g;
 	int repeat = 1, i, fd;
 	uint32_t f, regions = 0, texty = 0;
-	double secs = 0;
+	double secs = 0, cpu = 0;
 	dd_err err;
 
 	for (i = 3; i < argc; i++) {
@@ -379,9 +387,10 @@ static int cmd_prepass(int argc, char **argv)
 		if (err != DD_OK)
 			break;
 		for (i = 0; i < repeat && err == DD_OK; i++) {
-			double t0 = now_s();
+			double t0 = now_s(), c0 = cpu_s();
 			err = dd_prepass_frame(&g, frame, &po, &pr);
 			secs += now_s() - t0;
+			cpu += cpu_s() - c0;
 		}
 		for (size_t k = 0; k < pr.n; k++)
 			printf("%s[%u,%u,%u,%u,%u]", regions++ ? "," : "",
@@ -390,8 +399,10 @@ static int cmd_prepass(int argc, char **argv)
 		texty += pr.texty_cells;
 	}
 	double bytes = (double)fb * in.frames * repeat;
-	printf("],\"texty_cells\":%u,\"bytes\":%.0f,\"secs\":%.6f,\"mb_s\":%.1f}\n",
-	       texty, bytes, secs, secs > 0 ? bytes / secs / 1e6 : 0.0);
+	printf("],\"texty_cells\":%u,\"bytes\":%.0f,\"secs\":%.6f,\"mb_s\":%.1f,"
+	       "\"cpu_secs\":%.6f,\"cpu_mb_s\":%.1f}\n",
+	       texty, bytes, secs, secs > 0 ? bytes / secs / 1e6 : 0.0, cpu,
+	       cpu > 0 ? bytes / cpu / 1e6 : 0.0);
 	dd_prepass_result_free(&pr);
 	free(frame);
 	dd_bridge_pixels_close(bp);
