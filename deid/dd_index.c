@@ -26,6 +26,7 @@
 #include "dd_fhir_i.h"
 #include "dd_index.h"
 #include "dd_log.h"
+#include "dd_view.h"
 
 struct ix_pat {
 	char *key;
@@ -713,7 +714,9 @@ static dd_err ix_walk(int dirfd, const char *prefix, struct ix_list *l,
 
 	if (depth > 64)
 		return DD_OK;
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* the source: listed and read with O_NOATIME where permitted */
+	fd = dd_view_openat_noatime(dirfd, ".",
+				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return DD_E_IO;
 	d = fdopendir(fd);
@@ -734,11 +737,11 @@ static dd_err ix_walk(int dirfd, const char *prefix, struct ix_list *l,
 				     *prefix ? "/" : "", de->d_name) >= sizeof(path))
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd, de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						 O_CLOEXEC);
+			int sub = -1;
 
-			if (sub >= 0) {
+			if (dd_view_open_beneath(dirfd, de->d_name,
+						 O_DIRECTORY | O_NOFOLLOW,
+						 &sub) == DD_OK) {
 				e = ix_walk(sub, path, l, depth + 1);
 				close(sub);
 			}
@@ -780,12 +783,12 @@ static dd_err ix_add_list(struct dd_index *x, const struct dd_policy *pol,
 {
 	for (size_t i = 0; i < l->n; i++) {
 		bool nd;
-		int fd = openat(dirfd, l->v[i].path,
-				O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = -1;
 		struct stat st;
 		dd_err e;
 
-		if (fd < 0)
+		/* beneath the root, O_NOATIME where permitted, as the view */
+		if (dd_view_open_beneath(dirfd, l->v[i].path, O_NOFOLLOW, &fd))
 			continue;
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    (pol->deidfs.max_file_size &&
@@ -1025,7 +1028,8 @@ dd_err dd_index_load_or_build(const struct dd_policy *pol, const char *src_dir,
 		*rebuilt = false;
 	if (!realpath(src_dir, real))
 		return DD_E_IO;
-	dirfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = dd_view_openat_noatime(AT_FDCWD, real,
+				       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return DD_E_IO;
 	e = ix_walk(dirfd, "", &l, 0);

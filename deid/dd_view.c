@@ -79,7 +79,9 @@ static dd_err dv_index(struct dd_view *v, const struct dd_view_opts *o,
 	e = dd_index_new(&v->index);
 	for (size_t i = 0; !e && i < pol->deidfs.linking_sources.n; i++) {
 		const char *src = pol->deidfs.linking_sources.v[i];
-		int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* a source: scanned with O_NOATIME where permitted */
+		int fd = dd_view_openat_noatime(AT_FDCWD, src, O_RDONLY |
+						O_DIRECTORY | O_CLOEXEC);
 
 		if (fd < 0) {
 			e = DD_E_IO;
@@ -258,9 +260,8 @@ dd_err dd_view_list_dir(const struct dd_view *v, int dirfd,
 
 	memset(out, 0, sizeof(*out));
 	/* O_NOATIME: listing must not touch the source's atime */
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = dd_view_openat_noatime(dirfd, ".",
+				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return DD_E_IO;
 	dir = fdopendir(fd);
@@ -330,6 +331,15 @@ out_close:
 
 /* ---- sources ---------------------------------------------------------------- */
 
+int dd_view_openat_noatime(int dirfd, const char *path, int flags)
+{
+	int fd = openat(dirfd, path, flags | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+		fd = openat(dirfd, path, flags);
+	return fd;
+}
+
 dd_err dd_view_open_beneath(int dirfd, const char *relpath, int flags, int *fd)
 {
 	struct open_how how;
@@ -352,7 +362,7 @@ dd_err dd_view_open_beneath(int dirfd, const char *relpath, int flags, int *fd)
 		 * single-component or nested relative path without "..". */
 		if (strstr(relpath, ".."))
 			return DD_E_INVAL;
-		r = openat(dirfd, relpath, base | O_NOFOLLOW);
+		r = dd_view_openat_noatime(dirfd, relpath, base | O_NOFOLLOW);
 	}
 	if (r < 0)
 		return errno == ENOENT ? DD_E_NOTFOUND : DD_E_IO;

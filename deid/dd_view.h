@@ -117,6 +117,12 @@ void dd_view_dir_free(struct dd_view_dir *d);
 
 /* ---- sources ---------------------------------------------------------------- */
 
+/* openat(@dirfd, @path, @flags | O_NOATIME), and without O_NOATIME when
+ * that is not permitted (EPERM: neither the owner nor CAP_FOWNER).  For
+ * source directories and files that are not opened beneath a tree
+ * (roots, patientLinking sources); -1 with errno set on failure. */
+int dd_view_openat_noatime(int dirfd, const char *path, int flags);
+
 /* Open @relpath beneath @dirfd, read-only, never following a symlink out
  * of the tree (openat2 RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS, O_NOATIME
  * where permitted, O_CLOEXEC).  @flags may add O_DIRECTORY/O_NOFOLLOW. */

@@ -46,13 +46,13 @@ struct dd_bfile_info {
 };
 
 /* Load the file open at @fd (read-only; never re-opened by name): dcmtk
- * reads "/proc/self/fd/@fd", a magic link to the very file the fd refers
- * to, and the (device, inode) of that link is checked against fstat(@fd)
- * before and after loading.  Values longer than 4096 bytes are not read
- * (dcmtk keeps their offsets).  DD_E_PARSE if dcmtk cannot parse the
- * whole file, DD_E_CHANGED if the identity check fails.  The fd must stay
- * open and unchanged until dd_bridge_file_free(): values are read from it
- * lazily.  Free with dd_bridge_file_free(). */
+ * reads a dup of @fd with pread (so the fd's O_NOATIME holds), and
+ * fstat(@fd)'s (device, inode, size, mtime) is compared before and after
+ * loading.  Values longer than 4096 bytes are not read (dcmtk keeps their
+ * offsets, and reads them later through a dup of the fd).  DD_E_PARSE
+ * if dcmtk cannot parse the whole file, DD_E_CHANGED if the identity check
+ * fails.  The file must stay unchanged until dd_bridge_file_free(): values
+ * are read from it lazily.  Free with dd_bridge_file_free(). */
 dd_err dd_bridge_file_load_fd(int fd, struct dd_bfile **out,
 			      struct dd_bfile_info *info);
 void dd_bridge_file_free(struct dd_bfile *f);

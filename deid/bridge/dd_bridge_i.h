@@ -14,6 +14,18 @@ struct dd_bfile {
 	int fd = -1;
 };
 
+// dd_bridge_fdstream.cc: read the file open at @fd (through a dup, with
+// pread; never by name, so the fd's O_NOATIME holds) into @ff, exactly as
+// DcmFileFormat::loadFile(name, EXS_Unknown, EGL_noChange, @max_read,
+// ERM_autoDetect) does.  Values longer than @max_read are read later
+// through the same fd; their factories are DcmInputFileStreamFactory
+// (getOffset() is the value's offset in the file).
+OFCondition dd_bridge_read_fd(DcmFileFormat &ff, int fd,
+			      Uint32 max_read = DCM_MaxReadLength);
+// A stream over (a dup of) @fd from offset 0; NULL if dup fails.
+class DcmInputStream;
+DcmInputStream *dd_bridge_fd_stream_new(int fd);
+
 // The C handles are the dcmtk objects themselves.
 static inline DcmItem *dd_item(struct dd_bitem *it)
 {

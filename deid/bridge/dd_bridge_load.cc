@@ -46,33 +46,29 @@ extern "C" dd_err dd_bridge_init(void)
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	       a->st_size == b->st_size;
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 static dd_err load(int fd, struct dd_bfile **out, struct dd_bfile_info *info)
 {
-	struct stat st, st_link;
-	char path[64];
+	struct stat st, st_after;
 
 	*out = NULL;
 	if (fd < 0 || fstat(fd, &st) != 0)
 		return DD_E_IO;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (stat(path, &st_link) != 0)
-		return DD_E_IO;
-	if (!same_file(&st, &st_link))
-		return DD_E_CHANGED;
 
 	dd_bfile *f = new dd_bfile();
 	f->fd = fd;
-	OFCondition c = f->ff.loadFile(OFFilename(path), EXS_Unknown,
-				       EGL_noChange, DCM_MaxReadLength,
-				       ERM_autoDetect);
+	// Read through the fd itself (a dup, pread): the source is never
+	// reopened, so the view's O_NOATIME holds, for deferred values too.
+	OFCondition c = dd_bridge_read_fd(f->ff, fd);
 	if (c.bad()) {
 		delete f;
 		return DD_E_PARSE;
 	}
-	if (stat(path, &st_link) != 0 || !same_file(&st, &st_link)) {
+	if (fstat(fd, &st_after) != 0 || !same_file(&st, &st_after)) {
 		delete f;
 		return DD_E_CHANGED;
 	}
