@@ -11,7 +11,9 @@
 #    note, subject.display) from every line: the time ratio;
 #  - MB/s per core (user+sys CPU time) with deidfs.inspectFreeText false;
 #  - peak RSS (/usr/bin/time -v) at MB and BIG_MB (inspection off for the
-#    big one, to keep the run short; memory does not depend on it).
+#    big one, to keep the run short; memory does not depend on it).  The
+#    patient index (patientLinking "auto": every Patient of the tree) grows
+#    with the number of patients; everything else is flat.
 # `deid materialize` transforms each FHIR file once, writing the output while
 # it transforms (dd_view_manifest_write); a mount instead keeps the manifest
 # (size and ~1 MiB checkpoints) and re-transforms REGEN chunks on read.
