@@ -95,23 +95,17 @@ static bool has_overlays(DcmDataset *ds)
 
 static dd_err pix_open(int fd, struct dd_bpix **out, struct dd_bpix_info *in)
 {
-	struct stat st, st_link;
-	char path[64];
+	struct stat st;
 
 	*out = NULL;
 	memset(in, 0, sizeof(*in));
 	if (fd < 0 || fstat(fd, &st) != 0)
 		return DD_E_IO;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (stat(path, &st_link) != 0)
-		return DD_E_IO;
-	if (st.st_dev != st_link.st_dev || st.st_ino != st_link.st_ino)
-		return DD_E_CHANGED;
 	std::call_once(codecs_once, register_codecs);
 
+	/* read through the view's fd (O_NOATIME, never reopened by name) */
 	dd_bpix *p = new dd_bpix();
-	OFCondition c = p->ff.loadFile(OFFilename(path), EXS_Unknown,
-				       EGL_noChange, 4096, ERM_autoDetect);
+	OFCondition c = dd_bridge_read_fd(p->ff, fd, 4096);
 	if (c.bad()) {
 		delete p;
 		return DD_E_PARSE;
