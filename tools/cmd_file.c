@@ -67,7 +67,10 @@ int dd_tool_file_main(int argc, char **argv)
 	v = dd_tool_open_view(&po, &pol);
 	if (!v)
 		goto out_free;
-	fd = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NOATIME where permitted: reading must not touch the source */
+	fd = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "deid: %s: %s\n", in, strerror(errno));
 		goto out_free;
