@@ -1,4 +1,8 @@
 /* dd_pseudo.c: HMAC-SHA256 pseudonyms, date shifts and date arithmetic. */
+/* SHA256_Init & co. are deprecated in OpenSSL 3 but are the only way to
+ * keep a precomputed HMAC key state in a plain struct (EVP contexts are
+ * heap objects). */
+#define OPENSSL_API_COMPAT 0x10100000L
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +10,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "dd_pseudo.h"
 
@@ -23,13 +27,29 @@ static const char *const dd_domain_tag[DD_DOM_LAST] = {
 	[DD_DOM_TIMESTAMP] = "timestamp",
 };
 
+_Static_assert(sizeof(SHA256_CTX) <= 128, "dd_pseudo.hstate too small");
+
 dd_err dd_pseudo_init(struct dd_pseudo *p, const uint8_t *key, size_t len)
 {
+	uint8_t pad[SHA256_CBLOCK];
+	SHA256_CTX c;
+
 	if (!key || (len != 16 && len != 24 && len != 32))
 		return DD_E_KEY;
 	memset(p, 0, sizeof(*p));
 	memcpy(p->key, key, len);
 	p->key_len = len;
+	/* HMAC (RFC 2104): keys shorter than the block are zero-padded */
+	for (int k = 0; k < 2; k++) {
+		memset(pad, k ? 0x5c : 0x36, sizeof(pad));
+		for (size_t i = 0; i < len; i++)
+			pad[i] ^= key[i];
+		SHA256_Init(&c);
+		SHA256_Update(&c, pad, sizeof(pad));
+		memcpy(p->hstate[k], &c, sizeof(c));
+	}
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(&c, sizeof(c));
 	return DD_OK;
 }
 
@@ -38,50 +58,25 @@ void dd_pseudo_clear(struct dd_pseudo *p)
 	OPENSSL_cleanse(p, sizeof(*p));
 }
 
-/* HMAC over (tag || 0x00 || a || b). */
+/* HMAC over (tag || 0x00 || a || b), from the precomputed key states. */
 static void ps_mac2(const struct dd_pseudo *p, enum dd_domain d, const void *a,
 		    size_t alen, const void *b, size_t blen, uint8_t mac[32])
 {
-	uint8_t stackbuf[512];
 	const char *tag = (unsigned)d < DD_DOM_LAST ? dd_domain_tag[d] : "?";
-	size_t tlen = strlen(tag), n = tlen + 1 + alen + blen;
-	uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
-	unsigned int outlen = 32;
+	uint8_t inner[SHA256_DIGEST_LENGTH], zero = 0;
+	SHA256_CTX c;
 
-	if (!buf) {
-		/* Out of memory: fall back to a streaming HMAC. */
-		EVP_MAC *mac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		EVP_MAC_CTX *ctx = mac_alg ? EVP_MAC_CTX_new(mac_alg) : NULL;
-		OSSL_PARAM params[] = {
-			OSSL_PARAM_construct_utf8_string("digest",
-							 (char *)"SHA256", 0),
-			OSSL_PARAM_construct_end(),
-		};
-		size_t ol = 32;
-		uint8_t z = 0;
-
-		memset(mac, 0, 32);
-		if (ctx && EVP_MAC_init(ctx, p->key, p->key_len, params)) {
-			EVP_MAC_update(ctx, (const uint8_t *)tag, tlen);
-			EVP_MAC_update(ctx, &z, 1);
-			EVP_MAC_update(ctx, a, alen);
-			EVP_MAC_update(ctx, b, blen);
-			EVP_MAC_final(ctx, mac, &ol, 32);
-		}
-		EVP_MAC_CTX_free(ctx);
-		EVP_MAC_free(mac_alg);
-		return;
-	}
-	memcpy(buf, tag, tlen);
-	buf[tlen] = 0;
+	memcpy(&c, p->hstate[0], sizeof(c));
+	SHA256_Update(&c, tag, strlen(tag));
+	SHA256_Update(&c, &zero, 1);
 	if (alen)
-		memcpy(buf + tlen + 1, a, alen);
+		SHA256_Update(&c, a, alen);
 	if (blen)
-		memcpy(buf + tlen + 1 + alen, b, blen);
-	if (!HMAC(EVP_sha256(), p->key, (int)p->key_len, buf, n, mac, &outlen))
-		memset(mac, 0, 32);
-	if (buf != stackbuf)
-		free(buf);
+		SHA256_Update(&c, b, blen);
+	SHA256_Final(inner, &c);
+	memcpy(&c, p->hstate[1], sizeof(c));
+	SHA256_Update(&c, inner, sizeof(inner));
+	SHA256_Final(mac, &c);
 }
 
 void dd_pseudo_mac(const struct dd_pseudo *p, enum dd_domain d,

@@ -2,6 +2,9 @@
 #include <ctype.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "../unit/dd_test.h"
 #include "dd_pseudo.h"
 
@@ -226,8 +229,36 @@ static void test_patient_key(void)
 	EXPECT_EQ_STR(k3, "id:12");
 }
 
+/* the precomputed-state HMAC equals OpenSSL's HMAC() over
+ * (domain tag || 0 || value), for every key size and many lengths */
+static void test_mac_reference(void)
+{
+	static const size_t klens[] = {16, 24, 32};
+	uint8_t key[32], val[300], buf[320], mac[32], ref[32];
+	unsigned int rl = 32;
+	struct dd_pseudo p;
+
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)(i * 37 + 11);
+	for (size_t i = 0; i < sizeof(val); i++)
+		val[i] = (uint8_t)(i * 13 + 5);
+	for (size_t k = 0; k < 3; k++) {
+		EXPECT_EQ_INT(dd_pseudo_init(&p, key, klens[k]), DD_OK);
+		for (size_t n = 0; n < sizeof(val); n += 7) {
+			/* "uid" is DD_DOM_UID's tag */
+			memcpy(buf, "uid", 3);
+			buf[3] = 0;
+			memcpy(buf + 4, val, n);
+			HMAC(EVP_sha256(), key, (int)klens[k], buf, n + 4, ref, &rl);
+			dd_pseudo_mac(&p, DD_DOM_UID, val, n, mac);
+			EXPECT(memcmp(mac, ref, 32) == 0);
+		}
+	}
+}
+
 int main(void)
 {
+	test_mac_reference();
 	test_patient_key();
 	test_uid();
 	test_ident();
