@@ -4,20 +4,30 @@
 #
 #   tests/bench/bench_fs.sh [BUILD_DIR]      (default: ./build)
 #
+# Conditions (the issue's): the source is in the page cache (every file
+# is read once before each measured pass), the deidfs cache (LMDB) is
+# warm, and "first read" is the first pass after a fresh mount for both
+# FUSE peers; "re-read" is the second pass on the same mount (served from
+# the kernel's page cache of the mount).  Each peer is measured
+# DD_BENCH_REPS times, interleaved; the script prints every run, then the
+# medians, and the median of the per-run ratios (a ratio compares two
+# numbers measured back to back, which matters on a shared machine).
+#
 # Environment: DD_BENCH_DIR (work directory, default /tmp; needs ~1.5 GB),
 # DD_BENCH_SCALE (multiplies the file counts, default 1), DD_BENCH_PARTS
-# (default "ct mid small").  Dropping the
-# kernel's caches between runs needs root; without it "first read" numbers
-# are page-cache reads and the script says so.
+# (default "ct mid small"), DD_BENCH_REPS (default 3), DD_BENCH_DEIDFS_OPTS
+# (extra -o options for deidfs, e.g. "attr_timeout=5").
 #
-# Peers:
-#   native          cat/readers on the source directory itself
+# Peers (flags as run):
+#   native          cat on the source directory itself
 #   passthrough_ll  libfuse's example/passthrough_ll.c, built here from the
 #                   copy Debian's libfuse3-dev ships in its docs (never
 #                   committed), run as: passthrough_ll -f -o source=SRC
 #                   -o cache=always MNT
-#   deidfs          deidfs -f SRC MNT -o preset=default,key=K,cache=C
-#                   (attr_timeout=1, workers = CPUs: the defaults)
+#   deidfs          deidfs SRC MNT -f -o preset=default,key=K,cache=C
+#                   (all other options at their defaults)
+# Readers: find | xargs -P N -n 8 cat (coreutils cat: it reads in blocks
+# of max(128 KiB, st_blksize)).
 set -u
 set -o pipefail
 
@@ -31,6 +41,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHON=python3
 /usr/bin/python3 -c 'import pydicom' 2>/dev/null && PYTHON=/usr/bin/python3
 SCALE=${DD_BENCH_SCALE:-1}
+REPS=${DD_BENCH_REPS:-3}
+DOPTS=${DD_BENCH_DEIDFS_OPTS:-}
 [ -x "$DEIDFS" ] || { echo "bench_fs: no deidfs at $DEIDFS" >&2; exit 1; }
 [ -e /dev/fuse ] || { echo "bench_fs: /dev/fuse is missing" >&2; exit 1; }
 
@@ -45,13 +57,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CAN_DROP=0
-if [ "$(id -u)" = 0 ] && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
-	CAN_DROP=1
-fi
-drop() { [ "$CAN_DROP" = 1 ] && sync && echo 3 >/proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 calc() { echo "scale=3; $*" | bc; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# put every file under DIR into the page cache
+warm() { find "$1" -type f -print0 | xargs -0 -r -n 64 cat >/dev/null; }
 
 # --- peers ------------------------------------------------------------------
 PT=""
@@ -98,10 +108,11 @@ mkdir -p "$W/cache" && chmod 700 "$W/cache"
 
 # --- mounting -----------------------------------------------------------------
 MNT_PID=
+DEIDFS_FLAGS="-f -o preset=default,key=K,cache=C${DOPTS:+,$DOPTS}"
 mount_deidfs() { # SRC MNT
 	local fifo=$W/notify.$RANDOM c=
 	mkfifo "$fifo"
-	"$DEIDFS" "$1" "$2" -f -o "preset=default,key=$W/key,cache=$W/cache,notify_pipe=$fifo" 2>>"$W/deidfs.log" &
+	"$DEIDFS" "$1" "$2" -f -o "preset=default,key=$W/key,cache=$W/cache,notify_pipe=$fifo${DOPTS:+,$DOPTS}" 2>>"$W/deidfs.log" &
 	MNT_PID=$!
 	PIDS+=("$MNT_PID")
 	MNTS+=("$2")
@@ -109,6 +120,7 @@ mount_deidfs() { # SRC MNT
 	rm -f "$fifo"
 	[ "$c" = s ] || { cat "$W/deidfs.log"; echo "bench_fs: deidfs did not mount" >&2; exit 1; }
 }
+PT_FLAGS="-f -o source=SRC -o cache=always"
 mount_pt() { # SRC MNT
 	"$PT" -f -o "source=$1" -o cache=always "$2" 2>>"$W/pt.log" &
 	MNT_PID=$!
@@ -122,7 +134,9 @@ umount_any() { # MNT
 	fusermount3 -u "$1"
 	wait "$MNT_PID" 2>/dev/null
 }
-rss() { awk '/^VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status" 2>/dev/null; }
+# "HWM ANON FILE" in MiB: peak RSS, anonymous and file-backed RSS now
+rss() { awk '/^VmHWM/ {h = $2} /^RssAnon/ {a = $2} /^RssFile/ {f = $2}
+	END {printf "%d %d %d", h / 1024, a / 1024, f / 1024}' "/proc/$1/status" 2>/dev/null; }
 
 # read every file under DIR with N parallel readers; prints "secs bytes files"
 # (the listing is timed too: on a cold deidfs mount it is where the
@@ -137,86 +151,117 @@ readall() { # DIR N
 	echo "$(calc "$t1 - $t0") $bytes $files"
 }
 
-# bench NAME SRC READERS: first read (caches dropped) and re-read, for each
-# peer; deidfs is run cold (empty cache) once first, not timed here
+# bench NAME SRC READERS: per run and peer, a fresh mount, the first pass
+# and a re-read; the source is put in the page cache before each run.
 declare -A R
 bench() {
-	local name=$1 src=$2 n=$3 m=$W/mnt.$1 peer secs bytes files
+	local name=$1 src=$2 n=$3 m=$W/mnt.$1 peer secs bytes files rep h a f
 	mkdir -p "$m"
-	for peer in native passthrough_ll deidfs; do
-		local dir=$m
-		case $peer in
-		native) dir=$src ;;
-		passthrough_ll) [ -n "$PT" ] || continue; mount_pt "$src" "$m" ;;
-		deidfs) mount_deidfs "$src" "$m"
-			readall "$m" "$n" >/dev/null # warm the manifest cache
-			umount_any "$m"; mount_deidfs "$src" "$m" ;;
-		esac
-		drop
-		read -r secs bytes files < <(readall "$dir" "$n")
-		R[$name.$peer.first]=$(calc "$bytes / 1048576 / $secs")
-		read -r secs bytes files < <(readall "$dir" "$n")
-		R[$name.$peer.again]=$(calc "$bytes / 1048576 / $secs")
-		if [ "$peer" != native ]; then
-			R[$name.$peer.rss]=$(rss "$MNT_PID")
-			umount_any "$m"
-		fi
-		printf '%-6s %-15s first %8s MB/s   re-read %8s MB/s   (%d files, %d MB, %d readers)%s\n' \
-			"$name" "$peer" "${R[$name.$peer.first]}" "${R[$name.$peer.again]}" \
-			"$files" "$((bytes / 1048576))" "$n" \
-			"$([ "$peer" != native ] && echo "   RSS ${R[$name.$peer.rss]} MiB")"
+	mount_deidfs "$src" "$m" # warm the manifest cache (not timed)
+	readall "$m" "$n" >/dev/null
+	umount_any "$m"
+	for rep in $(seq "$REPS"); do
+		for peer in native passthrough_ll deidfs; do
+			local dir=$m
+			warm "$src"
+			case $peer in
+			native) dir=$src ;;
+			passthrough_ll) [ -n "$PT" ] || continue; mount_pt "$src" "$m" ;;
+			deidfs) mount_deidfs "$src" "$m" ;;
+			esac
+			read -r secs bytes files < <(readall "$dir" "$n")
+			local first again
+			first=$(calc "$bytes / 1048576 / $secs")
+			read -r secs bytes files < <(readall "$dir" "$n")
+			again=$(calc "$bytes / 1048576 / $secs")
+			R[$name.$peer.first]+=" $first"
+			R[$name.$peer.again]+=" $again"
+			R[$name.$peer.first.$rep]=$first
+			R[$name.$peer.again.$rep]=$again
+			local extra=
+			if [ "$peer" != native ]; then
+				read -r h a f < <(rss "$MNT_PID")
+				extra="   RSS peak $h MiB (anon $a, file $f)"
+				umount_any "$m"
+			fi
+			printf '%-4s run %d  %-15s first %8s MB/s   re-read %8s MB/s   (%d files, %d MB, %d readers)%s\n' \
+				"$name" "$rep" "$peer" "$first" "$again" "$files" \
+				"$((bytes / 1048576))" "$n" "$extra"
+		done
+		for k in first again; do
+			R[$name.rn.$k]+=" $(calc "${R[$name.deidfs.$k.$rep]} / ${R[$name.native.$k.$rep]}")"
+			[ -n "$PT" ] && R[$name.rp.$k]+=" $(calc "${R[$name.deidfs.$k.$rep]} / ${R[$name.passthrough_ll.$k.$rep]}")"
+		done
 	done
+	R[$name.srcbytes]=$(du -sb "$src" | cut -f1)
 }
 
-echo "# $(nproc) CPUs; caches dropped between runs: $([ $CAN_DROP = 1 ] && echo yes || echo 'no (not root): first reads are page-cache reads')"
-echo "# deidfs: $("$DEIDFS" --version | head -1); peers: passthrough_ll -o cache=always (libfuse $(pkg-config --modversion fuse3)), native"
-PARTS=${DD_BENCH_PARTS:-ct mid small}
+echo "# $(nproc) CPUs, $REPS runs; source in the page cache, deidfs cache warm, fresh mount per run"
+echo "# deidfs: $("$DEIDFS" --version | head -1)"
+echo "#   deidfs SRC MNT $DEIDFS_FLAGS"
+[ -n "$PT" ] && echo "#   passthrough_ll $PT_FLAGS MNT   (libfuse $(pkg-config --modversion fuse3) example)"
+echo "#   native: the source directory"
 case " $PARTS " in *" ct "*) bench ct "$W/ct" 4 ;; esac
 case " $PARTS " in *" mid "*) bench mid "$W/mid" 8 ;; esac
-case " $PARTS " in *" small "*) ;; *) exit 0 ;; esac
 
+# cache size against the pixel-heavy sources it describes
+cache_line=
+if [ -n "${R[ct.srcbytes]:-}${R[mid.srcbytes]:-}" ]; then
+	srcb=$(( ${R[ct.srcbytes]:-0} + ${R[mid.srcbytes]:-0} ))
+	cdisk=$(du -sB1 "$W/cache" | cut -f1)
+	cache_line="cache: $((cdisk / 1024)) KiB on disk for $((srcb / 1048576)) MB of source ($(calc "100 * $cdisk / $srcb")%)"
+fi
+
+case " $PARTS " in *" small "*)
 # --- cold first pass over small DICOM files (files/s) ----------------------------
 m=$W/mnt.small
 mkdir -p "$m"
 rm -rf "$W/cache"/*
-drop
+warm "$W/small"
 mount_deidfs "$W/small" "$m"
 read -r secs bytes files < <(readall "$m" 4)
-cold_rss=$(rss "$MNT_PID")
+read -r h a f < <(rss "$MNT_PID")
+cold_rss="peak $h MiB (anon $a, file $f)"
 umount_any "$m"
 cold_fps=$(calc "$files / $secs")
-drop
+warm "$W/small"
 mount_deidfs "$W/small" "$m"
 read -r secs2 bytes2 files2 < <(readall "$m" 4)
 umount_any "$m"
 warm_fps=$(calc "$files2 / $secs2")
-drop
 read -r secs3 _ files3 < <(readall "$W/small" 4)
 native_fps=$(calc "$files3 / $secs3")
 pt_fps=-
 if [ -n "$PT" ]; then
-	drop
 	mount_pt "$W/small" "$m"
 	read -r secs4 _ files4 < <(readall "$m" 4)
 	umount_any "$m"
 	pt_fps=$(calc "$files4 / $secs4")
 fi
-printf 'small  deidfs cold first pass %8s files/s (%d files, empty cache, RSS %s MiB)\n' "$cold_fps" "$files" "$cold_rss"
+printf 'small  deidfs cold first pass %8s files/s (%d files, empty cache, RSS %s)\n' "$cold_fps" "$files" "$cold_rss"
 printf 'small  deidfs warm cache      %8s files/s\n' "$warm_fps"
 printf 'small  passthrough_ll         %8s files/s\n' "$pt_fps"
 printf 'small  native                 %8s files/s\n' "$native_fps"
+;; esac
 
-# --- ratios ----------------------------------------------------------------------
+# --- summary -----------------------------------------------------------------------
 echo
-echo "ratios (deidfs / peer; > 1 means deidfs is faster)"
+echo "medians of $REPS runs (MB/s), and the median of the per-run ratios deidfs / peer (> 1: deidfs is faster)"
 for name in ct mid; do
 	[ -n "${R[$name.native.first]:-}" ] || continue
 	for k in first again; do
-		line="  $name $k:"
-		line+=" vs native $(calc "${R[$name.deidfs.$k]} / ${R[$name.native.$k]}")"
-		[ -n "$PT" ] && line+="  vs passthrough_ll $(calc "${R[$name.deidfs.$k]} / ${R[$name.passthrough_ll.$k]}")"
+		line=$(printf '  %-4s %-8s native %8s  passthrough_ll %8s  deidfs %8s   deidfs/native %6s' \
+			"$name" "$([ $k = first ] && echo first || echo re-read)" \
+			"$(echo "${R[$name.native.$k]}" | median)" \
+			"$(echo "${R[$name.passthrough_ll.$k]:-}" | median)" \
+			"$(echo "${R[$name.deidfs.$k]}" | median)" \
+			"$(echo "${R[$name.rn.$k]}" | median)")
+		[ -n "$PT" ] && line+=$(printf '  deidfs/passthrough_ll %6s' "$(echo "${R[$name.rp.$k]}" | median)")
 		echo "$line"
 	done
 done
-echo "  small cold pass: vs native $(calc "$cold_fps / $native_fps")$([ -n "$PT" ] && echo "  vs passthrough_ll $(calc "$cold_fps / $pt_fps")")"
-echo "  small warm pass: vs native $(calc "$warm_fps / $native_fps")$([ -n "$PT" ] && echo "  vs passthrough_ll $(calc "$warm_fps / $pt_fps")")"
+[ -n "$cache_line" ] && echo "  $cache_line"
+case " $PARTS " in *" small "*)
+echo "  small cold pass: $cold_fps files/s; vs native $(calc "$cold_fps / $native_fps")$([ -n "$PT" ] && echo "  vs passthrough_ll $(calc "$cold_fps / $pt_fps")")"
+echo "  small warm pass: $warm_fps files/s; vs native $(calc "$warm_fps / $native_fps")$([ -n "$PT" ] && echo "  vs passthrough_ll $(calc "$warm_fps / $pt_fps")")"
+;; esac

@@ -47,7 +47,10 @@ PY
 t1=$(date +%s.%N)
 note "tree made in $(echo "$t1 - $t0" | bc) s"
 
-rss() { awk '/^VmRSS|^VmHWM|^RssAnon|^RssFile/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
+# peak, anonymous (heap: what the daemon holds) and file-backed (mapped
+# LMDB pages and libraries: page cache, reclaimable) RSS
+rss() { awk '/^VmHWM|^RssAnon|^RssFile/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
+mem() { echo "manifest_bytes $(fs_counter "$MNT" manifest_bytes), listing_bytes $(fs_counter "$MNT" listing_bytes)"; }
 
 fs_mount "$SRC" "$MNT"
 for pass in cold warm; do
@@ -59,12 +62,24 @@ for pass in cold warm; do
 done
 want=$(( (NFILES + EVERY - 1) / EVERY ))
 [ "$n" = "$want" ] || fail "find saw $n files, expected $want"
-note "counters: inodes $(fs_counter "$MNT" inodes), listings $(fs_counter "$MNT" listings), cache hits $(fs_counter "$MNT" cache_hits), transforms $(fs_counter "$MNT" transforms)"
+note "counters: inodes $(fs_counter "$MNT" inodes), listings $(fs_counter "$MNT" listings), cache hits $(fs_counter "$MNT" cache_hits), transforms $(fs_counter "$MNT" transforms), $(mem)"
+# RSS again after 3 s idle
+sleep 3
+note "idle: daemon $(rss "$FS_PID")"
 # the kernel forgets inodes under memory pressure; ask it to drop them and
 # see the daemon's memory follow
 sync
 echo 2 >/proc/sys/vm/drop_caches 2>/dev/null && sleep 2 &&
 	note "after drop_caches: inodes $(fs_counter "$MNT" inodes); daemon $(rss "$FS_PID")"
+fs_umount "$MNT"
+# a fresh daemon over the warm cache: what a remount costs
+fs_mount "$SRC" "$MNT"
+t0=$(date +%s.%N)
+n=$(find "$MNT" -type f | wc -l) || fail "find (remount)"
+t1=$(date +%s.%N)
+note "remount, warm cache: find $n files in $(echo "$t1 - $t0" | bc) s; daemon $(rss "$FS_PID"); $(mem)"
+sleep 3
+note "idle: daemon $(rss "$FS_PID")"
 fs_umount "$MNT"
 ok "find over $NFILES files in $NDIRS directories"
 echo PASS
