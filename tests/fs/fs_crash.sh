@@ -54,8 +54,10 @@ ok "two daemons on one cache read the same bytes"
 gen=$(cat "$CACHE/current")
 db=$CACHE/env.$gen/data.mdb
 [ -f "$db" ] || fail "no cache data file at $db"
-# flip one byte of a stored manifest: the literal DICOM header of every
-# DICOM output holds "DICM"; change the byte after the first one found
+# flip one byte in every stored manifest: the literal DICOM header of
+# every DICOM output holds "DICM".  Every copy is damaged, live or not:
+# LMDB keeps old copies on free pages, and damaging only the first "DICM"
+# found may hit one of those and no live record.
 "$PYTHON" - "$db" <<'PY' || fail "could not damage a record"
 import sys
 p = sys.argv[1]
@@ -63,7 +65,9 @@ b = bytearray(open(p, "rb").read())
 i = b.find(b"DICM")
 if i < 0:
     sys.exit(1)
-b[i + 8] ^= 0xFF
+while i >= 0:
+    b[i + 8] ^= 0xFF
+    i = b.find(b"DICM", i + 9)
 open(p, "r+b").write(b)
 PY
 fs_mount "$SRC" "$MNT"
