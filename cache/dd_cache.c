@@ -110,18 +110,6 @@ struct dd_cache {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dd_cache *reg_head;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t now_ms(void)
 {
@@ -274,7 +262,7 @@ static dd_err env_init_dbs(struct dd_cache *c, MDB_txn *txn, bool fresh,
 	    (rc = mdb_dbi_open(txn, "manifests", dflags, &c->dbi_man)) ||
 	    (rc = mdb_dbi_open(txn, "lru", dflags, &c->dbi_lru)) ||
 	    (rc = mdb_dbi_open(txn, "meta", dflags, &c->dbi_meta))) {
-		set_err(err, errlen, "cache: env.%" PRIu64 ": %s", c->gen,
+		dd_cache_set_err(err, errlen, "cache: env.%" PRIu64 ": %s", c->gen,
 			mdb_strerror(rc));
 		return rc == MDB_NOTFOUND ? DD_E_CORRUPT : mdb_to_dd(rc);
 	}
@@ -286,14 +274,14 @@ static dd_err env_init_dbs(struct dd_cache *c, MDB_txn *txn, bool fresh,
 		if ((rc = meta_write_u64(c, txn, "dd.format", FORMAT_VERSION)) ||
 		    (rc = meta_write_u64(c, txn, "dd.created",
 					 (uint64_t)ts.tv_sec))) {
-			set_err(err, errlen, "cache: cannot initialise: %s",
+			dd_cache_set_err(err, errlen, "cache: cannot initialise: %s",
 				mdb_strerror(rc));
 			return mdb_to_dd(rc);
 		}
 		format = FORMAT_VERSION;
 	}
 	if (format != FORMAT_VERSION) {
-		set_err(err, errlen,
+		dd_cache_set_err(err, errlen,
 			"cache: env.%" PRIu64 " has format %" PRIu64
 			", not %d (damaged or from another version)",
 			c->gen, format, FORMAT_VERSION);
@@ -318,13 +306,13 @@ static dd_err env_check_size(struct dd_cache *c, char *err, size_t errlen)
 
 	if (mdb_env_info(c->env, &info) || mdb_env_stat(c->env, &st) ||
 	    stat(c->data_path, &fst) < 0) {
-		set_err(err, errlen, "cache: cannot stat %s", c->data_path);
+		dd_cache_set_err(err, errlen, "cache: cannot stat %s", c->data_path);
 		return DD_E_IO;
 	}
 	c->psize = st.ms_psize;
 	need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 	if ((uint64_t)fst.st_size < need) {
-		set_err(err, errlen,
+		dd_cache_set_err(err, errlen,
 			"cache: %s is %jd bytes but its last page ends at %"
 			PRIu64 " (truncated)", c->data_path,
 			(intmax_t)fst.st_size, need);
@@ -349,12 +337,12 @@ static dd_err env_attach(struct dd_cache *c, uint64_t gen, bool fresh,
 	if (!dd_cache_gen_path(path, sizeof(path), c->dir, gen, NULL) ||
 	    !dd_cache_gen_path(c->data_path, sizeof(c->data_path), c->dir,
 			       gen, "data.mdb")) {
-		set_err(err, errlen, "cache: directory name too long");
+		dd_cache_set_err(err, errlen, "cache: directory name too long");
 		return DD_E_INVAL;
 	}
 	derr = dd_cache_gen_hold(c->dir, gen, &c->holders_fd);
 	if (derr) {
-		set_err(err, errlen, "cache: cannot lock %s/holders", path);
+		dd_cache_set_err(err, errlen, "cache: cannot lock %s/holders", path);
 		return derr;
 	}
 	c->gen = gen;
@@ -362,7 +350,7 @@ static dd_err env_attach(struct dd_cache *c, uint64_t gen, bool fresh,
 	 * generation always has at least two pages. */
 	if (!fresh && (stat(c->data_path, &fst) < 0 ||
 		       fst.st_size < 2 * sysconf(_SC_PAGESIZE))) {
-		set_err(err, errlen, "cache: %s is missing or truncated",
+		dd_cache_set_err(err, errlen, "cache: %s is missing or truncated",
 			c->data_path);
 		derr = DD_E_CORRUPT;
 		goto out_detach;
@@ -377,7 +365,7 @@ static dd_err env_attach(struct dd_cache *c, uint64_t gen, bool fresh,
 	    (!rdonly && (rc = mdb_env_set_mapsize(c->env,
 						  map_size_for(c->cap)))) ||
 	    (rc = mdb_env_open(c->env, path, eflags, 0600))) {
-		set_err(err, errlen, "cache: cannot open %s: %s", path,
+		dd_cache_set_err(err, errlen, "cache: cannot open %s: %s", path,
 			mdb_strerror(rc));
 		derr = mdb_to_dd(rc);
 		goto out_detach;
@@ -392,7 +380,7 @@ static dd_err env_attach(struct dd_cache *c, uint64_t gen, bool fresh,
 		goto out_detach;
 	rc = mdb_txn_begin(c->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
 	if (rc) {
-		set_err(err, errlen, "cache: %s: %s", path, mdb_strerror(rc));
+		dd_cache_set_err(err, errlen, "cache: %s: %s", path, mdb_strerror(rc));
 		derr = mdb_to_dd(rc);
 		goto out_detach;
 	}
@@ -403,7 +391,7 @@ static dd_err env_attach(struct dd_cache *c, uint64_t gen, bool fresh,
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc) {
-		set_err(err, errlen, "cache: %s: %s", path, mdb_strerror(rc));
+		dd_cache_set_err(err, errlen, "cache: %s: %s", path, mdb_strerror(rc));
 		derr = mdb_to_dd(rc);
 		goto out_detach;
 	}
@@ -433,14 +421,14 @@ static dd_err cache_attach(struct dd_cache *c, uint64_t bad_gen, char *err,
 		       err && *err ? err : "cache: damaged environment");
 		rebuilding = true;
 	} else if (derr == DD_E_NOTFOUND && rdonly) {
-		set_err(err, errlen, "cache: no cache in %s", c->dir);
+		dd_cache_set_err(err, errlen, "cache: no cache in %s", c->dir);
 		return DD_E_NOTFOUND;
 	} else if (derr != DD_OK && derr != DD_E_NOTFOUND &&
 		   derr != DD_E_CORRUPT) {
-		set_err(err, errlen, "cache: cannot read %s/current", c->dir);
+		dd_cache_set_err(err, errlen, "cache: cannot read %s/current", c->dir);
 		return derr;
 	} else if (rdonly) {
-		set_err(err, errlen, "cache: %s/current is damaged", c->dir);
+		dd_cache_set_err(err, errlen, "cache: %s/current is damaged", c->dir);
 		return DD_E_CORRUPT;
 	}
 	if (derr == DD_E_CORRUPT)
@@ -449,7 +437,7 @@ static dd_err cache_attach(struct dd_cache *c, uint64_t bad_gen, char *err,
 		CNT_ADD(c, rebuilds, 1);
 	derr = dd_cache_gen_create(c->dir, &gen);
 	if (derr) {
-		set_err(err, errlen, "cache: cannot create a generation in %s",
+		dd_cache_set_err(err, errlen, "cache: cannot create a generation in %s",
 			c->dir);
 		return derr;
 	}
@@ -458,7 +446,7 @@ static dd_err cache_attach(struct dd_cache *c, uint64_t bad_gen, char *err,
 		return derr;
 	derr = dd_cache_gen_set_current(c->dir, gen);
 	if (derr) {
-		set_err(err, errlen, "cache: cannot update %s/current", c->dir);
+		dd_cache_set_err(err, errlen, "cache: cannot update %s/current", c->dir);
 		env_detach(c);
 	}
 	return derr;
@@ -1392,7 +1380,7 @@ dd_err dd_cache_open_i(const char *dir, uint64_t size_cap, unsigned flags,
 	if (derr)
 		return derr;
 	if (stat(dir, &st) < 0) {
-		set_err(err, errlen, "cache: cannot stat %s", dir);
+		dd_cache_set_err(err, errlen, "cache: cannot stat %s", dir);
 		return DD_E_IO;
 	}
 	c = cache_alloc(dir, size_cap, flags);
@@ -1401,14 +1389,14 @@ dd_err dd_cache_open_i(const char *dir, uint64_t size_cap, unsigned flags,
 	c->dir_dev = st.st_dev;
 	c->dir_ino = st.st_ino;
 	if (registry && !registry_add(c)) {
-		set_err(err, errlen,
+		dd_cache_set_err(err, errlen,
 			"cache: %s is already open in this process", dir);
 		cache_free(c);
 		return DD_E_EXISTS;
 	}
 	lockfd = dd_cache_dir_lock(dir);
 	if (lockfd < 0) {
-		set_err(err, errlen, "cache: cannot lock %s/lock: %s", dir,
+		dd_cache_set_err(err, errlen, "cache: cannot lock %s/lock: %s", dir,
 			strerror(errno));
 		derr = DD_E_IO;
 		goto out_free;
@@ -1423,7 +1411,7 @@ dd_err dd_cache_open_i(const char *dir, uint64_t size_cap, unsigned flags,
 		c->writer_running = true;
 		if (pthread_create(&c->writer, NULL, writer_main, c) != 0) {
 			c->writer_running = false;
-			set_err(err, errlen, "cache: cannot start the writer");
+			dd_cache_set_err(err, errlen, "cache: cannot start the writer");
 			derr = DD_E_IO;
 			goto out_free;
 		}

@@ -25,9 +25,7 @@
 #include "dd_cache_i.h"
 #include "dd_log.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void dd_cache_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -109,11 +107,11 @@ dd_err dd_cache_dir_check(const char *dir, bool create, char *err,
 	int fd;
 
 	if (!dir || !*dir) {
-		set_err(err, errlen, "cache: no cache directory given");
+		dd_cache_set_err(err, errlen, "cache: no cache directory given");
 		return DD_E_INVAL;
 	}
 	if (create && mkdirs_0700(dir) < 0) {
-		set_err(err, errlen, "cache: cannot create %s: %s", dir,
+		dd_cache_set_err(err, errlen, "cache: cannot create %s: %s", dir,
 			strerror(errno));
 		return DD_E_IO;
 	}
@@ -121,23 +119,23 @@ dd_err dd_cache_dir_check(const char *dir, bool create, char *err,
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT) {
-			set_err(err, errlen, "cache: %s does not exist", dir);
+			dd_cache_set_err(err, errlen, "cache: %s does not exist", dir);
 			return DD_E_NOTFOUND;
 		}
-		set_err(err, errlen, "cache: cannot open %s: %s%s", dir,
+		dd_cache_set_err(err, errlen, "cache: cannot open %s: %s%s", dir,
 			strerror(e), (e == ELOOP || e == ENOTDIR) ?
 			" (the cache directory must be a directory, "
 			"not a symlink)" : "");
 		return (e == ELOOP || e == ENOTDIR) ? DD_E_INVAL : DD_E_IO;
 	}
 	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
-		set_err(err, errlen, "cache: cannot stat %s: %s", dir,
+		dd_cache_set_err(err, errlen, "cache: cannot stat %s: %s", dir,
 			strerror(errno));
 		rc = DD_E_IO;
 		goto out_close_fd;
 	}
 	if (st.st_uid != geteuid()) {
-		set_err(err, errlen,
+		dd_cache_set_err(err, errlen,
 			"cache: %s is owned by uid %u, not by us (uid %u); "
 			"refusing to use it", dir, (unsigned)st.st_uid,
 			(unsigned)geteuid());
@@ -145,7 +143,7 @@ dd_err dd_cache_dir_check(const char *dir, bool create, char *err,
 		goto out_close_fd;
 	}
 	if (st.st_mode & 077) {
-		set_err(err, errlen,
+		dd_cache_set_err(err, errlen,
 			"cache: %s has mode %04o: group or others can reach "
 			"the cache (it holds PHI); run chmod 700 on it", dir,
 			(unsigned)(st.st_mode & 07777));
@@ -153,7 +151,7 @@ dd_err dd_cache_dir_check(const char *dir, bool create, char *err,
 		goto out_close_fd;
 	}
 	if (!dd_cache_fs_is_local((long)sfs.f_type, &fsname)) {
-		set_err(err, errlen,
+		dd_cache_set_err(err, errlen,
 			"cache: %s is on %s; LMDB needs a local disk "
 			"(choose another --cache-dir or DEIDFS_CACHE_DIR)",
 			dir, fsname);

@@ -66,6 +66,10 @@ bool dd_cache_meta_name_ok(const char *name);
 
 /* ---- the directory (dd_cache_dir.c) ---------------------------------- */
 
+/* printf into the caller's error buffer (@err may be NULL). */
+void dd_cache_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Is a filesystem with statfs f_type @fs_type safe for LMDB?  *@name gets
  * the name of a refused type. */
 bool dd_cache_fs_is_local(long fs_type, const char **name);

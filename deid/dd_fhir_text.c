@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "dd_b64.h"
 #include "dd_fhir_i.h"
 
 static const char *const fx_attrs[] = {
@@ -308,20 +309,6 @@ bool dd_fhir_xhtml_clean(const char *s, size_t n, fw_clean_fn clean,
 
 /* ---- base64 and SHA-1 ------------------------------------------------------ */
 
-static int fx_b64v(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
 
 bool dd_fhir_b64_decode(const char *s, size_t n, struct dd_buf *out)
 {
@@ -341,7 +328,7 @@ bool dd_fhir_b64_decode(const char *s, size_t n, struct dd_buf *out)
 		}
 		if (pad)
 			return false;
-		v = fx_b64v(c);
+		v = dd_b64_value(c);
 		if (v < 0)
 			return false;
 		acc = (acc << 6) | (uint32_t)v;

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "dd_b64.h"
 #include "dd_dict.h"
 #include "dd_infotype.h"
 #include "dd_policy_i.h"
@@ -426,20 +427,6 @@ bool pol_check_info_type(struct pol_ctx *c, const char *s, const char *path)
 
 /* ---- base64 and keys ------------------------------------------------------ */
 
-static int du_b64_val(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '-')
-		return 62;
-	if (ch == '/' || ch == '_')
-		return 63;
-	return -1;
-}
 
 bool pol_b64_decode(const char *s, uint8_t *out, size_t max, size_t *len)
 {
@@ -454,7 +441,7 @@ bool pol_b64_decode(const char *s, uint8_t *out, size_t max, size_t *len)
 	if (n % 4 == 1 || (pad && (n + pad) % 4))
 		return false;
 	for (i = 0; i < n; i++) {
-		int v = du_b64_val((unsigned char)s[i]);
+		int v = dd_b64_value((unsigned char)s[i]);
 
 		if (v < 0)
 			return false;
