@@ -1863,21 +1863,35 @@ enum fw_status dd_fhir_walk_resource(const struct dd_fhir *f,
 	return st;
 }
 
-/* The Bundle's own context: its single patient, else itself. */
-static bool fw_bundle_ctx(struct fw *w, struct fw_res *r, const char *bundle_id)
+/* A walker over members of a Bundle itself: @w initialised, its resource
+ * context the Bundle's own (its single patient, else itself) in @r, and
+ * the root slot "Bundle" pushed.  On false @w holds nothing to free. */
+static bool fw_bundle_begin(struct fw *w, struct fw_res *r,
+			    const struct dd_fhir *f, const struct dd_index *local,
+			    const char *bundle_id)
 {
 	json_object *b = json_object_new_object();
 	bool ok;
 
+	fw_init(w, f, local);
 	if (!b)
-		return false;
+		goto out_fail;
 	json_object_object_add(b, "resourceType",
 			       json_object_new_string("Bundle"));
 	if (bundle_id)
 		json_object_object_add(b, "id", json_object_new_string(bundle_id));
 	ok = fw_res_init(w, r, b, "Bundle");
 	json_object_put(b);
-	return ok;
+	if (!ok)
+		goto out_fail;
+	w->res = r;
+	w->slots[w->n_slots++] = (struct fw_slot){FW_SLOT_PLAIN, "Bundle", 6,
+						  "Bundle", NULL};
+	return true;
+
+out_fail:
+	dd_buf_free(&w->tmp);
+	return false;
 }
 
 enum fw_status dd_fhir_walk_entry(const struct dd_fhir *f,
@@ -1893,14 +1907,8 @@ enum fw_status dd_fhir_walk_entry(const struct dd_fhir *f,
 
 	if (!json_object_is_type(entry, json_type_object))
 		return FW_PARSE;
-	fw_init(&w, f, local);
-	if (!fw_bundle_ctx(&w, &r, bundle_id)) {
-		dd_buf_free(&w.tmp);
+	if (!fw_bundle_begin(&w, &r, f, local, bundle_id))
 		return FW_INTERNAL;
-	}
-	w.res = &r;
-	w.slots[w.n_slots++] = (struct fw_slot){FW_SLOT_PLAIN, "Bundle", 6,
-						"Bundle", NULL};
 	fw_push(&w, &e, "entry", 5);
 	fw_object(&w, entry, "Bundle.entry", "BackboneElement",
 		  fw_rule_at(&w, FW_RULE_NONE), false);
@@ -1925,14 +1933,8 @@ enum fw_status dd_fhir_walk_bundle_member(const struct dd_fhir *f,
 	*remove = false;
 	if (fw_eq(key, "resourceType"))
 		return FW_OK;
-	fw_init(&w, f, local);
-	if (!fw_bundle_ctx(&w, &r, bundle_id)) {
-		dd_buf_free(&w.tmp);
+	if (!fw_bundle_begin(&w, &r, f, local, bundle_id))
 		return FW_INTERNAL;
-	}
-	w.res = &r;
-	w.slots[w.n_slots++] = (struct fw_slot){FW_SLOT_PLAIN, "Bundle", 6,
-						"Bundle", NULL};
 	{
 		json_object *orig = *val;
 
