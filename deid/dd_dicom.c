@@ -487,7 +487,8 @@ static dd_err act_age(struct tx *t, struct dd_belem *e)
 	dd_buf_reset(&t->val);
 	if (dd_bridge_elem_get(e, &t->val) != DD_OK || t->val.len == 0)
 		return DD_OK;
-	if (dd_dicom_age_cap((const char *)t->val.data, t->val.len, age) != DD_OK) {
+	if (dd_dicom_age_cap((const char *)t->val.data, t->val.len,
+			     t->d->pol->deidfs.max_age, age) != DD_OK) {
 		t->n_fail_closed++;
 		return dd_bridge_elem_clear(e);
 	}

@@ -38,10 +38,11 @@ dd_err dd_dicom_walk_encap(int fd, uint64_t size, bool explicit_vr,
  * docs/internals/dicom.md; pinned by golden tests. */
 const char *dd_dicom_dummy(const char *vr);
 
-/* Retain Patient Characteristics on an AS value: ages over 89 years become
- * "090Y"; other valid ages are kept.  DD_E_PARSE if @in is not an AS value
+/* Retain Patient Characteristics on an AS value: ages over @max_age years
+ * (deidfs.maxAge, default 89) become one category, @max_age + 1 years
+ * ("090Y"); other valid ages are kept.  DD_E_PARSE if @in is not an AS value
  * ("nnnD", "nnnW", "nnnM", "nnnY").  @out holds 5 bytes. */
-dd_err dd_dicom_age_cap(const char *in, size_t n, char out[5]);
+dd_err dd_dicom_age_cap(const char *in, size_t n, int max_age, char out[5]);
 
 /* The maximum length in characters of a string VR (0: no limit we
  * enforce). */

@@ -1,5 +1,6 @@
 /* dd_dicom_value.c: pure value rules (dummies, ages, character sets). */
 #include <errno.h>
+#include <stdio.h>
 #include <iconv.h>
 #include <string.h>
 #include <strings.h>
@@ -57,9 +58,10 @@ size_t dd_dicom_vr_max_len(const char *vr)
 	return r ? r->max_len : 0;
 }
 
-dd_err dd_dicom_age_cap(const char *in, size_t n, char out[5])
+dd_err dd_dicom_age_cap(const char *in, size_t n, int max_age, char out[5])
 {
 	unsigned v;
+	double years;
 
 	while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == 0))
 		n--;
@@ -71,10 +73,17 @@ dd_err dd_dicom_age_cap(const char *in, size_t n, char out[5])
 	    (unsigned)(in[2] - '0');
 	memcpy(out, in, 4);
 	out[4] = 0;
-	/* 89 years = 1068 months = 4643 weeks = 32507 days: only years and
-	 * months can exceed it within three digits */
-	if ((in[3] == 'Y' && v > 89) || (in[3] == 'M' && v > 1068))
-		memcpy(out, "090Y", 5);
+	/* HIPAA groups ages over the limit into one category: "090Y" for the
+	 * default 89.  The limit is in years; 999D/999W/999M are 2.7/19/83
+	 * years, so days and weeks only matter for small limits. */
+	switch (in[3]) {
+	case 'D': years = v / 365.25; break;
+	case 'W': years = v * 7 / 365.25; break;
+	case 'M': years = v / 12.0; break;
+	default: years = v; break;
+	}
+	if (max_age > 0 && max_age < 999 && years >= (double)max_age + 1)
+		snprintf(out, 5, "%03dY", max_age + 1);
 	return DD_OK;
 }
 

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dd_fhir_i.h"
 #include "dd_log.h"
@@ -719,6 +720,81 @@ static bool fw_sweep(struct fw *w, struct dd_buf *b, size_t from,
 	return true;
 }
 
+/* Replace @n bytes at @i of @b with @rep. */
+static bool fw_splice(struct dd_buf *b, size_t i, size_t n, const char *rep,
+		      size_t rl)
+{
+	if (rl > n && dd_buf_reserve(b, rl - n))
+		return false;
+	memmove(b->data + i + rl, b->data + i + n, b->len - i - n + 1);
+	memcpy(b->data + i, rep, rl);
+	b->len = b->len + rl - n;
+	return true;
+}
+
+static bool fw_id_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '.';
+}
+
+/* Resource ids named in free text ("see Practitioner/123", "urn:uuid:...")
+ * get the same keyed mapping as references, so narrative and structure
+ * keep agreeing and the original ids go. */
+static bool fw_sweep_refs(struct fw *w, struct dd_buf *b, size_t from)
+{
+	for (size_t i = from; i < b->len; i++) {
+		char *s = (char *)b->data;
+
+		if (s[i] == '/') {
+			size_t ts = i, ie = i + 1;
+			char type[64], idb[65], id[33], rep[100];
+			const char *rt;
+
+			while (ts > from && isalpha((unsigned char)s[ts - 1]))
+				ts--;
+			if (ts == i || i - ts >= sizeof(type) ||
+			    (ts > from && (isdigit((unsigned char)s[ts - 1]) ||
+					   s[ts - 1] == '_')))
+				continue;
+			while (ie < b->len && fw_id_char(s[ie]))
+				ie++;
+			while (ie > i + 1 && s[ie - 1] == '.')
+				ie--; /* end of a sentence */
+			if (ie == i + 1 || ie - i - 1 > 64)
+				continue;
+			memcpy(type, s + ts, i - ts);
+			type[i - ts] = 0;
+			rt = dd_fhir_resource_type(type);
+			if (!rt)
+				continue;
+			memcpy(idb, s + i + 1, ie - i - 1);
+			idb[ie - i - 1] = 0;
+			dd_fhir_memo_fhir_id(w->f, rt, idb, id);
+			snprintf(rep, sizeof(rep), "%s/%s", rt, id);
+			if (!fw_splice(b, ts, ie - ts, rep, strlen(rep)))
+				return false;
+			i = ts + strlen(rep) - 1;
+		} else if ((s[i] == 'u' || s[i] == 'U') && b->len - i > 9 + 36 &&
+			   !strncasecmp(s + i, "urn:uuid:", 9) &&
+			   (i == from || !isalnum((unsigned char)s[i - 1]))) {
+			size_t ue = i + 9;
+			char u[37], rep[46];
+
+			while (ue < b->len && (isxdigit((unsigned char)s[ue]) ||
+					       s[ue] == '-'))
+				ue++;
+			if (ue - i - 9 != 36)
+				continue;
+			fw_uuid(w->f, s + i, ue - i, u);
+			snprintf(rep, sizeof(rep), "urn:uuid:%s", u);
+			if (!fw_splice(b, i, ue - i, rep, strlen(rep)))
+				return false;
+			i += strlen(rep) - 1;
+		}
+	}
+	return true;
+}
+
 /* Clean free text into @out; false: the caller must not keep it. */
 static bool fw_clean_text(void *vctx, const char *s, size_t n,
 			  struct dd_buf *out)
@@ -738,7 +814,8 @@ static bool fw_clean_text(void *vctx, const char *s, size_t n,
 			out->len = before;
 		return false;
 	}
-	return fw_sweep(w, out, before, flags);
+	return fw_sweep(w, out, before, flags) &&
+	       fw_sweep_refs(w, out, before);
 }
 
 /* Text node callback of the XHTML cleaner: a failure becomes a fixed
@@ -1544,6 +1621,49 @@ struct fw_edit {
 	json_object *nv; /* NULL: drop */
 };
 
+/* HIPAA groups ages over deidfs.maxAge (default 89) into one category: an
+ * Age (Quantity profile; UCUM code a/mo/wk/d/h/min, or the same words in
+ * `unit`) above it becomes ">= maxAge + 1 years".  An Age whose unit cannot
+ * be read is taken as years: the cap errs towards grouping. */
+static void fw_age_cap(struct fw *w, json_object *obj)
+{
+	static const struct {
+		const char *name;
+		double per_year;
+	} units[] = {
+		{"a", 1},        {"yr", 1},          {"year", 1},
+		{"years", 1},    {"mo", 12},         {"month", 12},
+		{"months", 12},  {"wk", 52.1775},    {"week", 52.1775},
+		{"weeks", 52.1775}, {"d", 365.25},   {"day", 365.25},
+		{"days", 365.25}, {"h", 8766},       {"hour", 8766},
+		{"hours", 8766}, {"min", 525960},    {"minute", 525960},
+		{"minutes", 525960},
+	};
+	int max = w->pol->deidfs.max_age;
+	json_object *v = fw_get(obj, "value");
+	const char *code = fw_get_str(obj, "code");
+	const char *unit = fw_get_str(obj, "unit");
+	double per_year = 1;
+
+	if (max <= 0 || !v || (!json_object_is_type(v, json_type_int) &&
+			       !json_object_is_type(v, json_type_double)))
+		return;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if ((code && !strcmp(code, units[i].name)) ||
+		    (!code && unit && !strcasecmp(unit, units[i].name))) {
+			per_year = units[i].per_year;
+			break;
+		}
+	if (!(json_object_get_double(v) / per_year >= (double)max + 1))
+		return;
+	json_object_object_add(obj, "value", json_object_new_int(max + 1));
+	json_object_object_add(obj, "comparator", json_object_new_string(">="));
+	json_object_object_add(obj, "unit", json_object_new_string("years"));
+	json_object_object_add(obj, "system",
+			       json_object_new_string("http://unitsofmeasure.org"));
+	json_object_object_add(obj, "code", json_object_new_string("a"));
+}
+
 static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		      const char *ct, size_t rule, bool root)
 {
@@ -1626,6 +1746,8 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 			json_object_object_del(obj, ed[i].key);
 	if (ed != stack_edits)
 		free(ed);
+	if (basic && w->st == FW_OK && fw_eq(ct, "Age"))
+		fw_age_cap(w, obj);
 	w->ident_linking = saved_link;
 	w->ident_uid = saved_uid;
 	w->ref_person = saved_person;

@@ -38,8 +38,10 @@ extern "C" {
 #endif
 
 /* The engine version: part of every policy hash, so an engine upgrade
- * re-creates every cached result and every view timestamp. */
-#define DD_ENGINE_VERSION "deidfs-engine-1"
+ * re-creates every cached result and every view timestamp.  Bump it with
+ * every change of output bytes (2: FHIR Age grouping, ids in narrative
+ * text, DICOM AS grouping following deidfs.maxAge). */
+#define DD_ENGINE_VERSION "deidfs-engine-2"
 
 /* The identity of a source file.  A change in any field is a change of
  * content as far as deidfs is concerned. */

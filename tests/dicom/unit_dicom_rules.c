@@ -385,20 +385,34 @@ static void test_helpers(void)
 	EXPECT(dd_dicom_vr_is_text("PN") && dd_dicom_vr_is_text("AS") &&
 	       !dd_dicom_vr_is_text("CS") && !dd_dicom_vr_is_text("UI"));
 
-	EXPECT_EQ_INT(dd_dicom_age_cap("045Y", 4, age), DD_OK);
+	EXPECT_EQ_INT(dd_dicom_age_cap("045Y", 4, 89, age), DD_OK);
 	EXPECT_EQ_STR(age, "045Y");
-	EXPECT_EQ_INT(dd_dicom_age_cap("089Y", 4, age), DD_OK);
+	EXPECT_EQ_INT(dd_dicom_age_cap("089Y", 4, 89, age), DD_OK);
 	EXPECT_EQ_STR(age, "089Y");
-	EXPECT_EQ_INT(dd_dicom_age_cap("090Y", 4, age), DD_OK);
+	EXPECT_EQ_INT(dd_dicom_age_cap("090Y", 4, 89, age), DD_OK);
 	EXPECT_EQ_STR(age, "090Y");
-	EXPECT_EQ_INT(dd_dicom_age_cap("102Y", 4, age), DD_OK);
+	EXPECT_EQ_INT(dd_dicom_age_cap("102Y", 4, 89, age), DD_OK);
 	EXPECT_EQ_STR(age, "090Y");
-	EXPECT_EQ_INT(dd_dicom_age_cap("999M", 4, age), DD_OK);
+	EXPECT_EQ_INT(dd_dicom_age_cap("999M", 4, 89, age), DD_OK);
 	EXPECT_EQ_STR(age, "999M");
-	EXPECT_EQ_INT(dd_dicom_age_cap("003W", 4, age), DD_OK);
+	EXPECT_EQ_INT(dd_dicom_age_cap("003W", 4, 89, age), DD_OK);
 	EXPECT_EQ_STR(age, "003W");
-	EXPECT_EQ_INT(dd_dicom_age_cap("45Y ", 4, age), DD_E_PARSE);
-	EXPECT_EQ_INT(dd_dicom_age_cap("045X", 4, age), DD_E_PARSE);
+	EXPECT_EQ_INT(dd_dicom_age_cap("45Y ", 4, 89, age), DD_E_PARSE);
+	EXPECT_EQ_INT(dd_dicom_age_cap("045X", 4, 89, age), DD_E_PARSE);
+	/* deidfs.maxAge other than 89: the category is maxAge + 1 years,
+	 * whatever the unit of the value */
+	EXPECT_EQ_INT(dd_dicom_age_cap("010Y", 4, 10, age), DD_OK);
+	EXPECT_EQ_STR(age, "010Y");
+	EXPECT_EQ_INT(dd_dicom_age_cap("130M", 4, 10, age), DD_OK);
+	EXPECT_EQ_STR(age, "130M");
+	EXPECT_EQ_INT(dd_dicom_age_cap("132M", 4, 10, age), DD_OK);
+	EXPECT_EQ_STR(age, "011Y");
+	EXPECT_EQ_INT(dd_dicom_age_cap("999W", 4, 10, age), DD_OK);
+	EXPECT_EQ_STR(age, "011Y");
+	EXPECT_EQ_INT(dd_dicom_age_cap("999D", 4, 2, age), DD_OK);
+	EXPECT_EQ_STR(age, "999D");
+	EXPECT_EQ_INT(dd_dicom_age_cap("999D", 4, 1, age), DD_OK);
+	EXPECT_EQ_STR(age, "002Y");
 
 	EXPECT_EQ_STR(dd_dicom_dummy("PN"), "ANONYMOUS");
 	EXPECT_EQ_STR(dd_dicom_dummy("DA"), "19000101");
