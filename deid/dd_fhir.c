@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "dd_fhir_i.h"
+#include "dd_json.h"
 #include "dd_log.h"
 
 #define FF_BLOCK ((size_t)1 << 20)
@@ -381,6 +382,19 @@ static enum fw_status ff_parse(const uint8_t *p, size_t n, unsigned depth,
 		return n ? FW_LIMIT : FW_PARSE;
 	if (depth < 1)
 		return FW_PARSE;
+	for (end = 0; end < n && ff_ws(p[end]); end++)
+		;
+	if (end < n && (p[end] == '{' || p[end] == '[')) {
+		/* containers: our parser, json-c's behaviour (dd_json.h) */
+		switch (dd_json_parse(p, n, depth, out)) {
+		case DD_JSON_OK:
+			return FW_OK;
+		case DD_JSON_BAD:
+			return FW_PARSE;
+		default:
+			return FW_INTERNAL;
+		}
+	}
 	tok = ff_tok_get(depth, n, &slot);
 	if (!tok)
 		return FW_INTERNAL;

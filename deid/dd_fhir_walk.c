@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "dd_fhir_i.h"
+#include "dd_json.h"
 #include "dd_log.h"
 
 #define FW_MAX_SLOTS 192
@@ -145,13 +146,7 @@ static json_object *fw_first(json_object *v)
 
 dd_err dd_fhir_serialise(struct json_object *o, struct dd_buf *out)
 {
-	size_t n;
-	const char *s = json_object_to_json_string_length(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-
-	if (!s)
-		return DD_E_NOMEM;
-	return dd_buf_add(out, s, n);
+	return dd_json_write(o, out);
 }
 
 /* ---- pseudonym memo -----------------------------------------------------------

@@ -1,0 +1,690 @@
+/* dd_json_parse.c: JSON text to json-c trees, accepting and building
+ * exactly what json-c 0.16's tokener does in the engine's mode (strict,
+ * UTF-8 validated, depth-capped; dd_json.h), several times faster: the
+ * tokener steps a state machine per byte, copies every string through a
+ * printbuf, strdup()s every key and creates a C locale per call.
+ *
+ * json-c's behaviour, read from json_tokener.c (0.16) and kept here on
+ * purpose, however odd:
+ *  - whitespace is ' ', '\t', '\n', '\r'; a NUL byte anywhere fails;
+ *  - UTF-8 is checked for structure only: a lead byte C0-DF, E0-EF or
+ *    F0-F7 takes 1, 2 or 3 continuation bytes 80-BF (overlong forms and
+ *    surrogates pass), any other byte >= 0x80 outside a sequence fails;
+ *    raw control characters inside strings pass;
+ *  - escapes \" \\ \/ \b \f \n \r \t \uXXXX (hex in either case);
+ *    \u0000 is a NUL inside the string but ends a key (strdup); a high
+ *    surrogate not followed by "\u" + a low one becomes U+FFFD, and so
+ *    does a lone low surrogate;
+ *  - a key may be single-quoted even in strict mode (values may not);
+ *  - literals true, false, null, NaN, Infinity, -Infinity (exact case);
+ *  - numbers: '-' and digits, one '.', one exponent, a sign right after
+ *    the start, the '.' or the 'e'; without '.'/'e' a leading '-' goes
+ *    through strtoll (saturating), otherwise strtoull (saturating; a
+ *    leading 0 before other digits fails; above INT64_MAX a uint64);
+ *    with '.'/'e' strtod must take the whole text, kept as the double's
+ *    text (so "1.50" is written back as "1.50");
+ *  - a container at depth d (the outer one is 0) may hold members only
+ *    when d + 1 < max_depth; no trailing comma.
+ * Allocation failure is reported as such (json-c would call it a parse
+ * error).  Locale: strtod runs in the process's locale, which deidfs
+ * never changes from "C". */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_fhir_i.h"
+#include "dd_json.h"
+
+#define JP_STACK0 32
+
+/* ---- constant keys ------------------------------------------------------ */
+
+/* The element names of the R4 table (the last component of each path),
+ * plus "resourceType": static strings, so the trees may point at them
+ * (JSON_C_OBJECT_ADD_CONSTANT_KEY) instead of a malloc'd copy per key. */
+#define JP_KEYS 4096 /* slots, a power of two, > 2x the distinct names */
+
+static const char *jp_keys[JP_KEYS];
+static uint8_t jp_key_len[JP_KEYS];
+static pthread_once_t jp_keys_once = PTHREAD_ONCE_INIT;
+
+static inline uint32_t jp_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+/* Add @s; true when it was not there yet. */
+static bool jp_key_put(const char *s)
+{
+	size_t n = strlen(s);
+	uint32_t h = jp_hash(s, n);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (uint32_t i = 0; i < JP_KEYS; i++) {
+		uint32_t k = (h + i) & (JP_KEYS - 1);
+
+		if (!jp_keys[k]) {
+			jp_keys[k] = s;
+			jp_key_len[k] = (uint8_t)n;
+			return true;
+		}
+		if (jp_key_len[k] == n && !memcmp(jp_keys[k], s, n))
+			return false;
+	}
+	return false;
+}
+
+static void jp_keys_init(void)
+{
+	size_t used = jp_key_put("resourceType");
+
+	for (size_t i = 0; i < dd_fhir_n_elems && used * 2 < JP_KEYS; i++) {
+		const char *dot = strrchr(dd_fhir_elems[i].path, '.');
+
+		/* past half full the rest are copied: still correct */
+		if (dot && jp_key_put(dot + 1))
+			used++;
+	}
+}
+
+/* The static spelling of the key @s (@n bytes), or NULL. */
+static const char *jp_key_find(const char *s, size_t n)
+{
+	uint32_t h;
+
+	if (n == 0 || n > 255)
+		return NULL;
+	h = jp_hash(s, n);
+	for (uint32_t i = 0; i < JP_KEYS; i++) {
+		uint32_t k = (h + i) & (JP_KEYS - 1);
+
+		if (!jp_keys[k])
+			return NULL;
+		if (jp_key_len[k] == n && !memcmp(jp_keys[k], s, n))
+			return jp_keys[k];
+	}
+	return NULL;
+}
+
+/* ---- the parser ---------------------------------------------------------- */
+
+struct jp_frame {
+	json_object *o; /* the container (owned by its parent, or the root) */
+	bool is_obj;
+};
+
+struct jp {
+	const uint8_t *p, *end;
+	unsigned max_depth;
+	struct jp_frame *st, *st0;
+	size_t depth;      /* frames in use */
+	size_t cap;
+	struct dd_buf sb;  /* unescaped string being built */
+	struct dd_buf kb;  /* the key of the member being parsed */
+	const char *key;   /* NULL, a constant key, or kb's text */
+	bool key_const;
+	enum dd_json_status err;
+};
+
+static inline bool jp_ws(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static inline void jp_skip_ws(struct jp *j)
+{
+	while (j->p < j->end && jp_ws(*j->p))
+		j->p++;
+}
+
+static inline int jp_hex(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Four hex digits at j->p; -1 if not. */
+static int jp_u4(struct jp *j)
+{
+	int v = 0;
+
+	if (j->end - j->p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int h = jp_hex(j->p[i]);
+
+		if (h < 0)
+			return -1;
+		v = (v << 4) | h;
+	}
+	j->p += 4;
+	return v;
+}
+
+static bool jp_sb_add(struct jp *j, const void *p, size_t n)
+{
+	if (dd_buf_add(&j->sb, p, n)) {
+		j->err = DD_JSON_NOMEM;
+		return false;
+	}
+	return true;
+}
+
+/* Append code point @u as json-c does (U+FFFD beyond U+10FFFF). */
+static bool jp_sb_utf8(struct jp *j, unsigned u)
+{
+	uint8_t b[4];
+	size_t n;
+
+	if (u < 0x80) {
+		b[0] = (uint8_t)u;
+		n = 1;
+	} else if (u < 0x800) {
+		b[0] = (uint8_t)(0xc0 | (u >> 6));
+		b[1] = (uint8_t)(0x80 | (u & 0x3f));
+		n = 2;
+	} else if (u < 0x10000) {
+		b[0] = (uint8_t)(0xe0 | (u >> 12));
+		b[1] = (uint8_t)(0x80 | ((u >> 6) & 0x3f));
+		b[2] = (uint8_t)(0x80 | (u & 0x3f));
+		n = 3;
+	} else if (u < 0x110000) {
+		b[0] = (uint8_t)(0xf0 | ((u >> 18) & 0x07));
+		b[1] = (uint8_t)(0x80 | ((u >> 12) & 0x3f));
+		b[2] = (uint8_t)(0x80 | ((u >> 6) & 0x3f));
+		b[3] = (uint8_t)(0x80 | (u & 0x3f));
+		n = 4;
+	} else {
+		return jp_sb_add(j, "\xef\xbf\xbd", 3);
+	}
+	return jp_sb_add(j, b, n);
+}
+
+#define JP_HIGH(u) (((u) & 0xFC00) == 0xD800)
+#define JP_LOW(u) (((u) & 0xFC00) == 0xDC00)
+
+/* One escape after its backslash (j->p at the letter), into sb. */
+static bool jp_escape(struct jp *j)
+{
+	static const char simple[128] = {
+		['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+		['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+	};
+	unsigned high = 0;
+	int u;
+
+	for (;;) {
+		uint8_t c;
+
+		if (j->p >= j->end)
+			return false;
+		c = *j->p;
+		if (c < 128 && simple[c]) {
+			if (high && !jp_sb_add(j, "\xef\xbf\xbd", 3))
+				return false;
+			j->p++;
+			return jp_sb_add(j, &simple[c], 1);
+		}
+		if (c != 'u')
+			return false;
+		j->p++;
+		if ((u = jp_u4(j)) < 0)
+			return false;
+		if (high) {
+			if (JP_LOW(u)) {
+				u = (int)((((high & 0x3FF) << 10) | (u & 0x3FF)) +
+					  0x10000);
+			} else if (!jp_sb_add(j, "\xef\xbf\xbd", 3)) {
+				return false;
+			}
+			high = 0;
+		}
+		if (JP_HIGH(u)) {
+			/* json-c waits for "\u" + a low surrogate */
+			high = (unsigned)u;
+			if (j->end - j->p >= 2 && j->p[0] == '\\') {
+				/* "\u": maybe the low half; another escape:
+				 * U+FFFD, then that escape (loop top) */
+				j->p++;
+				continue;
+			}
+			/* anything else: U+FFFD, the byte read as usual */
+			return jp_sb_add(j, "\xef\xbf\xbd", 3);
+		}
+		if (JP_LOW(u))
+			return jp_sb_add(j, "\xef\xbf\xbd", 3);
+		return jp_sb_utf8(j, (unsigned)u);
+	}
+}
+
+#define JP_ONES 0x0101010101010101ull
+#define JP_HIGHS 0x8080808080808080ull
+
+/* Are the 8 bytes at @q plain string bytes (not @quote, '\\', NUL or
+ * >= 0x80)?  The classic "has a zero byte" test, exact as a yes/no. */
+static inline bool jp_plain8(const uint8_t *q, uint64_t quotes)
+{
+	uint64_t x, a, b;
+
+	memcpy(&x, q, 8);
+	a = x ^ quotes;
+	b = x ^ (JP_ONES * '\\');
+	return !((x | ((x - JP_ONES) & ~x) | ((a - JP_ONES) & ~a) |
+		  ((b - JP_ONES) & ~b)) & JP_HIGHS);
+}
+
+/* A string at j->p (after its opening @quote).  On success *s / *n are
+ * its bytes: in the input when it has no escape, else in j->sb. */
+static bool jp_string(struct jp *j, uint8_t quote, const char **s, size_t *n)
+{
+	const uint8_t *start = j->p;
+	uint64_t quotes = JP_ONES * quote;
+	bool esc = false;
+
+	for (;;) {
+		const uint8_t *q = j->p;
+		uint8_t c;
+
+		/* plain bytes */
+		while (j->end - q >= 8 && jp_plain8(q, quotes))
+			q += 8;
+		while (q < j->end && (c = *q) != quote && c != '\\' && c >= 0x01 &&
+		       c < 0x80)
+			q++;
+		if (esc && q > j->p && !jp_sb_add(j, j->p, (size_t)(q - j->p)))
+			return false;
+		j->p = q;
+		if (q >= j->end)
+			return false;
+		c = *q;
+		if (c == quote) {
+			j->p++;
+			if (esc) {
+				*s = (const char *)j->sb.data;
+				*n = j->sb.len;
+			} else {
+				*s = (const char *)start;
+				*n = (size_t)(q - start);
+			}
+			return true;
+		}
+		if (c == 0)
+			return false;
+		if (c == '\\') {
+			if (!esc) {
+				dd_buf_reset(&j->sb);
+				if (!jp_sb_add(j, start, (size_t)(q - start)))
+					return false;
+				esc = true;
+			}
+			j->p++;
+			if (!jp_escape(j))
+				return false;
+			continue;
+		}
+		/* a UTF-8 sequence: structure only, as json-c */
+		{
+			size_t more = (c & 0xe0) == 0xc0   ? 1
+				      : (c & 0xf0) == 0xe0 ? 2
+				      : (c & 0xf8) == 0xf0 ? 3
+							   : 0;
+
+			if (!more || (size_t)(j->end - q) <= more)
+				return false;
+			for (size_t i = 1; i <= more; i++)
+				if ((q[i] & 0xc0) != 0x80)
+					return false;
+			if (esc && !jp_sb_add(j, q, more + 1))
+				return false;
+			j->p = q + more + 1;
+		}
+	}
+}
+
+/* A number starting at j->p ('-' or a digit). */
+static json_object *jp_number(struct jp *j)
+{
+	const uint8_t *s = j->p;
+	bool is_double = false, is_exp = false, neg_ok = true, pos_ok = false;
+	char small[64], *t = small;
+	size_t n;
+	json_object *o = NULL;
+	char *end;
+
+	while (j->p < j->end) {
+		uint8_t c = *j->p;
+
+		if (!((c >= '0' && c <= '9') ||
+		      (!is_exp && (c == 'e' || c == 'E')) ||
+		      (neg_ok && c == '-') || (pos_ok && c == '+') ||
+		      (!is_double && c == '.')))
+			break;
+		neg_ok = pos_ok = false;
+		if (c == '.') {
+			is_double = true;
+			neg_ok = pos_ok = true;
+		} else if (c == 'e' || c == 'E') {
+			is_exp = is_double = true;
+			neg_ok = pos_ok = true;
+		}
+		j->p++;
+	}
+	n = (size_t)(j->p - s);
+	if (j->p >= j->end)
+		return NULL; /* a number needs what follows it */
+	if (n == 1 && s[0] == '-' && (*j->p == 'I' || *j->p == 'i')) {
+		/* -Infinity */
+		if (j->end - j->p < 8 || memcmp(j->p, "Infinity", 8))
+			return NULL;
+		j->p += 8;
+		o = json_object_new_double(-INFINITY);
+		if (!o)
+			j->err = DD_JSON_NOMEM;
+		return o;
+	}
+	{
+		uint8_t c = *j->p;
+
+		if (c != ',' && c != ']' && c != '}' && !jp_ws(c))
+			return NULL;
+	}
+	if (n >= sizeof(small)) {
+		t = malloc(n + 1);
+		if (!t) {
+			j->err = DD_JSON_NOMEM;
+			return NULL;
+		}
+	}
+	memcpy(t, s, n);
+	t[n] = 0;
+	errno = 0;
+	if (!is_double && t[0] == '-') {
+		long long v = strtoll(t, &end, 10);
+
+		if (end != t && !(v == 0 && errno))
+			o = json_object_new_int64(v);
+		else
+			goto out_bad;
+	} else if (!is_double) {
+		unsigned long long v = strtoull(t, &end, 10);
+
+		if (end == t || (v == 0 && errno) || (v && t[0] == '0'))
+			goto out_bad;
+		o = v <= INT64_MAX ? json_object_new_int64((int64_t)v)
+				   : json_object_new_uint64(v);
+	} else {
+		double d = strtod(t, &end);
+
+		if (end != t + n)
+			goto out_bad;
+		o = json_object_new_double_s(d, t);
+	}
+	if (!o)
+		j->err = DD_JSON_NOMEM;
+out_bad:
+	if (t != small)
+		free(t);
+	return o;
+}
+
+/* A literal at j->p. */
+static json_object *jp_literal(struct jp *j, bool *is_null)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+	} lit[] = {{"true", 4}, {"false", 5}, {"null", 4}, {"NaN", 3},
+		   {"Infinity", 8}};
+	size_t left = (size_t)(j->end - j->p);
+	json_object *o;
+
+	*is_null = false;
+	for (size_t i = 0; i < sizeof(lit) / sizeof(lit[0]); i++) {
+		if (left < lit[i].n || memcmp(j->p, lit[i].s, lit[i].n))
+			continue;
+		j->p += lit[i].n;
+		switch (i) {
+		case 0:
+		case 1:
+			o = json_object_new_boolean(i == 0);
+			break;
+		case 2:
+			*is_null = true;
+			return NULL;
+		case 3:
+			o = json_object_new_double(NAN);
+			break;
+		default:
+			o = json_object_new_double(INFINITY);
+			break;
+		}
+		if (!o)
+			j->err = DD_JSON_NOMEM;
+		return o;
+	}
+	return NULL;
+}
+
+static bool jp_push(struct jp *j, json_object *o, bool is_obj)
+{
+	if (j->depth == j->cap) {
+		struct jp_frame *ns = NULL;
+
+		if (j->cap <= SIZE_MAX / 2 / sizeof(*ns))
+			ns = malloc(2 * j->cap * sizeof(*ns));
+		if (!ns) {
+			j->err = DD_JSON_NOMEM;
+			return false;
+		}
+		memcpy(ns, j->st, j->depth * sizeof(*ns));
+		if (j->st != j->st0)
+			free(j->st);
+		j->st = ns;
+		j->cap *= 2;
+	}
+	j->st[j->depth++] = (struct jp_frame){o, is_obj};
+	return true;
+}
+
+/* Add @v (NULL: null) to the container on top; @v is put on failure. */
+static bool jp_add(struct jp *j, json_object *v)
+{
+	struct jp_frame *f = &j->st[j->depth - 1];
+	int r;
+
+	if (!f->is_obj)
+		r = json_object_array_add(f->o, v);
+	else if (j->key_const) /* json_object_object_add, minus the strdup */
+		r = json_object_object_add_ex(f->o, j->key, v,
+					      JSON_C_OBJECT_ADD_CONSTANT_KEY);
+	else
+		r = json_object_object_add(f->o, j->key, v);
+	j->key = NULL;
+	if (r) {
+		json_object_put(v);
+		j->err = DD_JSON_NOMEM;
+		return false;
+	}
+	return true;
+}
+
+/* A key at j->p (at its quote), then ':'. */
+static bool jp_key(struct jp *j)
+{
+	uint8_t q = *j->p++;
+	const char *s, *z;
+	size_t n;
+
+	if (!jp_string(j, q, &s, &n))
+		return false;
+	/* json-c strdup()s the key: it ends at a NUL */
+	if ((z = memchr(s, 0, n)))
+		n = (size_t)(z - s);
+	j->key = jp_key_find(s, n);
+	j->key_const = j->key != NULL;
+	if (!j->key) {
+		dd_buf_reset(&j->kb);
+		if (dd_buf_add(&j->kb, s, n)) {
+			j->err = DD_JSON_NOMEM;
+			return false;
+		}
+		j->key = n ? (const char *)j->kb.data : "";
+	}
+	jp_skip_ws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return false;
+	j->p++;
+	return true;
+}
+
+/* The value at j->p, added to the container on top (the first one
+ * becomes the root); a container is also pushed (*pushed). */
+static bool jp_value(struct jp *j, bool *pushed)
+{
+	uint8_t c;
+	json_object *o = NULL;
+	bool is_null = false;
+
+	*pushed = false;
+	jp_skip_ws(j);
+	if (j->p >= j->end)
+		return false;
+	c = *j->p;
+	if (c == '{' || c == '[') {
+		o = c == '{' ? json_object_new_object()
+			     : json_object_new_array_ext(8);
+		if (!o) {
+			j->err = DD_JSON_NOMEM;
+			return false;
+		}
+		j->p++;
+		/* added now, filled later: json-c adds it when complete, to
+		 * the same place (no other member of the parent comes
+		 * between) */
+		if (j->depth && !jp_add(j, o))
+			return false;
+		if (!jp_push(j, o, c == '{')) {
+			if (!j->depth)
+				json_object_put(o);
+			return false;
+		}
+		*pushed = true;
+		return true;
+	}
+	if (c == '"') {
+		const char *s;
+		size_t n;
+
+		j->p++;
+		if (!jp_string(j, '"', &s, &n))
+			return false;
+		o = json_object_new_string_len(s, (int)n);
+		if (!o)
+			j->err = DD_JSON_NOMEM;
+	} else if (c == '-' || (c >= '0' && c <= '9')) {
+		o = jp_number(j);
+	} else {
+		o = jp_literal(j, &is_null);
+		if (is_null)
+			return jp_add(j, NULL);
+	}
+	return o && jp_add(j, o);
+}
+
+static bool jp_run(struct jp *j)
+{
+	bool pushed, first;
+	struct jp_frame *f;
+	uint8_t c;
+
+	jp_skip_ws(j);
+	if (j->p >= j->end || (*j->p != '{' && *j->p != '['))
+		return false;
+	if (!jp_value(j, &pushed))
+		return false;
+	first = true; /* the top container was just opened */
+	for (;;) {
+		f = &j->st[j->depth - 1];
+		jp_skip_ws(j);
+		if (j->p >= j->end)
+			return false;
+		c = *j->p;
+		if (first && c == (f->is_obj ? '}' : ']')) {
+			j->p++;
+			goto closed;
+		}
+		/* a member; json-c: none when depth >= max_depth - 1 */
+		if (j->depth >= j->max_depth)
+			return false;
+		if (f->is_obj && ((c != '"' && c != '\'') || !jp_key(j)))
+			return false;
+		if (!jp_value(j, &pushed))
+			return false;
+		if (pushed) {
+			first = true;
+			continue;
+		}
+after_member:
+		f = &j->st[j->depth - 1];
+		jp_skip_ws(j);
+		if (j->p >= j->end)
+			return false;
+		c = *j->p++;
+		if (c == ',') {
+			first = false; /* strict: a member must follow */
+			continue;
+		}
+		if (c != (f->is_obj ? '}' : ']'))
+			return false;
+closed:
+		if (j->depth == 1)
+			break;
+		j->depth--;
+		goto after_member;
+	}
+	jp_skip_ws(j);
+	return j->p == j->end;
+}
+
+enum dd_json_status dd_json_parse(const uint8_t *p, size_t n,
+				  unsigned max_depth, json_object **out)
+{
+	struct jp_frame stack0[JP_STACK0];
+	struct jp j = {.p = p, .end = p + n, .max_depth = max_depth,
+		       .st = stack0, .st0 = stack0, .cap = JP_STACK0};
+	json_object *root = NULL;
+	bool ok;
+
+	*out = NULL;
+	if (max_depth < 1)
+		return DD_JSON_BAD;
+	pthread_once(&jp_keys_once, jp_keys_init);
+	dd_buf_init(&j.sb, n);
+	dd_buf_init(&j.kb, n);
+	ok = jp_run(&j);
+	if (j.depth)
+		root = j.st[0].o;
+	if (j.st != stack0)
+		free(j.st);
+	dd_buf_free(&j.sb);
+	dd_buf_free(&j.kb);
+	if (!ok) {
+		json_object_put(root);
+		return j.err ? j.err : DD_JSON_BAD;
+	}
+	*out = root;
+	return DD_JSON_OK;
+}
