@@ -647,20 +647,34 @@ struct fw_clean_ctx {
 	struct fw *w;
 };
 
+/* Replace each whole-token, case-insensitive occurrence of @v in @b from
+ * @from with "[@name]".  Most values never occur: bytes are screened on
+ * the first letter (either case) before strncasecmp, and the token is
+ * only formatted on a match. */
 static bool fw_sweep_one(struct dd_buf *b, size_t from, const char *v,
-			 const char *tok)
+			 const char *name)
 {
-	size_t vl = strlen(v), tl = strlen(tok);
+	size_t vl = strlen(v), tl = 0;
+	unsigned char lo, up;
+	char tok[48];
 
 	if (vl < 4)
 		return true;
+	lo = (unsigned char)tolower((unsigned char)v[0]);
+	up = (unsigned char)toupper((unsigned char)v[0]);
 	for (size_t i = from; i + vl <= b->len; i++) {
+		if (b->data[i] != lo && b->data[i] != up)
+			continue;
 		if (strncasecmp((const char *)b->data + i, v, vl))
 			continue;
 		if (i > from && isalnum(b->data[i - 1]))
 			continue;
 		if (i + vl < b->len && isalnum(b->data[i + vl]))
 			continue;
+		if (!tl) {
+			snprintf(tok, sizeof(tok), "[%s]", name);
+			tl = strlen(tok);
+		}
 		if (dd_buf_reserve(b, tl > vl ? tl - vl : 0))
 			return false;
 		memmove(b->data + i + tl, b->data + i + vl, b->len - i - vl + 1);
@@ -679,7 +693,6 @@ static bool fw_sweep(struct fw *w, struct dd_buf *b, size_t from,
 		     unsigned flags)
 {
 	const struct fw_res *r = w->res;
-	char tok[48];
 
 	for (int pass = 0; pass < 3; pass++) {
 		const struct dd_index_patient *p = pass == 0 ? r->pat : NULL;
@@ -691,11 +704,10 @@ static bool fw_sweep(struct fw *w, struct dd_buf *b, size_t from,
 					const struct dd_index_value *v =
 						&r->people[k]->values[i];
 
-					snprintf(tok, sizeof(tok), "[%s]",
-						 flags & DD_TEXT_CTX_TOKEN
-							 ? "CTX"
-							 : dd_info_type_name(v->type));
-					if (!fw_sweep_one(b, from, v->s, tok))
+					if (!fw_sweep_one(b, from, v->s,
+							  flags & DD_TEXT_CTX_TOKEN
+								  ? "CTX"
+								  : dd_info_type_name(v->type)))
 						return false;
 				}
 			continue;
@@ -705,10 +717,10 @@ static bool fw_sweep(struct fw *w, struct dd_buf *b, size_t from,
 							: p->values[i].type;
 			const char *v = pass == 2 ? r->vals[i].s : p->values[i].s;
 
-			snprintf(tok, sizeof(tok), "[%s]",
-				 flags & DD_TEXT_CTX_TOKEN ? "CTX"
-							   : dd_info_type_name(t));
-			if (!fw_sweep_one(b, from, v, tok))
+			if (!fw_sweep_one(b, from, v,
+					  flags & DD_TEXT_CTX_TOKEN
+						  ? "CTX"
+						  : dd_info_type_name(t)))
 				return false;
 		}
 	}
