@@ -64,15 +64,28 @@ static void ft_hash_build(void)
 	ft_hash_ok = true;
 }
 
-static const struct dd_fhir_elem *ft_hash_find(const char *path, size_t n)
+/* The hash lookup of "<def>.<key>" without building the path: ft_hash
+ * (FNV-1a) runs over the three pieces in turn, and candidates are
+ * compared piece by piece.  -1: @key has a NUL or a '.' (no element). */
+static const struct dd_fhir_elem *ft_hash_find2(const char *def, size_t dl,
+						const char *key, size_t kl)
 {
 	const uint32_t mask = (1u << FT_HASH_BITS) - 1;
+	uint64_t h = 1469598103934665603ull;
+	uint32_t slot;
 
-	for (uint32_t h = ft_hash(path, n); ft_slots[h]; h = (h + 1) & mask) {
-		const struct dd_fhir_elem *e = &dd_fhir_elems[ft_slots[h] - 1];
+	for (size_t i = 0; i < dl; i++)
+		h = (h ^ (uint8_t)def[i]) * 1099511628211ull;
+	h = (h ^ (uint8_t)'.') * 1099511628211ull;
+	for (size_t i = 0; i < kl; i++)
+		h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
+	for (slot = (uint32_t)(h ^ (h >> 32)) & mask; ft_slots[slot];
+	     slot = (slot + 1) & mask) {
+		const char *p = dd_fhir_elems[ft_slots[slot] - 1].path;
 
-		if (!strcmp(e->path, path))
-			return e;
+		if (!strncmp(p, def, dl) && p[dl] == '.' &&
+		    !strncmp(p + dl + 1, key, kl) && p[dl + 1 + kl] == 0)
+			return &dd_fhir_elems[ft_slots[slot] - 1];
 	}
 	return NULL;
 }
@@ -85,15 +98,15 @@ const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
 
 	if (dl + 1 + key_len + 1 > sizeof(path) || key_len == 0)
 		return NULL;
-	memcpy(path, def, dl);
-	path[dl] = '.';
-	memcpy(path + dl + 1, key, key_len);
-	path[dl + 1 + key_len] = 0;
 	if (memchr(key, 0, key_len) || memchr(key, '.', key_len))
 		return NULL;
 	pthread_once(&ft_once, ft_hash_build);
 	if (ft_hash_ok)
-		return ft_hash_find(path, dl + 1 + key_len);
+		return ft_hash_find2(def, dl, key, key_len);
+	memcpy(path, def, dl);
+	path[dl] = '.';
+	memcpy(path + dl + 1, key, key_len);
+	path[dl + 1 + key_len] = 0;
 	return bsearch(path, dd_fhir_elems, dd_fhir_n_elems,
 		       sizeof(dd_fhir_elems[0]), ft_elem_cmp);
 }
