@@ -592,7 +592,8 @@ static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
 			idb[clen[k]] = 0;
 			dd_fhir_memo_fhir_id(f, rt, idb, id);
 		}
-		if (dd_buf_addf(out, "%s/%s", rt, id))
+		if (dd_buf_adds(out, rt) || dd_buf_addc(out, '/') ||
+		    dd_buf_adds(out, id)) /* not addf: every reference */
 			return false;
 		if (hist && dd_buf_addf(out, "/_history/%.*s", (int)clen[0],
 					comp[0]))
@@ -647,10 +648,27 @@ struct fw_clean_ctx {
 	struct fw *w;
 };
 
+/* The first position >= @i where @c or @d (may be equal) occurs in the
+ * @n bytes at @p, or @n. */
+static size_t fw_next2(const uint8_t *p, size_t i, size_t n, uint8_t c,
+		       uint8_t d)
+{
+	const uint8_t *x = i < n ? memchr(p + i, c, n - i) : NULL;
+	size_t k = x ? (size_t)(x - p) : n;
+
+	if (d != c && k > i) {
+		const uint8_t *y = memchr(p + i, d, k - i);
+
+		if (y)
+			k = (size_t)(y - p);
+	}
+	return k;
+}
+
 /* Replace each whole-token, case-insensitive occurrence of @v in @b from
- * @from with "[@name]".  Most values never occur: bytes are screened on
- * the first letter (either case) before strncasecmp, and the token is
- * only formatted on a match. */
+ * @from with "[@name]".  Most values never occur: candidates are found
+ * with memchr on the first letter (either case) before strncasecmp, and
+ * the token is only formatted on a match. */
 static bool fw_sweep_one(struct dd_buf *b, size_t from, const char *v,
 			 const char *name)
 {
@@ -663,8 +681,9 @@ static bool fw_sweep_one(struct dd_buf *b, size_t from, const char *v,
 	lo = (unsigned char)tolower((unsigned char)v[0]);
 	up = (unsigned char)toupper((unsigned char)v[0]);
 	for (size_t i = from; i + vl <= b->len; i++) {
-		if (b->data[i] != lo && b->data[i] != up)
-			continue;
+		i = fw_next2(b->data, i, b->len - vl + 1, lo, up);
+		if (i + vl > b->len)
+			break;
 		if (strncasecmp((const char *)b->data + i, v, vl))
 			continue;
 		if (i > from && isalnum(b->data[i - 1]))
