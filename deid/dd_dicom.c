@@ -1239,9 +1239,12 @@ static enum dd_reason load_reason(dd_err err)
 	}
 }
 
-dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
-			     const char *log_name, unsigned flags,
-			     struct dd_manifest *m)
+/* dd_dicom_transform_ex(); *@pixels_rewritten: the served output has a
+ * redacted pixel value (whose bytes, without DD_DICOM_SIZE_ONLY, came
+ * from OCR). */
+static dd_err transform(const struct dd_dicom *d, int fd, const char *log_name,
+			unsigned flags, struct dd_manifest *m,
+			bool *pixels_rewritten)
 {
 	struct stat st;
 	uint8_t head[132];
@@ -1330,6 +1333,7 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 		goto out_hide;
 	m->kind = DD_KIND_DICOM;
 	m->reason = DD_REASON_NONE;
+	*pixels_rewritten = img_rewrites(&img);
 	if (t.n_fail_closed)
 		dd_log(DD_LOG_DEBUG, "dicom: %s: %u values emptied (fail closed)",
 		       log_name, t.n_fail_closed);
@@ -1349,6 +1353,31 @@ out_free:
 	dd_buf_free(&t.utf8);
 	dd_buf_free(&t.out);
 	dd_bridge_file_free(f);
+	return err;
+}
+
+dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
+			     const char *log_name, unsigned flags,
+			     struct dd_manifest *m)
+{
+	bool rewritten = false;
+
+	return transform(d, fd, log_name, flags, m, &rewritten);
+}
+
+dd_err dd_dicom_transform_size(const struct dd_dicom *d, int fd,
+			       const char *log_name, struct dd_manifest *m,
+			       bool *complete)
+{
+	bool rewritten = false;
+	dd_err err;
+
+	*complete = false;
+	err = transform(d, fd, log_name, DD_DICOM_SIZE_ONLY, m, &rewritten);
+	/* without a redacted pixel value the size-only output is the output
+	 * (a hidden one too: OCR is not what hid it) */
+	if (!err)
+		*complete = !rewritten;
 	return err;
 }
 

@@ -71,6 +71,15 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 			     const char *log_name, unsigned flags,
 			     struct dd_manifest *m);
 
+/* The transform for a stat: dd_dicom_transform_ex(DD_DICOM_SIZE_ONLY).
+ * *@complete is true when @m is nevertheless the real output (no pixel
+ * value is redacted, or the file is hidden): it may then be served and
+ * cached like dd_dicom_transform()'s.  When false, only @m's size, kind
+ * and reason are the output's; its pixel bytes are zeros. */
+dd_err dd_dicom_transform_size(const struct dd_dicom *d, int fd,
+			       const char *log_name, struct dd_manifest *m,
+			       bool *complete);
+
 #ifdef __cplusplus
 }
 #endif

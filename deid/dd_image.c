@@ -708,9 +708,9 @@ dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 	if (!plan->compressed) {
 		plan->out_kind = DD_IMAGE_OUT_NATIVE_PATCH;
 		plan->out_pixel_len = (uint64_t)fb * plan->frames;
-	} else if (d->redacted_encoding == DD_ENC_SAME) {
-		plan->out_kind = DD_IMAGE_OUT_SAME_CODEC;
 	} else {
+		/* redactedEncoding "same" is written as Explicit VR Little
+		 * Endian too for now (docs/images.md) */
 		plan->out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
 		plan->out_pixel_len = (uint64_t)fb * plan->frames;
 	}

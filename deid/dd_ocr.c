@@ -316,6 +316,13 @@ static bool ocr_unqueue(struct dd_ocr *o, struct ocr_req *rq)
 	return true;
 }
 
+static uint64_t ocr_calls_total; /* atomic */
+
+uint64_t dd_ocr_calls_total(void)
+{
+	return __atomic_load_n(&ocr_calls_total, __ATOMIC_RELAXED);
+}
+
 dd_err dd_ocr_run(struct dd_ocr *o, const struct dd_ocr_image *img,
 		  uint64_t deadline_ms, struct dd_ocr_result *res)
 {
@@ -326,6 +333,7 @@ dd_err dd_ocr_run(struct dd_ocr *o, const struct dd_ocr_image *img,
 		return DD_E_INVAL;
 	if (img->w > 32767 || img->h > 32767)
 		return DD_E_LIMIT;
+	__atomic_add_fetch(&ocr_calls_total, 1, __ATOMIC_RELAXED);
 	memset(&rq, 0, sizeof(rq));
 	rq.img = img;
 	rq.deadline_ms = deadline_ms;

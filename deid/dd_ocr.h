@@ -87,6 +87,11 @@ uint64_t dd_ocr_now_ms(void);
 dd_err dd_ocr_run(struct dd_ocr *o, const struct dd_ocr_image *img,
 		  uint64_t deadline_ms, struct dd_ocr_result *res);
 
+/* OCR requests made by this process so far (every dd_ocr_run() call,
+ * whatever its outcome), for counters: the daemon reports it, and tests
+ * check with it that a stat did not OCR. */
+uint64_t dd_ocr_calls_total(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -500,7 +500,7 @@ struct timespec dd_view_timestamp(const struct dd_view *v,
 static dd_err dv_manifest(const struct dd_view *v, int fd,
 			  const struct dd_ident *id, const char *src_name,
 			  const char *log_name, struct dd_manifest *out,
-			  int out_fd, bool *written)
+			  int out_fd, bool *written, bool *complete)
 {
 	enum dd_kind kind;
 	enum dd_reason reason;
@@ -523,7 +523,11 @@ static dd_err dv_manifest(const struct dd_view *v, int fd,
 	}
 	switch (kind) {
 	case DD_KIND_DICOM:
-		e = dd_dicom_transform(v->dicom, fd, log_name, out);
+		if (complete)
+			e = dd_dicom_transform_size(v->dicom, fd, log_name, out,
+						    complete);
+		else
+			e = dd_dicom_transform(v->dicom, fd, log_name, out);
 		if (e)
 			return e;
 		break;
@@ -567,7 +571,20 @@ dd_err dd_view_manifest(const struct dd_view *v, int fd,
 {
 	bool written;
 
-	return dv_manifest(v, fd, id, src_name, log_name, out, -1, &written);
+	return dv_manifest(v, fd, id, src_name, log_name, out, -1, &written,
+			   NULL);
+}
+
+dd_err dd_view_manifest_size(const struct dd_view *v, int fd,
+			     const struct dd_ident *id, const char *src_name,
+			     const char *log_name, struct dd_manifest *out,
+			     bool *complete)
+{
+	bool written;
+
+	*complete = true;
+	return dv_manifest(v, fd, id, src_name, log_name, out, -1, &written,
+			   complete);
 }
 
 dd_err dd_view_manifest_write(const struct dd_view *v, int fd,
@@ -578,5 +595,6 @@ dd_err dd_view_manifest_write(const struct dd_view *v, int fd,
 	*written = false;
 	if (out_fd < 0)
 		return DD_E_INVAL;
-	return dv_manifest(v, fd, id, src_name, log_name, out, out_fd, written);
+	return dv_manifest(v, fd, id, src_name, log_name, out, out_fd, written,
+			   NULL);
 }

@@ -153,6 +153,19 @@ dd_err dd_view_manifest(const struct dd_view *v, int fd,
 			const struct dd_ident *id, const char *src_name,
 			const char *log_name, struct dd_manifest *out);
 
+/* dd_view_manifest for a stat (the contract: st_size never waits for
+ * OCR).  Everything is done as for the real manifest but OCR: a DICOM
+ * image whose pixel value will be redacted gets its real size, kind and
+ * hide decision, with zeros where the redacted value goes, and *@complete
+ * false: such a manifest must never be served or cached; the front end
+ * keeps its size and calls dd_view_manifest() at the first open (OCR runs
+ * then; the size is the same, unless OCR times out and hides the file).
+ * *@complete true: @out is dd_view_manifest()'s result. */
+dd_err dd_view_manifest_size(const struct dd_view *v, int fd,
+			     const struct dd_ident *id, const char *src_name,
+			     const char *log_name, struct dd_manifest *out,
+			     bool *complete);
+
 /* dd_view_manifest for a writer of the whole view file (the materialiser),
  * which passes the file it writes as @out_fd (a temporary file, empty,
  * opened for writing).  For FHIR files the output is written to @out_fd

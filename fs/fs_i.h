@@ -66,6 +66,7 @@ struct dd_fs_counters {
 	uint64_t visible;             /* visible classifications */
 	uint64_t inodes, listings;    /* live now */
 	uint64_t write_attempts;      /* EROFS replies */
+	uint64_t size_only_transforms; /* stats answered without OCR */
 };
 
 #define FS_CTR_ADD(fs, field, n) \

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dd_log.h"
+#include "dd_ocr.h"
 #include "dd_path.h"
 #include "fs_i.h"
 
@@ -157,9 +158,13 @@ static struct fs_mf *fs_cache_lookup(struct dd_fs *fs, const uint8_t key[32],
 	return NULL;
 }
 
-/* Transform the source open at @fd; retries while it changes under us. */
+/* Transform the source open at @fd; retries while it changes under us.
+ * Without @full, the transform for a stat (dd_view_manifest_size: no
+ * OCR): *@complete false then means only the size, kind and reason of
+ * *@out are valid (never served, never cached). */
 static dd_err fs_transform(struct dd_fs *fs, int fd, const char *src_name,
-			   const char *log_name, struct fs_mf **out)
+			   const char *log_name, bool full, bool *complete,
+			   struct fs_mf **out)
 {
 	struct fs_mf *mf = fs_mf_new();
 	struct dd_ident id;
@@ -175,8 +180,13 @@ static dd_err fs_transform(struct dd_fs *fs, int fd, const char *src_name,
 		}
 		dd_ident_from_stat(&sb, &id);
 		FS_CTR_INC(fs, transforms);
-		e = dd_view_manifest(fs->view, fd, &id, src_name, log_name,
-				     &mf->m);
+		*complete = true;
+		if (full)
+			e = dd_view_manifest(fs->view, fd, &id, src_name,
+					     log_name, &mf->m);
+		else
+			e = dd_view_manifest_size(fs->view, fd, &id, src_name,
+						  log_name, &mf->m, complete);
 		if (e == DD_E_CHANGED)
 			FS_CTR_INC(fs, changed_during_transform);
 	}
@@ -187,6 +197,8 @@ static dd_err fs_transform(struct dd_fs *fs, int fd, const char *src_name,
 		fs_mf_put(mf);
 		return e;
 	}
+	if (!*complete)
+		FS_CTR_INC(fs, size_only_transforms);
 	fs_mf_finish(mf, &id);
 	*out = mf;
 	return DD_OK;
@@ -194,14 +206,19 @@ static dd_err fs_transform(struct dd_fs *fs, int fd, const char *src_name,
 
 /* Classify the source @src_name in @dirfd, stat'ed as @sb: its state, and
  * (if @mf_out) its manifest.  @fd is the source open read-only, or -1
- * (opened here when needed).  Hidden files get a valid hidden state. */
+ * (opened here when needed).  Hidden files get a valid hidden state.
+ * Without @full (lookup, getattr, listings) a file whose manifest needs
+ * OCR gets its state from the size-only transform and no manifest: the
+ * open that follows classifies it with @full, and OCR runs then. */
 static dd_err fs_classify(struct dd_fs *fs, int dirfd, const char *src_name,
 			  const char *log_name, const struct stat *sb, int fd,
-			  struct fs_fstate *out, struct fs_mf **mf_out)
+			  bool full, struct fs_fstate *out,
+			  struct fs_mf **mf_out)
 {
 	struct fs_mf *mf = NULL;
 	uint8_t key[32];
 	int own_fd = -1;
+	bool complete = true;
 	dd_err e;
 
 	memset(out, 0, sizeof(*out));
@@ -224,11 +241,19 @@ static dd_err fs_classify(struct dd_fs *fs, int dirfd, const char *src_name,
 				return e == DD_E_NOTFOUND ? e : DD_E_IO;
 			fd = own_fd;
 		}
-		e = fs_transform(fs, fd, src_name, log_name, &mf);
+		e = fs_transform(fs, fd, src_name, log_name, full, &complete,
+				 &mf);
 		if (own_fd >= 0)
 			close(own_fd);
 		if (e)
 			return e;
+		if (!complete) {
+			/* a stat's size only: no OCR yet */
+			fs_state_from_mf(out, mf);
+			fs_count_state(fs, out);
+			fs_mf_put(mf);
+			return DD_OK;
+		}
 		if (fs->cache) {
 			dd_view_cache_key(fs->view, &mf->id, key);
 			fs_cache_put(fs, key, &mf->m);
@@ -610,7 +635,7 @@ static void fs_job_one(struct fs_job *j, size_t k)
 
 	snprintf(log_name, sizeof(log_name), "%s", ent->view_name);
 	e = fs_classify(j->fs, j->dir->fd, ent->src_name, log_name, &j->sb[k],
-			-1, &st, NULL);
+			-1, false, &st, NULL);
 	if (e) {
 		/* hidden for now, tried again at the next refresh */
 		memset(&st, 0, sizeof(st));
@@ -807,7 +832,7 @@ dd_err fs_lookup_ent(struct dd_fs *fs, struct fs_inode *dir,
 	pthread_mutex_unlock(&l->lock);
 	if (!st.valid || !dd_ident_equal(&st.id, &id)) {
 		e = fs_classify(fs, dir->fd, ent->src_name, ent->view_name, &sb,
-				-1, &st, &mf);
+				-1, false, &st, &mf);
 		if (e)
 			return e;
 		pthread_mutex_lock(&l->lock);
@@ -888,8 +913,8 @@ static dd_err fs_file_state(struct dd_fs *fs, struct fs_inode *in, int fd,
 	}
 	fs_mf_put(mf);
 	fs_log_name(fs, in->src_name, false, log_name);
-	e = fs_classify(fs, in->parent->fd, in->src_name, log_name, sb, fd, &st,
-			&mf);
+	e = fs_classify(fs, in->parent->fd, in->src_name, log_name, sb, fd,
+			mf_out != NULL, &st, &mf);
 	if (e)
 		return e;
 	pthread_mutex_lock(&in->lock);
@@ -1092,7 +1117,8 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		"  \"cache_puts\": %lu,\n  \"cache_put_errors\": %lu,\n"
 		"  \"write_attempts\": %lu,\n  \"inodes\": %lu,\n"
 		"  \"listings\": %lu,\n  \"manifest_bytes\": %lu,\n"
-		"  \"listing_bytes\": %lu",
+		"  \"listing_bytes\": %lu,\n  \"size_only_transforms\": %lu,\n"
+		"  \"ocr_calls\": %lu",
 		(unsigned long)FS_LOAD(c->hidden_names),
 		(unsigned long)FS_LOAD(c->name_collisions),
 		(unsigned long)errors, (unsigned long)FS_LOAD(c->lookups),
@@ -1117,7 +1143,9 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		(unsigned long)FS_LOAD(c->inodes),
 		(unsigned long)FS_LOAD(c->listings),
 		(unsigned long)FS_LOAD(fs->mf_bytes),
-		(unsigned long)FS_LOAD(fs->listing_bytes));
+		(unsigned long)FS_LOAD(fs->listing_bytes),
+		(unsigned long)FS_LOAD(c->size_only_transforms),
+		(unsigned long)dd_ocr_calls_total());
 	if (e)
 		return e;
 	if (fs->cache && dd_cache_stats(fs->cache, &cs) == DD_OK)

@@ -88,6 +88,8 @@ static void cr_print(json_object *o)
 	cr_line(o, "changed_during_read", "reads refused (changed):");
 	cr_line(o, "transforms", "transforms:");
 	cr_line(o, "transform_errors", "transform errors:");
+	cr_line(o, "size_only_transforms", "stats without OCR:");
+	cr_line(o, "ocr_calls", "OCR calls:");
 	cr_line(o, "cache", "cache:");
 	cr_line(o, "cache_hits", "cache hits:");
 	cr_line(o, "cache_misses", "cache misses:");

@@ -1,0 +1,94 @@
+#!/bin/bash
+# image_fs.sh: burnt-in text redaction through a real mount (the contract:
+# st_size never waits for OCR).
+#
+#     image_fs.sh GEN_IMAGES.PY J2K_ENC [ENCODING...]
+#
+# The generated image set (gen_images.py: marked US/SC/XA images, CT, PET
+# and CR with text; native, RLE, JPEG lossless, JPEG-LS, JPEG 2000) under a
+# REDACT_SENSITIVE_TEXT policy, for each deidfs.redactedEncoding given
+# (default: "explicitLittleEndian" and "same"), mounted with deidfs:
+#   1. `stat` of every file (lookup + getattr) runs no OCR: the daemon's
+#      counters (user.deidfs.counters) show ocr_calls 0 and a size-only
+#      transform per redacted image;
+#   2. reading every file runs OCR, and each file has exactly the bytes
+#      its stat announced (size == bytes read);
+#   3. every file is cmp-equal to `deid materialize`'s (the materialiser's path);
+#   4. after a remount on the same cache, stat and read again: no OCR,
+#      the same bytes (the cached boxes rebuild the redacted pixels).
+# Uses tests/fs/fs_lib.sh (skips when /dev/fuse or mounting is missing).
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+GEN=${1:?gen_images.py}
+J2K_ENC=${2:?j2k_enc}
+shift 2
+ENCODINGS=("$@")
+[ ${#ENCODINGS[@]} -gt 0 ] || ENCODINGS=(explicitLittleEndian same)
+# shellcheck source=../fs/fs_lib.sh
+. "$HERE/../fs/fs_lib.sh"
+fs_check_fuse
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import pydicom, PIL' 2>/dev/null ||
+	skip "python3 with pydicom and PIL is needed to generate the image set"
+
+/usr/bin/python3 "$GEN" "$T/gen" "$J2K_ENC" >/dev/null || fail "gen_images.py"
+cp "$T"/gen/*.dcm "$T/src/" || fail "copy the image set"
+n_src=$(ls "$T/src" | wc -l)
+note "$n_src generated images"
+
+# every file's view size from stat, "name size" sorted
+sizes() { (cd "$1" && find . -type f -printf '%p %s\n' | sort); }
+
+for enc in "${ENCODINGS[@]}"; do
+	cat >"$POLICY" <<EOF
+{"deidfs": {"apiVersion": "v1beta1", "ocr": {"workers": 1},
+            "redactedEncoding": "$enc"},
+ "dicomTagConfig": {"profileType": "ATTRIBUTE_CONFIDENTIALITY_BASIC_PROFILE",
+   "options": {"cleanImage": {"textRedactionMode": "REDACT_SENSITIVE_TEXT"}}}}
+EOF
+	rm -rf "$CACHE" && mkdir -m 700 "$CACHE"
+	out=$T/out-$enc
+	mkdir -p "$out"
+
+	fs_mount "$T/src" "$T/mnt"
+	sizes "$T/mnt" >"$T/stat1" || fail "$enc: find through the mount"
+	n_view=$(wc -l <"$T/stat1")
+	[ "$n_view" -gt 0 ] || fail "$enc: nothing in the view"
+	for f in "$T"/mnt/*; do stat -c %s "$f" >/dev/null || fail "stat $f"; done
+	ocr=$(fs_counter "$T/mnt" ocr_calls)
+	so=$(fs_counter "$T/mnt" size_only_transforms)
+	[ "$ocr" = 0 ] || fail "$enc: stat of $n_view files ran OCR ($ocr calls)"
+	[ "$so" -gt 0 ] || fail "$enc: no size-only transform: nothing redacted?"
+	ok "$enc: stat of $n_view files: 0 OCR calls, $so size-only transforms"
+
+	(cd "$T/mnt" && find . -type f -print0 | sort -z |
+		xargs -0 -I{} sh -c 'printf "%s %s\n" "$1" "$(wc -c <"$1")"' _ {}) \
+		>"$T/read1" || fail "$enc: read through the mount"
+	cmp -s "$T/stat1" "$T/read1" || {
+		diff "$T/stat1" "$T/read1" >&2
+		fail "$enc: a size from stat differs from the bytes read"
+	}
+	ocr=$(fs_counter "$T/mnt" ocr_calls)
+	[ "$ocr" -gt 0 ] || fail "$enc: reading ran no OCR"
+	ok "$enc: sizes from stat == bytes read ($n_view files; $ocr OCR calls at read)"
+	cp "$T"/mnt/* "$out/" || fail "$enc: copy out of the mount"
+	fs_umount "$T/mnt"
+
+	# the materialiser's path gives the same bytes
+	"$DEID" materialize "$T/src" "$T/mat-$enc" -p "$POLICY" --key-file "$KEYFILE" -q \
+		>/dev/null 2>"$T/tmp/err" || { cat "$T/tmp/err" >&2; fail "$enc: deid materialize"; }
+	diff -r "$T/mat-$enc" "$out" >&2 || fail "$enc: the mount differs from deid materialize"
+	ok "$enc: the mount's files equal deid materialize's"
+
+	# remount on the same cache: no OCR, the same bytes
+	fs_mount "$T/src" "$T/mnt"
+	sizes "$T/mnt" >"$T/stat2"
+	cmp -s "$T/stat1" "$T/stat2" || fail "$enc: sizes changed after a remount"
+	for f in "$T"/mnt/*; do
+		cmp -s "$f" "$out/$(basename "$f")" || fail "$enc: bytes changed after a remount"
+	done
+	ocr=$(fs_counter "$T/mnt" ocr_calls)
+	[ "$ocr" = 0 ] || fail "$enc: a remount on a warm cache ran OCR ($ocr calls)"
+	ok "$enc: remount: the same bytes, 0 OCR calls"
+	fs_umount "$T/mnt"
+done
+exit 0
