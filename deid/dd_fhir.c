@@ -457,7 +457,8 @@ static enum fw_status ff_unit_resource(const struct dd_fhir *f,
 		return FW_UNSUPPORTED;
 	}
 	if (!strcmp(rt, "Bundle")) {
-		if (dd_index_new(&local) || dd_index_add_tree(local, f->pol, o) ||
+		if (dd_index_new_for(f->index, &local) ||
+		    dd_index_add_tree(local, f->pol, o) ||
 		    dd_index_finish(local)) {
 			dd_index_free(local);
 			json_object_put(o);
@@ -1042,7 +1043,7 @@ static enum fw_status ff_json(const struct dd_fhir *f, const struct ff_src *s,
 	enum fw_status st;
 
 	*local_out = NULL;
-	if (dd_index_new(&c.local))
+	if (dd_index_new_for(f->index, &c.local))
 		return FW_INTERNAL;
 	/* pass 1 */
 	ff_reader(s, &r, start, s->size);

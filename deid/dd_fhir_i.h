@@ -137,11 +137,15 @@ enum fw_status dd_fhir_walk_bundle_member(const struct dd_fhir *f,
 					  struct json_object **val,
 					  bool *remove);
 
-/* The patient key of a Patient resource (linking identifier, else
- * "ref:Patient/<id>"); 0 when @patient has neither. */
+/* The patient key of a Patient resource: its linking identifier (the
+ * first of a linking type, else the one whose value is a DICOM PatientID
+ * of the tree's index @x (may be NULL), the smallest (system, value) when
+ * several are), else "ref:Patient/<id>"; 0 when @patient has neither.
+ * *chosen (may be NULL) is set to the linking Identifier object, or NULL. */
 size_t dd_fhir_patient_key(const struct dd_policy *pol,
-			   struct json_object *patient, char *out,
-			   size_t outlen);
+			   struct json_object *patient,
+			   const struct dd_index *x, struct json_object **chosen,
+			   char *out, size_t outlen);
 
 /* Identifying values of a Patient, RelatedPerson, Person or Practitioner:
  * names, telecom, addresses, identifier values, birth date (both as

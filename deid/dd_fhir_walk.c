@@ -56,10 +56,13 @@ struct fw_res {
 	int shift;
 	int ref_year;             /* age reference year */
 	bool contained;
-	const struct dd_index_patient *pat;
-	const struct dd_index_patient *const *people; /* referenced people */
+	struct dd_index_patient *pat;    /* malloc'd (dd_index_lookup) */
+	struct dd_index_patient **people; /* referenced people, malloc'd */
 	size_t n_people;
-	bool people_owned;
+	bool people_owned;                /* also owns pat */
+	json_object *link_ident;          /* the linking Identifier, if chosen
+					   * by a DICOM PatientID */
+	const char *pat_ref;              /* the reference pat came from */
 	struct fw_val *vals;      /* own identifying values (person resources) */
 	size_t n_vals;
 	bool vals_owned;
@@ -271,12 +274,18 @@ static bool fw_ident_is_linking(const struct dd_policy *pol, json_object *ident)
 }
 
 size_t dd_fhir_patient_key(const struct dd_policy *pol,
-			   struct json_object *patient, char *out,
-			   size_t outlen)
+			   struct json_object *patient,
+			   const struct dd_index *x, struct json_object **chosen,
+			   char *out, size_t outlen)
 {
 	json_object *ids = fw_get(patient, "identifier");
 	const char *id = fw_get_str(patient, "id");
+	json_object *best = NULL;
+	const char *best_sys = NULL;
+	char best_key[DD_INDEX_KEY_MAX], key[DD_INDEX_KEY_MAX];
 
+	if (chosen)
+		*chosen = NULL;
 	if (ids && json_object_is_type(ids, json_type_array)) {
 		size_t n = json_object_array_length(ids);
 
@@ -289,8 +298,40 @@ size_t dd_fhir_patient_key(const struct dd_policy *pol,
 				continue;
 			k = dd_patient_key(fw_get_str(it, "system"), val, out,
 					   outlen);
-			if (k > 3) /* "id:" and a value */
+			if (k > 3) { /* "id:" and a value */
+				if (chosen)
+					*chosen = it;
 				return k;
+			}
+		}
+		/* no MR: the identifier equal to a DICOM PatientID of the
+		 * tree; several: the smallest (system, value) */
+		for (size_t i = 0; dd_index_n_dicom(x) && i < n; i++) {
+			json_object *it = json_object_array_get_idx(ids, i);
+			const char *val = fw_get_str(it, "value");
+			const char *sys = fw_get_str(it, "system");
+			size_t k;
+			int c;
+
+			if (!val)
+				continue;
+			k = dd_patient_key(sys, val, key, sizeof(key));
+			if (k <= 3 || !dd_index_dicom_has(x, key, k))
+				continue;
+			c = best ? strcmp(sys ? sys : "", best_sys ? best_sys : "")
+				 : -1;
+			if (!best || c < 0 || (c == 0 && strcmp(key, best_key) < 0)) {
+				best = it;
+				best_sys = sys;
+				memcpy(best_key, key, k + 1);
+			}
+		}
+		if (best) {
+			if (chosen)
+				*chosen = best;
+			return (size_t)snprintf(out, outlen, "%s", best_key) < outlen
+				       ? strlen(best_key)
+				       : 0;
 		}
 	}
 	if (id && *id) {
@@ -418,8 +459,12 @@ static void fw_res_add_val(void *ctx, enum dd_info_type t, const char *s)
 
 static void fw_res_release(struct fw_res *r)
 {
-	if (r->people_owned)
-		free((void *)r->people);
+	if (r->people_owned) {
+		for (size_t i = 0; i < r->n_people; i++)
+			free(r->people[i]);
+		free(r->people);
+		free(r->pat);
+	}
 	if (r->vals_owned) {
 		for (size_t i = 0; i < r->n_vals; i++)
 			free(r->vals[i].s);
@@ -1714,7 +1759,8 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 	if (fw_eq(ct, "Identifier")) {
 		const char *sys = fw_get_str(obj, "system");
 
-		w->ident_linking = fw_ident_is_linking(w->pol, obj);
+		w->ident_linking = fw_ident_is_linking(w->pol, obj) ||
+				   (w->res && w->res->link_ident == obj);
 		w->ident_uid = fw_streq(sys, "urn:dicom:uid");
 		snprintf(w->ident_system, sizeof(w->ident_system), "%s",
 			 sys ? sys : "");
@@ -1798,16 +1844,30 @@ static const char *fw_patient_ref(json_object *res)
 	return NULL;
 }
 
-static const struct dd_index_patient *fw_lookup(const struct fw *w,
-						const char *ref)
+/* The person @ref points to (malloc'd), or NULL; a failed read stops
+ * the walk (fail closed: the person's values would be missing). */
+static struct dd_index_patient *fw_lookup(struct fw *w, const char *ref)
 {
-	const struct dd_index_patient *p = NULL;
+	struct dd_index_patient *p = NULL;
 
-	if (w->local)
-		p = dd_index_lookup(w->local, ref, strlen(ref));
-	if (!p && w->f->index)
-		p = dd_index_lookup(w->f->index, ref, strlen(ref));
+	if (w->local && dd_index_lookup(w->local, ref, strlen(ref), &p))
+		w->st = FW_INTERNAL;
+	if (!p && w->f->index &&
+	    dd_index_lookup(w->f->index, ref, strlen(ref), &p))
+		w->st = FW_INTERNAL;
 	return p;
+}
+
+static bool fw_same_person(const struct dd_index_patient *a,
+			   const struct dd_index_patient *b)
+{
+	if (!a || !b || strcmp(a->key, b->key) || a->n_values != b->n_values)
+		return false;
+	for (size_t i = 0; i < a->n_values; i++)
+		if (a->values[i].type != b->values[i].type ||
+		    strcmp(a->values[i].s, b->values[i].s))
+			return false;
+	return true;
 }
 
 /* Every person the resource @o references (in the indexes) joins the
@@ -1827,19 +1887,26 @@ static void fw_people(struct fw *w, struct fw_res *r, json_object *o,
 	json_object_object_foreach(o, k, v) {
 		if (fw_eq(k, "reference") &&
 		    json_object_is_type(v, json_type_string)) {
-			const struct dd_index_patient *p =
-				fw_lookup(w, json_object_get_string(v));
-			const struct dd_index_patient **np;
-			bool dup = p == r->pat;
+			const char *s = json_object_get_string(v);
+			struct dd_index_patient *p, **np;
+			bool dup;
+
+			if (r->pat_ref && !strcmp(s, r->pat_ref))
+				continue; /* the resource's patient, looked up */
+			p = fw_lookup(w, s);
+			dup = fw_same_person(p, r->pat);
 
 			for (size_t i = 0; p && !dup && i < r->n_people; i++)
-				dup = r->people[i] == p;
-			if (!p || dup || r->n_people >= 32)
+				dup = fw_same_person(r->people[i], p);
+			if (!p || dup || r->n_people >= 32) {
+				free(p);
 				continue;
-			np = realloc((void *)r->people,
-				     (r->n_people + 1) * sizeof(*np));
-			if (!np)
+			}
+			np = realloc(r->people, (r->n_people + 1) * sizeof(*np));
+			if (!np) {
+				free(p);
 				return;
+			}
 			np[r->n_people++] = p;
 			r->people = np;
 		} else if (strcmp(k, "contained")) {
@@ -1859,11 +1926,13 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 	memset(r, 0, sizeof(*r));
 	r->type = rt;
 	r->ref_year = w->f->ref_year;
+	r->people_owned = true;
 	if (fw_eq(rt, "Patient")) {
 		const char *dec = fw_get_str(obj, "deceasedDateTime");
 		char ref[128];
 
-		klen = dd_fhir_patient_key(pol, obj, r->key, sizeof(r->key));
+		klen = dd_fhir_patient_key(pol, obj, w->f->index, &r->link_ident,
+					   r->key, sizeof(r->key));
 		if (id && snprintf(ref, sizeof(ref), "Patient/%s", id) <
 				  (int)sizeof(ref))
 			r->pat = fw_lookup(w, ref);
@@ -1880,6 +1949,7 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 		if (ref && dd_index_ref_norm(ref, strlen(ref), norm,
 					     sizeof(norm))) {
 			r->pat = fw_lookup(w, norm);
+			r->pat_ref = ref;
 			if (r->pat)
 				klen = (size_t)snprintf(r->key, sizeof(r->key),
 							"%s", r->pat->key);
@@ -1888,14 +1958,11 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 							"ref:%s", norm);
 		} else if (w->local) {
 			/* a document or a bundle of one patient */
-			const struct dd_index_patient *p = NULL, *q;
-			size_t np = 0;
+			struct dd_index_patient *p = NULL;
 
-			for (size_t i = 0;
-			     (q = dd_index_patient_at(w->local, i)); i++)
-				if (dd_index_patient_is_patient(q) && np++ == 0)
-					p = q;
-			if (np == 1) {
+			if (dd_index_sole_patient(w->local, &p))
+				w->st = FW_INTERNAL;
+			if (p) {
 				r->pat = p;
 				klen = (size_t)snprintf(r->key, sizeof(r->key),
 							"%s", p->key);

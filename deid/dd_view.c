@@ -68,35 +68,57 @@ static dd_err dv_index(struct dd_view *v, const struct dd_view_opts *o,
 		if (!o || !o->src_dir)
 			return DD_OK;
 		store = dd_index_default_store(pol);
-		e = dd_index_load_or_build(pol, o->src_dir, store, progress,
-					   &v->index, NULL);
+		e = dd_index_load_or_build(pol, &v->pseudo, o->src_dir, store,
+					   progress, &v->index, NULL);
 		free(store);
 		if (e)
 			snprintf(errbuf, errlen, "patient index of %s: %s",
 				 o->src_dir, dd_strerror(e));
 		return e;
 	}
-	e = dd_index_new(&v->index);
-	for (size_t i = 0; !e && i < pol->deidfs.linking_sources.n; i++) {
-		const char *src = pol->deidfs.linking_sources.v[i];
-		/* a source: scanned with O_NOATIME where permitted */
-		int fd = dd_view_openat_noatime(AT_FDCWD, src, O_RDONLY |
-						O_DIRECTORY | O_CLOEXEC);
+	{
+		size_t n = pol->deidfs.linking_sources.n;
+		int *fds = calloc(n + 1, sizeof(*fds));
+		char *store = dd_index_default_store(pol);
 
-		if (fd < 0) {
-			e = DD_E_IO;
-			snprintf(errbuf, errlen, "patientLinking source %s: %s",
-				 src, strerror(errno));
-			break;
+		if (!fds) {
+			free(store);
+			return DD_E_NOMEM;
 		}
-		e = dd_index_scan_dir(v->index, pol, fd, progress, NULL);
-		close(fd);
-		if (e)
-			snprintf(errbuf, errlen, "patientLinking source %s: %s",
-				 src, dd_strerror(e));
+		for (size_t i = 0; i < n; i++)
+			fds[i] = -1;
+		/* temporaries and the finished index in unlinked files
+		 * under the cache directory, when there is one */
+		e = dd_index_new_tree(store, &v->pseudo, &v->index);
+		for (size_t i = 0; !e && i < n; i++) {
+			const char *src = pol->deidfs.linking_sources.v[i];
+
+			/* a source: scanned with O_NOATIME where permitted */
+			fds[i] = dd_view_openat_noatime(AT_FDCWD, src, O_RDONLY |
+							O_DIRECTORY | O_CLOEXEC);
+			if (fds[i] < 0) {
+				e = DD_E_IO;
+				snprintf(errbuf, errlen,
+					 "patientLinking source %s: %s", src,
+					 strerror(errno));
+			}
+		}
+		if (!e) {
+			e = dd_index_scan_dirs(v->index, pol, fds, n, progress,
+					       NULL);
+			if (e)
+				snprintf(errbuf, errlen,
+					 "patientLinking sources: %s",
+					 dd_strerror(e));
+		}
+		if (!e)
+			e = dd_index_finish(v->index);
+		for (size_t i = 0; i < n; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		free(fds);
+		free(store);
 	}
-	if (!e)
-		e = dd_index_finish(v->index);
 	return e;
 }
 

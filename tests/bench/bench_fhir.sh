@@ -14,8 +14,10 @@
 #    with a fresh cache (so the patient index is built every time);
 #  - peak RSS (/usr/bin/time -v) at MB and BIG_MB (inspection off for the
 #    big one, to keep the run short; memory does not depend on it).  The
-#    patient index (patientLinking "auto": every Patient of the tree) grows
-#    with the number of patients; everything else is flat.
+#    patient index (patientLinking "auto") lives in a file under the cache
+#    directory, read with pread: RSS should not grow with the patients;
+#  - the index build alone (`deid index`, fresh cache, same policy and key)
+#    at both sizes: CPU time and its share of the materialize run.
 # Times are CPU time (user+sys) of one process: jq and `deid materialize`
 # both transform on one thread.  Issue #5's targets: with inspection on,
 # at least 2x faster than jq; with inspection off, at least 50 MB/s per
@@ -97,10 +99,16 @@ echo "  deid materialize, inspection on:   ${ON_CPU}s cpu (${ON_ALL}), $(mbps "$
 echo "  deid materialize, inspection off:  ${OFF_CPU}s cpu (${OFF_ALL}), $(mbps "$OFF_CPU") MB/s per core, peak RSS ${OFF_RSS} kB"
 echo "  => inspection on:  $(ratio "$JQ_CPU" "$ON_CPU")x faster than jq   (target >= 2x)"
 echo "  => inspection off: $(mbps "$OFF_CPU") MB/s per core   (target >= 50 MB/s; $(ratio "$JQ_CPU" "$OFF_CPU")x faster than jq)"
+run IX "$DEID" index "$T/src" -p "$T/off.json" --key-file "$T/key" -q
+echo "  index build alone (deid index):    ${IX_CPU}s cpu (${IX_ALL}), peak RSS ${IX_RSS} kB, $(awk -v a="$IX_CPU" -v b="$OFF_CPU" 'BEGIN{printf "%.1f", 100 * a / (b > 0 ? b : 0.01)}')% of materialize (inspection off)"
 if [ "$BIG" -gt 0 ]; then
 	rm -rf "$T/src" "$T/out" "$T/jq"
 	python3 "$HERE/gen_fhir_ndjson.py" "$T/src" "$BIG" >/dev/null
 	rm -rf "$T/cache"
 	set -- $(cpu "$DEID" materialize "$T/src" "$T/out" -p "$T/off.json" --key-file "$T/key" -q)
 	echo "  ${BIG} MB, inspection off (1 run):  ${2}s cpu, peak RSS ${3} kB (${MB} MB: ${OFF_RSS} kB)"
+	BIGC=$2
+	rm -rf "$T/cache"
+	set -- $(cpu "$DEID" index "$T/src" -p "$T/off.json" --key-file "$T/key" -q)
+	echo "  ${BIG} MB index build (1 run):      ${2}s cpu, peak RSS ${3} kB, $(awk -v a="$2" -v b="$BIGC" 'BEGIN{printf "%.1f", 100 * a / (b > 0 ? b : 0.01)}')% of materialize"
 fi

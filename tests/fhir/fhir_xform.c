@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 	if (src && pol->deidfs.linking != DD_LINK_OFF) {
 		int dfd = open(src, O_RDONLY | O_DIRECTORY);
 
-		if (dfd < 0 || dd_index_new(&idx) ||
+		if (dfd < 0 || dd_index_new_tree(NULL, &pseudo, &idx) ||
 		    dd_index_scan_dir(idx, pol, dfd, NULL, NULL) ||
 		    dd_index_finish(idx)) {
 			fprintf(stderr, "index of %s failed\n", src);
