@@ -459,7 +459,9 @@ static bool ix_ref_may_be_person(const char *norm)
 
 struct ix_vals {
 	struct dd_index_value v[DD_INDEX_MAX_VALUES];
-	size_t n;
+	size_t n, used;
+	/* copies: the collector hands out temporary strings */
+	char store[DD_INDEX_MAX_VALUES * (DD_INDEX_VALUE_MAX + 1)];
 };
 
 struct ix_rec {
@@ -613,8 +615,10 @@ static void ix_add_value(void *ctx, enum dd_info_type t, const char *s)
 	for (size_t i = 0; i < v->n; i++)
 		if (v->v[i].type == t && !strcmp(v->v[i].s, s))
 			return;
+	memcpy(v->store + v->used, s, n + 1);
 	v->v[v->n].type = t;
-	v->v[v->n].s = s;
+	v->v[v->n].s = v->store + v->used;
+	v->used += n + 1;
 	v->n++;
 }
 
@@ -648,8 +652,9 @@ dd_err dd_index_add_patient(struct dd_index *x, const struct dd_policy *pol,
 	}
 	if (!key[0] || (!id && !full_url))
 		return DD_OK;
-	/* the values point into the json; sorted, they are canonical */
+	/* sorted, the values are canonical */
 	vals.n = 0;
+	vals.used = 0;
 	dd_fhir_collect_values(patient, ix_add_value, &vals);
 	if (vals.n)
 		qsort(vals.v, vals.n, sizeof(vals.v[0]), ix_val_cmp);
