@@ -16,9 +16,12 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +36,9 @@
 #define FORMAT_VERSION 1   /* of the environment (sub-databases, meta) */
 
 enum item_kind { ITEM_PUT, ITEM_META_PUT, ITEM_META_DEL };
+
+struct dd_cache;
+static void map_touched(struct dd_cache *c);
 
 /* One queued write.  rec holds the encoded record (not for META_DEL). */
 struct item {
@@ -74,6 +80,14 @@ struct dd_cache {
 	int holders_fd;
 	unsigned psize;
 	bool broken;             /* no usable environment: all gets miss */
+	/* where env's map is (dd_cache_trim); map_lock, inside swap_lock
+	 * shared; reset (map_env = NULL) with swap_lock exclusive */
+	pthread_mutex_t map_lock;
+	MDB_env *map_env;
+	uintptr_t map_lo, map_len;
+	/* dd_cache_set_trim (atomics): trim after every map_every records
+	 * touched; map_ops counts them */
+	uint64_t map_every, map_ops;
 	char data_path[PATH_MAX];
 
 	pthread_mutex_t pool_lock;
@@ -239,6 +253,7 @@ static void pool_drain(struct dd_cache *c)
 static void env_detach(struct dd_cache *c)
 {
 	pool_drain(c);
+	c->map_env = NULL;
 	if (c->env) {
 		mdb_env_close(c->env);
 		c->env = NULL;
@@ -599,6 +614,7 @@ static dd_err cache_lookup(struct dd_cache *c, MDB_dbi *dbi,
 		}
 	}
 	reader_end(c, txn);
+	map_touched(c);
 out_unlock_swap:
 	pthread_rwlock_unlock(&c->swap_lock);
 	if (derr == DD_E_CORRUPT)
@@ -793,6 +809,85 @@ dd_err dd_cache_flush(struct dd_cache *c)
 	derr = c->broken ? DD_E_IO : DD_OK;
 	pthread_rwlock_unlock(&c->swap_lock);
 	return derr;
+}
+
+/* Find env's map in /proc/self/maps by the data file's device and inode:
+ * LMDB does not tell where it mapped the file (mdb_env_info's me_mapaddr
+ * is only set with MDB_FIXEDMAP).  LMDB maps the file once, whole. */
+static bool map_locate(struct dd_cache *c)
+{
+	struct stat st;
+	char line[512];
+	FILE *maps;
+	int fd;
+
+	if (mdb_env_get_fd(c->env, &fd) != MDB_SUCCESS || fstat(fd, &st) < 0 ||
+	    !(maps = fopen("/proc/self/maps", "re")))
+		return false;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi, off, ino;
+		unsigned maj, mnr;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms,
+			   &off, &maj, &mnr, &ino) != 7 ||
+		    ino != (unsigned long)st.st_ino ||
+		    makedev(maj, mnr) != st.st_dev || hi <= lo || off != 0)
+			continue;
+		c->map_lo = lo;
+		c->map_len = hi - lo;
+		c->map_env = c->env;
+		break;
+	}
+	fclose(maps);
+	return c->map_env == c->env;
+}
+
+/* dd_cache_trim with swap_lock held shared, or by the writer (the only
+ * thread that changes env). */
+static uint64_t map_trim(struct dd_cache *c)
+{
+	uint64_t advised = 0;
+
+	/* another thread trimming does the same */
+	if (pthread_mutex_trylock(&c->map_lock) != 0)
+		return 0;
+	if (c->env && (c->map_env == c->env || map_locate(c)) &&
+	    madvise((void *)c->map_lo, c->map_len, MADV_DONTNEED) == 0)
+		advised = c->map_len;
+	pthread_mutex_unlock(&c->map_lock);
+	return advised;
+}
+
+/* Called for every record read or written (swap_lock held shared, or by
+ * the writer): every map_every of them (dd_cache_set_trim), trim. */
+static void map_touched(struct dd_cache *c)
+{
+	uint64_t every = __atomic_load_n(&c->map_every, __ATOMIC_RELAXED);
+
+	if (every &&
+	    __atomic_add_fetch(&c->map_ops, 1, __ATOMIC_RELAXED) % every == 0)
+		map_trim(c);
+}
+
+void dd_cache_set_trim(struct dd_cache *c, unsigned every)
+{
+	if (c)
+		__atomic_store_n(&c->map_every, every, __ATOMIC_RELAXED);
+}
+
+uint64_t dd_cache_trim(struct dd_cache *c)
+{
+	uint64_t advised;
+
+	if (!c)
+		return 0;
+	/* shared: the environment cannot be replaced, remapped or closed
+	 * meanwhile */
+	pthread_rwlock_rdlock(&c->swap_lock);
+	advised = map_trim(c);
+	pthread_rwlock_unlock(&c->swap_lock);
+	return advised;
 }
 
 /* ---- the writer --------------------------------------------------------- */
@@ -993,6 +1088,7 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 	for (struct item *it = b->items; it && !rc; it = it->next) {
 		MDB_val k, v = {it->len, it->rec};
 
+		map_touched(c);
 		if (it->kind == ITEM_PUT) {
 			k.mv_size = DD_CACHE_KEY_LEN;
 			k.mv_data = it->key;
@@ -1014,6 +1110,7 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 	for (size_t i = 0; i < b->hits_n && !rc; i++) {
 		MDB_val k = {DD_CACHE_KEY_LEN, b->hits[i]}, v;
 
+		map_touched(c);
 		rc = mdb_get(txn, c->dbi_man, &k, &v);
 		if (rc == MDB_NOTFOUND) {
 			rc = MDB_SUCCESS; /* evicted or dropped meanwhile */
@@ -1098,6 +1195,7 @@ static void writer_remap(struct dd_cache *c)
 {
 	pthread_rwlock_wrlock(&c->swap_lock);
 	pool_drain(c);
+	c->map_env = NULL; /* the map moves */
 	if (c->env && mdb_env_set_mapsize(c->env, 0) != MDB_SUCCESS)
 		dd_log(DD_LOG_WARN, "cache: cannot adopt the new map size");
 	pthread_rwlock_unlock(&c->swap_lock);
@@ -1313,6 +1411,7 @@ static void cache_free(struct dd_cache *c)
 	env_detach(c);
 	pthread_rwlock_destroy(&c->swap_lock);
 	pthread_mutex_destroy(&c->pool_lock);
+	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->q_lock);
 	pthread_cond_destroy(&c->q_cond);
 	pthread_cond_destroy(&c->space_cond);
@@ -1348,6 +1447,7 @@ static struct dd_cache *cache_alloc(const char *dir, uint64_t cap,
 	pthread_rwlock_init(&c->swap_lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&c->pool_lock, NULL);
+	pthread_mutex_init(&c->map_lock, NULL);
 	pthread_mutex_init(&c->q_lock, NULL);
 	pthread_cond_init(&c->q_cond, NULL);
 	pthread_cond_init(&c->space_cond, NULL);

@@ -39,6 +39,8 @@ static const struct fuse_opt fs_opts[] = {
 	FS_OPT("umask=%o", umask, 0),
 	FS_OPT("attr_timeout=%lf", attr_timeout, 0),
 	FS_OPT("workers=%u", workers, 0),
+	FS_OPT("listing_cache=%u", listing_cache_kib, 0),
+	FS_OPT("listing_cache=", listing_cache_set, 1),
 	FS_OPT("verbose", verbose, 1),
 	FUSE_OPT_KEY("allow_other", FS_KEY_ALLOW_OTHER),
 	FUSE_OPT_END
@@ -73,6 +75,9 @@ static void fs_help(void)
 "                           (default 1.0)\n"
 "    -o workers=N           threads that classify the files of one\n"
 "                           directory listing (default: number of CPUs)\n"
+"    -o listing_cache=KIB   memory for the listings of recently used\n"
+"                           directories (default 16384 KiB); a directory\n"
+"                           whose listing was dropped is listed again\n"
 "    -o notify_pipe=FIFO    write \"s\" to FIFO once mounted, \"f\" on failure\n"
 "    -o verbose             log hidden files and other events (info level)\n"
 "    -o allow_other         let other users read (implies\n"
@@ -249,6 +254,9 @@ static int fs_setup(struct dd_fs *fs, struct dd_view_opts *vo)
 			strerror(errno));
 		return -1;
 	}
+	if (fs->cfg.listing_cache_set) /* 0: keep none (1 byte fits none) */
+		fs->listing_budget = fs->cfg.listing_cache_kib ?
+			(uint64_t)fs->cfg.listing_cache_kib << 10 : 1;
 	e = fs_init(fs, fd);
 	if (e) {
 		close(fd);
@@ -260,6 +268,7 @@ static int fs_setup(struct dd_fs *fs, struct dd_view_opts *vo)
 
 static void fs_teardown(struct dd_fs *fs)
 {
+	fs_housekeeping_stop(fs);
 	dd_cache_close(fs->cache);
 	fs->cache = NULL;
 	fs_destroy(fs);
@@ -385,6 +394,10 @@ int main(int argc, char *argv[])
 	dd_log(DD_LOG_INFO, "mounted (policy hash %.16s, key %s, cache %s)",
 	       dd_view_policy_hash(fs.view), dd_view_key(fs.view)->fingerprint,
 	       fs.cache ? "on" : "off");
+	/* after the fork, like the cache's writer thread */
+	if (fs_housekeeping_start(&fs) != DD_OK)
+		dd_log(DD_LOG_WARN, "no housekeeping thread: memory is not "
+		       "trimmed");
 	fs_notify(notify, 's');
 	free(notify);
 	notify = NULL;

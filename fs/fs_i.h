@@ -16,8 +16,15 @@
  * the kernel's references: an inode lives while the kernel holds lookups on
  * it (nlookup) or a child inode holds it (irefs).
  *
- * Lock order: fs->ino_lock, then an inode's lock, then a listing's lock.
- * No lock is held across a transform, a cache call or a FUSE reply.
+ * Listings are kept on their directory inodes in an LRU under a byte
+ * budget (fs->listing_budget): a listing is rebuilt from the source
+ * directory when it is needed again, and entries are found by name, so
+ * evicting one never changes a node id or a name the kernel holds.
+ *
+ * Lock order: fs->ino_lock, then fs->lst_lock (every inode's `listing`
+ * pointer and the LRU), then an inode's lock (striped: fs_ilock()), then a
+ * listing's lock.  No lock is held across a transform, a cache call or a
+ * FUSE reply.
  */
 #ifndef DD_FS_I_H
 #define DD_FS_I_H
@@ -47,6 +54,8 @@ struct dd_fs_config {
 	int allow_other;
 	int verbose;
 	unsigned workers;     /* classification threads per listing */
+	unsigned listing_cache_kib; /* -o listing_cache=KIB: kept listings */
+	int listing_cache_set;
 };
 
 /* Counters, updated with relaxed atomics; read through the counters
@@ -91,12 +100,14 @@ struct fs_mf {
 };
 
 /* One entry of a listed directory (visible names only; files may still
- * turn out hidden by content: st.reason). */
+ * turn out hidden by content: st.reason).  64 bytes plus the two names in
+ * the listing's arena (fs_ent_view(), fs_ent_src()). */
 struct fs_ent {
-	const char *view_name; /* into the listing's arena */
-	const char *src_name;  /* into the listing's arena */
-	bool is_dir;
 	struct fs_fstate st;   /* files; protected by the listing's lock */
+	uint32_t name;         /* arena offset of the view name; the source
+				* name follows its NUL */
+	uint8_t view_len;      /* strlen of the view name (<= 255) */
+	bool is_dir;
 };
 
 /* The listing of a directory, valid while the directory's identity holds
@@ -104,31 +115,51 @@ struct fs_ent {
  * handles; refcounted. */
 struct fs_listing {
 	unsigned refs; /* atomic */
+	/* fs->lst_lock: the inode keeping this listing (NULL: not kept) and
+	 * the LRU of kept listings (head: most recently used) */
+	struct fs_inode *owner;
+	struct fs_listing *lru_prev, *lru_next;
 	struct dd_ident dir_id;
 	pthread_mutex_t lock;    /* protects ents[].st, refreshed_ns */
 	int64_t refreshed_ns;    /* CLOCK_MONOTONIC of the last refresh */
 	size_t n;
-	struct fs_ent *ents;     /* sorted by view name */
-	char *arena;
+	struct fs_ent *ents;     /* sorted by view name; one allocation ... */
+	char *arena;             /* ... with the names after the entries */
 	size_t bytes;
 };
 
+static inline const char *fs_ent_view(const struct fs_listing *l,
+				      const struct fs_ent *e)
+{
+	return l->arena + e->name;
+}
+
+static inline const char *fs_ent_src(const struct fs_listing *l,
+				     const struct fs_ent *e)
+{
+	return l->arena + e->name + e->view_len + 1;
+}
+
+/* One per name the kernel holds (a million of them is a normal load):
+ * kept small, no per-inode mutex, the name in the same allocation. */
 struct fs_inode {
 	struct fs_inode *hnext;  /* hash chain; fs->ino_lock */
 	uint64_t nlookup;        /* kernel references; fs->ino_lock */
 	uint64_t irefs;          /* child inodes holding this; fs->ino_lock */
-	bool hashed;             /* in the table; fs->ino_lock */
 	struct fs_inode *parent; /* NULL for the root; holds an iref */
 	char *src_name;          /* name in parent (PHI: never logged) */
-	bool is_dir;
+	struct fs_listing *listing; /* directories: kept listing; lst_lock */
 	int fd;                  /* directories: O_RDONLY|O_DIRECTORY fd */
-	pthread_mutex_t lock;    /* protects the fields below */
+	bool hashed;             /* in the table; fs->ino_lock */
+	bool is_dir;
+	/* fs_ilock(fs, in) protects the fields below */
+	bool opened;
 	struct fs_fstate st;     /* files: last known state */
 	struct fs_mf *mf;        /* files: kept manifest (budgeted), or NULL */
 	struct dd_ident open_id; /* files: identity at the last open */
-	bool opened;
-	struct fs_listing *listing; /* directories: cached listing */
 };
+
+#define FS_ILOCKS 64 /* stripes of the inode locks */
 
 /* An open file: the pinned source and manifest. */
 struct fs_fh {
@@ -148,10 +179,20 @@ struct dd_fs {
 	pthread_mutex_t ino_lock;
 	struct fs_inode **tab;   /* hash table; fs->ino_lock */
 	size_t tab_size, n_inodes;
+	pthread_mutex_t ilocks[FS_ILOCKS];
 	uint64_t mf_bytes;       /* atomic: manifest bytes kept by inodes */
 	uint64_t mf_budget;
-	uint64_t listing_bytes;  /* atomic */
-	uint64_t listing_budget;
+	uint64_t listing_bytes;  /* atomic: every live listing */
+	pthread_mutex_t lst_lock;
+	struct fs_listing *lru_head, *lru_tail; /* kept listings; lst_lock */
+	uint64_t kept_bytes;     /* listings kept on inodes; lst_lock */
+	uint64_t listing_budget; /* for kept_bytes */
+	uint64_t listing_evictions; /* atomic */
+	/* housekeeping thread (fs_housekeeping_start) */
+	pthread_t hk_thread;
+	bool hk_running, hk_stop;
+	pthread_mutex_t hk_lock;
+	pthread_cond_t hk_cond;
 	int64_t attr_timeout_ns;
 	struct dd_fs_counters ctr;
 };
@@ -164,6 +205,25 @@ int64_t fs_now_ns(void);
 dd_err fs_init(struct dd_fs *fs, int root_fd);
 /* Free every inode (after the session ended). */
 void fs_destroy(struct dd_fs *fs);
+
+/* The lock of inode @in's state fields (a stripe shared with others). */
+static inline pthread_mutex_t *fs_ilock(struct dd_fs *fs,
+					const struct fs_inode *in)
+{
+	uintptr_t p = (uintptr_t)in;
+
+	return &fs->ilocks[((p >> 4) ^ (p >> 12)) % FS_ILOCKS];
+}
+
+/* Sets the cache's trim rate (dd_cache_set_trim: FS_TRIM_EVERY) and
+ * starts a thread that, once a second, unmaps the pages of the cache's
+ * map this process touched when idle (dd_cache_trim: they stay in the page
+ * cache) and gives freed heap back to the system after inodes or listings
+ * were dropped.  Start after daemonising; stop before closing the
+ * cache. */
+#define FS_TRIM_EVERY 64
+dd_err fs_housekeeping_start(struct dd_fs *fs);
+void fs_housekeeping_stop(struct dd_fs *fs);
 
 /* The inode of a node id the kernel gave us. */
 struct fs_inode *fs_inode_get(struct dd_fs *fs, uint64_t nodeid);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "fs_i.h"
 
 #define FS_ROOT_NODEID 1
+#define FS_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define FS_TRANSFORM_TRIES 3
 
 int64_t fs_now_ns(void)
@@ -78,7 +80,7 @@ static void fs_state_from_mf(struct fs_fstate *st, const struct fs_mf *mf)
 }
 
 /* Keep @mf in @in for the next open, within the memory budget.  Takes
- * over the caller's reference.  Called with in->lock held. */
+ * over the caller's reference.  Called with fs_ilock(fs, in) held. */
 static void fs_inode_keep_mf(struct dd_fs *fs, struct fs_inode *in,
 			     struct fs_mf *mf)
 {
@@ -294,6 +296,9 @@ dd_err fs_init(struct dd_fs *fs, int root_fd)
 	if (fstat(root_fd, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return DD_E_INVAL;
 	pthread_mutex_init(&fs->ino_lock, NULL);
+	pthread_mutex_init(&fs->lst_lock, NULL);
+	for (int i = 0; i < FS_ILOCKS; i++)
+		pthread_mutex_init(&fs->ilocks[i], NULL);
 	fs->tab_size = 1024;
 	fs->tab = calloc(fs->tab_size, sizeof(*fs->tab));
 	if (!fs->tab)
@@ -302,14 +307,17 @@ dd_err fs_init(struct dd_fs *fs, int root_fd)
 	fs->root.fd = root_fd;
 	fs->root.is_dir = true;
 	fs->root.nlookup = 1; /* never forgotten */
-	pthread_mutex_init(&fs->root.lock, NULL);
 	dd_ident_from_stat(&sb, &fs->root.st.id);
 	fs->root_dev = (uint64_t)sb.st_dev;
 	fs->attr_timeout_ns = (int64_t)(fs->cfg.attr_timeout * 1e9);
+	/* Within the daemon's memory target (100 MB at a million files):
+	 * manifests are kept only for the open that follows a lookup, and a
+	 * listing costs 64 bytes an entry plus its names, so 16 MiB keeps
+	 * the ~150 most recently used directories of 1,000 entries. */
 	if (!fs->mf_budget)
-		fs->mf_budget = 64ULL << 20;
+		fs->mf_budget = 16ULL << 20;
 	if (!fs->listing_budget)
-		fs->listing_budget = 256ULL << 20;
+		fs->listing_budget = 16ULL << 20;
 	return DD_OK;
 }
 
@@ -318,8 +326,7 @@ static void fs_listing_free(struct dd_fs *fs, struct fs_listing *l)
 	__atomic_sub_fetch(&fs->listing_bytes, l->bytes, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&fs->ctr.listings, 1, __ATOMIC_RELAXED);
 	pthread_mutex_destroy(&l->lock);
-	free(l->ents);
-	free(l->arena);
+	free(l->ents); /* the arena too */
 	free(l);
 }
 
@@ -329,15 +336,60 @@ void fs_listing_put(struct dd_fs *fs, struct fs_listing *l)
 		fs_listing_free(fs, l);
 }
 
+/* ---- the LRU of kept listings (fs->lst_lock held) ---------------------------- */
+
+static void fs_lru_unlink(struct dd_fs *fs, struct fs_listing *l)
+{
+	if (l->lru_prev)
+		l->lru_prev->lru_next = l->lru_next;
+	else
+		fs->lru_head = l->lru_next;
+	if (l->lru_next)
+		l->lru_next->lru_prev = l->lru_prev;
+	else
+		fs->lru_tail = l->lru_prev;
+	l->lru_prev = l->lru_next = NULL;
+}
+
+static void fs_lru_push(struct dd_fs *fs, struct fs_listing *l)
+{
+	l->lru_prev = NULL;
+	l->lru_next = fs->lru_head;
+	if (fs->lru_head)
+		fs->lru_head->lru_prev = l;
+	else
+		fs->lru_tail = l;
+	fs->lru_head = l;
+}
+
+/* Take the listing kept on @in off it and out of the LRU; returns it with
+ * the reference the inode held (or NULL). */
+static struct fs_listing *fs_lru_take(struct dd_fs *fs, struct fs_inode *in)
+{
+	struct fs_listing *l = in->listing;
+
+	if (!l)
+		return NULL;
+	fs_lru_unlink(fs, l);
+	l->owner = NULL;
+	in->listing = NULL;
+	fs->kept_bytes -= l->bytes;
+	return l;
+}
+
 static void fs_inode_free(struct dd_fs *fs, struct fs_inode *in)
 {
+	struct fs_listing *l;
+
 	if (in->fd >= 0)
 		close(in->fd);
 	fs_inode_keep_mf(fs, in, NULL);
-	fs_listing_put(fs, in->listing);
-	pthread_mutex_destroy(&in->lock);
-	free(in->src_name);
-	free(in);
+	/* the LRU must never point to a freed inode */
+	pthread_mutex_lock(&fs->lst_lock);
+	l = fs_lru_take(fs, in);
+	pthread_mutex_unlock(&fs->lst_lock);
+	fs_listing_put(fs, l);
+	free(in); /* the name too */
 	__atomic_sub_fetch(&fs->ctr.inodes, 1, __ATOMIC_RELAXED);
 }
 
@@ -427,17 +479,17 @@ static dd_err fs_inode_ref(struct dd_fs *fs, struct fs_inode *dir,
 			   const struct stat *sb, struct fs_inode **out)
 {
 	struct fs_inode *in, *fresh;
-	size_t b;
+	size_t b, len = strlen(src) + 1;
 
-	fresh = calloc(1, sizeof(*fresh));
-	if (fresh)
-		fresh->src_name = strdup(src);
-	if (!fresh || !fresh->src_name) {
-		free(fresh);
+	/* one allocation: the inode, then its name */
+	fresh = calloc(1, sizeof(*fresh) + len);
+	if (!fresh) {
 		if (fd >= 0)
 			close(fd);
 		return DD_E_NOMEM;
 	}
+	fresh->src_name = (char *)(fresh + 1);
+	memcpy(fresh->src_name, src, len);
 	pthread_mutex_lock(&fs->ino_lock);
 	b = fs_hash(dir, src) & (fs->tab_size - 1);
 	for (in = fs->tab[b]; in; in = in->hnext) {
@@ -453,7 +505,6 @@ static dd_err fs_inode_ref(struct dd_fs *fs, struct fs_inode *dir,
 	if (in && in->hashed) {
 		in->nlookup++;
 		pthread_mutex_unlock(&fs->ino_lock);
-		free(fresh->src_name);
 		free(fresh);
 		if (fd >= 0)
 			close(fd);
@@ -466,7 +517,6 @@ static dd_err fs_inode_ref(struct dd_fs *fs, struct fs_inode *dir,
 	in->is_dir = is_dir;
 	in->fd = fd;
 	in->nlookup = 1;
-	pthread_mutex_init(&in->lock, NULL);
 	if (is_dir)
 		dd_ident_from_stat(sb, &in->st.id);
 	in->hashed = true;
@@ -482,6 +532,8 @@ static dd_err fs_inode_ref(struct dd_fs *fs, struct fs_inode *dir,
 
 void fs_destroy(struct dd_fs *fs)
 {
+	struct fs_listing *l;
+
 	if (!fs->tab)
 		return;
 	/* children before parents does not matter: nothing is shared but
@@ -496,12 +548,16 @@ void fs_destroy(struct dd_fs *fs)
 	}
 	free(fs->tab);
 	fs->tab = NULL;
-	fs_listing_put(fs, fs->root.listing);
-	fs->root.listing = NULL;
+	pthread_mutex_lock(&fs->lst_lock);
+	l = fs_lru_take(fs, &fs->root);
+	pthread_mutex_unlock(&fs->lst_lock);
+	fs_listing_put(fs, l);
 	if (fs->root.fd >= 0)
 		close(fs->root.fd);
 	fs->root.fd = -1;
-	pthread_mutex_destroy(&fs->root.lock);
+	for (int i = 0; i < FS_ILOCKS; i++)
+		pthread_mutex_destroy(&fs->ilocks[i]);
+	pthread_mutex_destroy(&fs->lst_lock);
 	pthread_mutex_destroy(&fs->ino_lock);
 }
 
@@ -576,30 +632,31 @@ static dd_err fs_listing_build(struct dd_fs *fs, int dirfd,
 	FS_CTR_ADD(fs, name_collisions, d.n_collisions);
 	for (size_t i = 0; i < d.n; i++)
 		arena += strlen(d.v[i].view_name) + strlen(d.v[i].src_name) + 2;
-	l = calloc(1, sizeof(*l));
-	if (l) {
-		l->ents = calloc(d.n ? d.n : 1, sizeof(*l->ents));
-		l->arena = malloc(arena ? arena : 1);
-	}
-	if (!l || !l->ents || !l->arena) {
-		if (l) {
-			free(l->ents);
-			free(l->arena);
-		}
+	l = arena < UINT32_MAX ? calloc(1, sizeof(*l)) : NULL;
+	if (l)
+		l->ents = calloc(1, d.n * sizeof(*l->ents) + arena + 1);
+	if (!l || !l->ents) {
 		free(l);
 		dd_view_dir_free(&d);
 		return DD_E_NOMEM;
 	}
+	l->arena = (char *)(l->ents + d.n);
 	for (size_t i = 0; i < d.n; i++) {
 		struct fs_ent *ent = &l->ents[i];
-		size_t vn = strlen(d.v[i].view_name) + 1;
+		size_t vn = strlen(d.v[i].view_name);
 		size_t sn = strlen(d.v[i].src_name) + 1;
 
-		memcpy(l->arena + pos, d.v[i].view_name, vn);
-		ent->view_name = l->arena + pos;
-		pos += vn;
+		if (vn > UINT8_MAX) { /* view names are at most 255 bytes */
+			free(l->ents);
+			free(l);
+			dd_view_dir_free(&d);
+			return DD_E_INVAL;
+		}
+		ent->name = (uint32_t)pos;
+		ent->view_len = (uint8_t)vn;
+		memcpy(l->arena + pos, d.v[i].view_name, vn + 1);
+		pos += vn + 1;
 		memcpy(l->arena + pos, d.v[i].src_name, sn);
-		ent->src_name = l->arena + pos;
 		pos += sn;
 		ent->is_dir = d.v[i].d_type == DT_DIR;
 	}
@@ -633,9 +690,9 @@ static void fs_job_one(struct fs_job *j, size_t k)
 	struct fs_fstate st;
 	dd_err e;
 
-	snprintf(log_name, sizeof(log_name), "%s", ent->view_name);
-	e = fs_classify(j->fs, j->dir->fd, ent->src_name, log_name, &j->sb[k],
-			-1, false, &st, NULL);
+	snprintf(log_name, sizeof(log_name), "%s", fs_ent_view(j->l, ent));
+	e = fs_classify(j->fs, j->dir->fd, fs_ent_src(j->l, ent), log_name,
+			&j->sb[k], -1, false, &st, NULL);
 	if (e) {
 		/* hidden for now, tried again at the next refresh */
 		memset(&st, 0, sizeof(st));
@@ -699,7 +756,7 @@ static dd_err fs_listing_refresh(struct dd_fs *fs, struct fs_inode *dir,
 
 		if (ent->is_dir)
 			continue;
-		if (fstatat(dir->fd, ent->src_name, &j.sb[j.n],
+		if (fstatat(dir->fd, fs_ent_src(l, ent), &j.sb[j.n],
 			    AT_SYMLINK_NOFOLLOW) < 0) {
 			/* gone since the listing: hidden until re-listed */
 			pthread_mutex_lock(&l->lock);
@@ -725,10 +782,84 @@ static dd_err fs_listing_refresh(struct dd_fs *fs, struct fs_inode *dir,
 	return DD_OK;
 }
 
+/* The listing kept on @dir if it is still the one of identity @id, with a
+ * reference, made the most recently used; or NULL. */
+static struct fs_listing *fs_listing_kept(struct dd_fs *fs,
+					  struct fs_inode *dir,
+					  const struct dd_ident *id)
+{
+	struct fs_listing *l;
+
+	pthread_mutex_lock(&fs->lst_lock);
+	l = dir->listing;
+	if (l && dd_ident_equal(&l->dir_id, id)) {
+		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+		if (fs->lru_head != l) {
+			fs_lru_unlink(fs, l);
+			fs_lru_push(fs, l);
+		}
+	} else {
+		l = NULL;
+	}
+	pthread_mutex_unlock(&fs->lst_lock);
+	return l;
+}
+
+/* Keep the fresh listing *@lp (the caller's reference) on @dir, unless
+ * another thread kept one of the same identity meanwhile (then *@lp
+ * becomes that one).  Listings over the budget are evicted, least
+ * recently used first: the kernel's names stay valid (inodes are keyed by
+ * source name, not by listing), the next use lists the directory again. */
+static void fs_listing_keep(struct dd_fs *fs, struct fs_inode *dir,
+			    struct fs_listing **lp)
+{
+	struct fs_listing *l = *lp, *drop = NULL, *t;
+
+	pthread_mutex_lock(&fs->lst_lock);
+	if (dir->listing && dd_ident_equal(&dir->listing->dir_id, &l->dir_id)) {
+		/* another thread was faster: use its listing */
+		drop = l;
+		drop->lru_next = NULL;
+		l = dir->listing;
+		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+		*lp = l;
+		pthread_mutex_unlock(&fs->lst_lock);
+		fs_listing_put(fs, drop);
+		return;
+	}
+	t = fs_lru_take(fs, dir); /* an older listing of this directory */
+	if (t) {
+		t->lru_next = drop;
+		drop = t;
+	}
+	if (l->bytes <= fs->listing_budget) {
+		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+		dir->listing = l;
+		l->owner = dir;
+		fs_lru_push(fs, l);
+		fs->kept_bytes += l->bytes;
+		while (fs->kept_bytes > fs->listing_budget &&
+		       fs->lru_tail != l) {
+			t = fs_lru_take(fs, fs->lru_tail->owner);
+			t->lru_next = drop;
+			drop = t;
+			__atomic_add_fetch(&fs->listing_evictions, 1,
+					   __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&fs->lst_lock);
+	while (drop) {
+		t = drop->lru_next;
+		drop->lru_next = NULL;
+		fs_listing_put(fs, drop);
+		drop = t;
+	}
+}
+
 dd_err fs_listing_get(struct dd_fs *fs, struct fs_inode *dir, bool refresh,
 		      struct fs_listing **out)
 {
-	struct fs_listing *l = NULL, *built = NULL, *old = NULL;
+	struct fs_listing *l;
 	struct dd_ident id;
 	struct stat sb;
 	dd_err e;
@@ -739,36 +870,12 @@ dd_err fs_listing_get(struct dd_fs *fs, struct fs_inode *dir, bool refresh,
 	if (fstat(dir->fd, &sb) < 0)
 		return DD_E_IO;
 	dd_ident_from_stat(&sb, &id);
-	pthread_mutex_lock(&dir->lock);
-	if (dir->listing && dd_ident_equal(&dir->listing->dir_id, &id)) {
-		l = dir->listing;
-		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
-	}
-	pthread_mutex_unlock(&dir->lock);
+	l = fs_listing_kept(fs, dir, &id);
 	if (!l) {
-		e = fs_listing_build(fs, dir->fd, &id, &built);
+		e = fs_listing_build(fs, dir->fd, &id, &l);
 		if (e)
 			return e;
-		pthread_mutex_lock(&dir->lock);
-		if (dir->listing && dd_ident_equal(&dir->listing->dir_id, &id)) {
-			l = dir->listing; /* another thread was faster */
-			__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
-		} else {
-			old = dir->listing;
-			dir->listing = NULL;
-			l = built;
-			built = NULL;
-			if (__atomic_load_n(&fs->listing_bytes,
-					    __ATOMIC_RELAXED) <=
-			    fs->listing_budget) {
-				__atomic_add_fetch(&l->refs, 1,
-						   __ATOMIC_RELAXED);
-				dir->listing = l;
-			}
-		}
-		pthread_mutex_unlock(&dir->lock);
-		fs_listing_put(fs, built);
-		fs_listing_put(fs, old);
+		fs_listing_keep(fs, dir, &l);
 	}
 	if (refresh) {
 		e = fs_listing_refresh(fs, dir, l);
@@ -814,6 +921,7 @@ dd_err fs_lookup_ent(struct dd_fs *fs, struct fs_inode *dir,
 		     struct fs_listing *l, size_t i, struct fs_entry *out)
 {
 	struct fs_ent *ent = &l->ents[i];
+	const char *src = fs_ent_src(l, ent);
 	struct fs_mf *mf = NULL;
 	struct fs_fstate st;
 	struct dd_ident id;
@@ -821,8 +929,8 @@ dd_err fs_lookup_ent(struct dd_fs *fs, struct fs_inode *dir,
 	dd_err e;
 
 	if (ent->is_dir)
-		return fs_lookup_dir(fs, dir, ent->src_name, out);
-	if (fstatat(dir->fd, ent->src_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return fs_lookup_dir(fs, dir, src, out);
+	if (fstatat(dir->fd, src, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return fs_errno_to_dd(errno);
 	if (S_ISDIR(sb.st_mode))
 		return DD_E_NOTFOUND; /* the listing is stale */
@@ -831,8 +939,8 @@ dd_err fs_lookup_ent(struct dd_fs *fs, struct fs_inode *dir,
 	st = ent->st;
 	pthread_mutex_unlock(&l->lock);
 	if (!st.valid || !dd_ident_equal(&st.id, &id)) {
-		e = fs_classify(fs, dir->fd, ent->src_name, ent->view_name, &sb,
-				-1, false, &st, &mf);
+		e = fs_classify(fs, dir->fd, src, fs_ent_view(l, ent), &sb, -1,
+				false, &st, &mf);
 		if (e)
 			return e;
 		pthread_mutex_lock(&l->lock);
@@ -843,39 +951,53 @@ dd_err fs_lookup_ent(struct dd_fs *fs, struct fs_inode *dir,
 		fs_mf_put(mf);
 		return DD_E_NOTFOUND;
 	}
-	e = fs_inode_ref(fs, dir, ent->src_name, false, -1, NULL, &out->in);
+	e = fs_inode_ref(fs, dir, src, false, -1, NULL, &out->in);
 	if (e) {
 		fs_mf_put(mf);
 		return e;
 	}
-	pthread_mutex_lock(&out->in->lock);
+	pthread_mutex_lock(fs_ilock(fs, out->in));
 	out->in->st = st;
 	if (mf)
 		fs_inode_keep_mf(fs, out->in, mf);
-	pthread_mutex_unlock(&out->in->lock);
+	pthread_mutex_unlock(fs_ilock(fs, out->in));
 	fs_attr_file(fs, &st, &out->attr);
 	return DD_OK;
 }
 
-static int fs_ent_cmp(const void *key, const void *elem)
+/* The index of @view_name in @l (sorted by view name), or -1. */
+static ssize_t fs_listing_find(const struct fs_listing *l,
+			       const char *view_name)
 {
-	return strcmp(key, ((const struct fs_ent *)elem)->view_name);
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(view_name, fs_ent_view(l, &l->ents[mid]));
+
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
 }
 
 dd_err fs_lookup(struct dd_fs *fs, struct fs_inode *dir, const char *view_name,
 		 struct fs_entry *out)
 {
 	struct fs_listing *l;
-	struct fs_ent *ent;
+	ssize_t i;
 	dd_err e;
 
 	FS_CTR_INC(fs, lookups);
 	e = fs_listing_get(fs, dir, false, &l);
 	if (e)
 		return e;
-	ent = bsearch(view_name, l->ents, l->n, sizeof(*l->ents), fs_ent_cmp);
-	e = ent ? fs_lookup_ent(fs, dir, l, (size_t)(ent - l->ents), out)
-		: DD_E_NOTFOUND;
+	i = fs_listing_find(l, view_name);
+	e = i >= 0 ? fs_lookup_ent(fs, dir, l, (size_t)i, out) : DD_E_NOTFOUND;
 	fs_listing_put(fs, l);
 	if (e == DD_E_NOTFOUND)
 		FS_CTR_INC(fs, negative_lookups);
@@ -898,11 +1020,11 @@ static dd_err fs_file_state(struct dd_fs *fs, struct fs_inode *in, int fd,
 	dd_err e;
 
 	dd_ident_from_stat(sb, &id);
-	pthread_mutex_lock(&in->lock);
+	pthread_mutex_lock(fs_ilock(fs, in));
 	st = in->st;
 	if (in->mf && dd_ident_equal(&in->mf->id, &id))
 		mf = fs_mf_ref(in->mf);
-	pthread_mutex_unlock(&in->lock);
+	pthread_mutex_unlock(fs_ilock(fs, in));
 	if (st.valid && dd_ident_equal(&st.id, &id) && (mf || !mf_out)) {
 		*out = st;
 		if (mf_out)
@@ -917,10 +1039,10 @@ static dd_err fs_file_state(struct dd_fs *fs, struct fs_inode *in, int fd,
 			mf_out != NULL, &st, &mf);
 	if (e)
 		return e;
-	pthread_mutex_lock(&in->lock);
+	pthread_mutex_lock(fs_ilock(fs, in));
 	in->st = st;
 	fs_inode_keep_mf(fs, in, mf ? fs_mf_ref(mf) : NULL);
-	pthread_mutex_unlock(&in->lock);
+	pthread_mutex_unlock(fs_ilock(fs, in));
 	*out = st;
 	if (mf_out)
 		*mf_out = mf;
@@ -975,9 +1097,9 @@ dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, struct fs_fh **out,
 		e = DD_E_NOTFOUND;
 		goto out_close;
 	}
-	pthread_mutex_lock(&in->lock);
+	pthread_mutex_lock(fs_ilock(fs, in));
 	prev = in->st;
-	pthread_mutex_unlock(&in->lock);
+	pthread_mutex_unlock(fs_ilock(fs, in));
 	e = fs_file_state(fs, in, fd, &sb, &st, &mf);
 	if (e)
 		goto out_close;
@@ -992,11 +1114,11 @@ dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, struct fs_fh **out,
 	}
 	*changed = !prev.valid || !dd_ident_equal(&prev.id, &st.id) ||
 		   prev.size != st.size;
-	pthread_mutex_lock(&in->lock);
+	pthread_mutex_lock(fs_ilock(fs, in));
 	*keep_cache = in->opened && dd_ident_equal(&in->open_id, &mf->id);
 	in->open_id = mf->id;
 	in->opened = true;
-	pthread_mutex_unlock(&in->lock);
+	pthread_mutex_unlock(fs_ilock(fs, in));
 	fh->fd = fd;
 	fh->mf = mf;
 	fh->checked_ns = fs_now_ns();
@@ -1068,9 +1190,99 @@ dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
 	return DD_OK;
 }
 
-/* ---- counters -------------------------------------------------------------- */
+/* ---- housekeeping ------------------------------------------------------------ */
 
-#define FS_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* File-backed resident bytes of this process (statm's "shared": mapped
+ * file pages, the cache's map among them), or 0. */
+static uint64_t fs_rss_file(void)
+{
+	unsigned long size, res, shared = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu %lu", &size, &res, &shared) != 3)
+		shared = 0;
+	fclose(f);
+	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Once a second: when the file-backed RSS grew by 4 MiB since the last
+ * trim (the records touched since the cache's last own trim), the pages of the
+ * cache's map this process touched are unmapped (they stay in the page
+ * cache; the next lookup refaults the few it needs); after inodes or
+ * listings were dropped, freed heap is returned to the system
+ * (malloc_trim). */
+static void *fs_hk_run(void *arg)
+{
+	struct dd_fs *fs = arg;
+	uint64_t base_file = fs_rss_file(), last_mem = 0;
+	struct timespec tick;
+
+	pthread_mutex_lock(&fs->hk_lock);
+	while (!fs->hk_stop) {
+		uint64_t mem;
+
+		clock_gettime(CLOCK_MONOTONIC, &tick);
+		tick.tv_sec += 1;
+		while (!fs->hk_stop &&
+		       pthread_cond_timedwait(&fs->hk_cond, &fs->hk_lock,
+					      &tick) == 0)
+			;
+		if (fs->hk_stop)
+			break;
+		pthread_mutex_unlock(&fs->hk_lock);
+		if (fs->cache && fs_rss_file() > base_file + (4u << 20)) {
+			dd_cache_trim(fs->cache);
+			base_file = fs_rss_file();
+		}
+		mem = FS_LOAD(fs->ctr.inodes) * sizeof(struct fs_inode) +
+		      FS_LOAD(fs->listing_bytes) + FS_LOAD(fs->mf_bytes);
+		if (mem + (1u << 20) < last_mem)
+			malloc_trim(0);
+		last_mem = mem;
+		pthread_mutex_lock(&fs->hk_lock);
+	}
+	pthread_mutex_unlock(&fs->hk_lock);
+	return NULL;
+}
+
+dd_err fs_housekeeping_start(struct dd_fs *fs)
+{
+	pthread_condattr_t ca;
+
+	if (fs->cache)
+		dd_cache_set_trim(fs->cache, FS_TRIM_EVERY);
+	pthread_mutex_init(&fs->hk_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->hk_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	fs->hk_stop = false;
+	if (pthread_create(&fs->hk_thread, NULL, fs_hk_run, fs) != 0) {
+		pthread_cond_destroy(&fs->hk_cond);
+		pthread_mutex_destroy(&fs->hk_lock);
+		return DD_E_NOMEM;
+	}
+	fs->hk_running = true;
+	return DD_OK;
+}
+
+void fs_housekeeping_stop(struct dd_fs *fs)
+{
+	if (!fs->hk_running)
+		return;
+	pthread_mutex_lock(&fs->hk_lock);
+	fs->hk_stop = true;
+	pthread_cond_signal(&fs->hk_cond);
+	pthread_mutex_unlock(&fs->hk_lock);
+	pthread_join(fs->hk_thread, NULL);
+	pthread_cond_destroy(&fs->hk_cond);
+	pthread_mutex_destroy(&fs->hk_lock);
+	fs->hk_running = false;
+}
+
+/* ---- counters -------------------------------------------------------------- */
 
 dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 {
@@ -1117,8 +1329,8 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		"  \"cache_puts\": %lu,\n  \"cache_put_errors\": %lu,\n"
 		"  \"write_attempts\": %lu,\n  \"inodes\": %lu,\n"
 		"  \"listings\": %lu,\n  \"manifest_bytes\": %lu,\n"
-		"  \"listing_bytes\": %lu,\n  \"size_only_transforms\": %lu,\n"
-		"  \"ocr_calls\": %lu",
+		"  \"listing_bytes\": %lu,\n  \"listing_evictions\": %lu,\n"
+		"  \"size_only_transforms\": %lu,\n  \"ocr_calls\": %lu",
 		(unsigned long)FS_LOAD(c->hidden_names),
 		(unsigned long)FS_LOAD(c->name_collisions),
 		(unsigned long)errors, (unsigned long)FS_LOAD(c->lookups),
@@ -1144,6 +1356,7 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		(unsigned long)FS_LOAD(c->listings),
 		(unsigned long)FS_LOAD(fs->mf_bytes),
 		(unsigned long)FS_LOAD(fs->listing_bytes),
+		(unsigned long)FS_LOAD(fs->listing_evictions),
 		(unsigned long)FS_LOAD(c->size_only_transforms),
 		(unsigned long)dd_ocr_calls_total());
 	if (e)

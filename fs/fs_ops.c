@@ -213,7 +213,7 @@ static size_t fs_add_plain(fuse_req_t req, struct fs_inode *dir,
 	memset(&st, 0, sizeof(st));
 	if (ent->is_dir) {
 		st.st_mode = S_IFDIR;
-		if (fstatat(dir->fd, ent->src_name, &sb,
+		if (fstatat(dir->fd, fs_ent_src(l, ent), &sb,
 			    AT_SYMLINK_NOFOLLOW) == 0)
 			st.st_ino = sb.st_ino;
 	} else {
@@ -222,7 +222,8 @@ static size_t fs_add_plain(fuse_req_t req, struct fs_inode *dir,
 		st.st_ino = (ino_t)ent->st.id.ino;
 		pthread_mutex_unlock(&l->lock);
 	}
-	return fuse_add_direntry(req, p, rem, ent->view_name, &st, next);
+	return fuse_add_direntry(req, p, rem, fs_ent_view(l, ent), &st,
+				 next);
 }
 
 /* Worker of readdir(plus): fill @buf from offset @off.  Offsets: 1 and 2
@@ -268,8 +269,8 @@ static dd_err fs_do_readdir(fuse_req_t req, struct fs_inode *dir,
 			}
 			fs_fill_entry(fs, &en, &e);
 			sz = fuse_add_direntry_plus(req, buf + pos, size - pos,
-						    l->ents[i].view_name, &e,
-						    k + 1);
+						    fs_ent_view(l, &l->ents[i]),
+						    &e, k + 1);
 			if (sz > size - pos)
 				fs_inode_forget(fs, en.in, 1);
 		}

@@ -1,6 +1,9 @@
 /* test_cache_basic.c: put/get/flush, persistence across close and open,
- * meta blobs, read-only handles, limits, the default directory. */
+ * meta blobs, read-only handles, limits, the default directory, trimming
+ * the map out of the resident set. */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,6 +96,66 @@ static void test_persistence(const char *dir)
 	/* Totals of earlier handles were kept in "meta". */
 	EXPECT(st.total_hits >= 102);
 	EXPECT(st.total_misses >= 1);
+	dd_cache_close(c);
+}
+
+/* Resident pages of this process in the data file's mapping (smaps). */
+static long map_rss_kib(const char *dir)
+{
+	char line[512], *want;
+	long kib = 0;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f || asprintf(&want, "%s/", dir) < 0) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		long v;
+
+		if (strchr(line, '-') && strchr(line, ':') &&
+		    line[0] != ' ' && strstr(line, " r") != NULL &&
+		    sscanf(line, "%*x-%*x %*s %*x %*x:%*x %ld", &v) == 1)
+			in = strstr(line, want) && strstr(line, "data.mdb");
+		else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kib += v;
+	}
+	fclose(f);
+	free(want);
+	return kib;
+}
+
+/* dd_cache_trim drops the map's pages from the resident set and every
+ * record still reads; with dd_cache_set_trim(1) every get trims, and gets
+ * and puts still work. */
+static void test_trim(const char *dir)
+{
+	struct dd_cache *c = ct_open(dir, 64 << 20, DD_CACHE_NOSYNC);
+	long before, after;
+
+	for (unsigned i = 0; i < 2000; i++)
+		EXPECT_EQ_INT(ct_put(c, 3000 + i, 1000), DD_OK);
+	EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+	for (unsigned i = 0; i < 2000; i++)
+		EXPECT(ct_check(c, 3000 + i, 1000));
+	before = map_rss_kib(dir);
+	EXPECT(dd_cache_trim(c) >= 80 << 20); /* the whole map */
+	after = map_rss_kib(dir);
+	EXPECT(before > 256);
+	EXPECT(after >= 0 && after < before / 4);
+	for (unsigned i = 0; i < 2000; i++)
+		EXPECT(ct_check(c, 3000 + i, 1000));
+	dd_cache_set_trim(c, 1);
+	for (unsigned i = 0; i < 200; i++)
+		EXPECT_EQ_INT(ct_put(c, 6000 + i, 300), DD_OK);
+	EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+	for (unsigned i = 0; i < 200; i++)
+		EXPECT(ct_check(c, 6000 + i, 300));
+	EXPECT(map_rss_kib(dir) < before / 4);
+	dd_cache_set_trim(c, 0);
+	EXPECT_EQ_INT(dd_cache_trim(NULL), 0);
 	dd_cache_close(c);
 }
 
@@ -201,6 +264,10 @@ int main(void)
 	test_meta(dir);
 	test_rdonly(dir);
 	test_default_dir();
+	free(dir);
+	if (asprintf(&dir, "%s/trim", tmp) < 0)
+		return 1;
+	test_trim(dir);
 	free(dir);
 	ct_rmtree(tmp);
 	return dd_test_done("test_cache_basic");

@@ -168,6 +168,34 @@ find "$MNT" -type f | head -1 | xargs -r cat >/dev/null || fail "read with a pre
 fs_umount "$MNT"
 ok "uid=, gid=, umask=, attr_timeout=, preset="
 
+# --- listing_cache: listings evicted (LRU) and rebuilt -------------------------
+# With room for at most one small listing, every directory's listing is
+# dropped and rebuilt as others are used: the view (names, sizes, inode
+# numbers, bytes) must be the same as with the default, and files opened
+# before their directory's listing was dropped still read.
+view_state() { # MNT -> "path size inode sha256" lines, sorted
+	(cd "$1" && find . -type f -printf '%P %s %i ' -exec sh -c 'sha256sum <"$1" | cut -c1-64' sh {} \;) | sort
+}
+fs_mount "$SRC" "$MNT"
+view_state "$MNT" >"$T/view_default.txt" || fail "view with the default listing cache"
+fs_umount "$MNT"
+fs_mount "$SRC" "$MNT" ",listing_cache=1"
+first=$(find "$MNT" -type f | head -1)
+exec 7<"$first" || fail "open $first"
+view_state "$MNT" >"$T/view_small.txt" || fail "view with listing_cache=1"
+ls -lR "$MNT" >/dev/null || fail "ls -lR with listing_cache=1"
+view_state "$MNT" >"$T/view_small2.txt" || fail "second view with listing_cache=1"
+cmp -s <(cat <&7 | sha256sum | cut -c1-64) <(sha256sum <"$first" | cut -c1-64) ||
+	fail "a file opened before its listing was evicted reads differently"
+exec 7<&-
+[ -s "$T/view_default.txt" ] || fail "empty view"
+diff "$T/view_default.txt" "$T/view_small.txt" >&2 || fail "listing_cache=1 changes the view"
+diff "$T/view_default.txt" "$T/view_small2.txt" >&2 || fail "listing_cache=1: a second pass differs"
+ev=$(fs_counter "$MNT" listing_evictions)
+[ "${ev:-0}" -gt 0 ] || fail "listing_cache=1: no listing was evicted (listing_evictions ${ev:-none})"
+fs_umount "$MNT"
+ok "listing_cache=1: $ev listings evicted and rebuilt, same names, sizes, inodes and bytes"
+
 # --- mount(8): the fuse.deidfs type and an fstab line -------------------------
 # mount(8) runs mount.fuse3 with PATH removed, so `mount -t fuse.deidfs`
 # needs deidfs installed on the default PATH; here mount.fuse3 is run the
