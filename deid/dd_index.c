@@ -557,6 +557,8 @@ static int ix_val_cmp(const void *va, const void *vb)
 	return strcmp(a->s, b->s);
 }
 
+static bool ix_dicom_ref(const struct dd_index *x, const char *key, size_t kl,
+			 char out[6 + 64 + 1]);
 static dd_err ix_spill(struct dd_index *x);
 static dd_err ix_part_put(struct dd_index *x, const uint8_t *rec, size_t n);
 
@@ -652,6 +654,18 @@ dd_err dd_index_add_patient(struct dd_index *x, const struct dd_policy *pol,
 	}
 	if (!key[0] || (!id && !full_url))
 		return DD_OK;
+	if (x->dset && !x->tree && dd_index_dicom_has(x->dset, key, strlen(key))) {
+		/* a PatientID some Patient links by: kept in the index.  The
+		 * others are not, so a DICOM file no FHIR Patient names does
+		 * not change the digest (part of every file's cache key) */
+		char dref[71];
+
+		if (ix_dicom_ref(x, key, strlen(key), dref)) {
+			e = ix_put(x, IX_KIND_DICOM, dref, "", NULL);
+			if (e)
+				return e;
+		}
+	}
 	/* sorted, the values are canonical */
 	vals.n = 0;
 	vals.used = 0;
@@ -746,10 +760,7 @@ dd_err dd_index_add_dicom_key(struct dd_index *x, const char *key, size_t kl)
 		if (e)
 			return e;
 	}
-	e = ix_put(x->dset, IX_KIND_DICOM, ref, "", NULL);
-	if (!e)
-		e = ix_put(x, IX_KIND_DICOM, ref, "", NULL);
-	return e;
+	return ix_put(x->dset, IX_KIND_DICOM, ref, "", NULL);
 }
 
 dd_err dd_index_dicom_done(struct dd_index *x)

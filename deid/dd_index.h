@@ -13,8 +13,9 @@
  * (deidfs.linkingIdentifierTypes), else the identifier whose value equals
  * the PatientID of a DICOM file of the indexed tree (several: the smallest
  * (system, value)).  A tree scan therefore also reads the header of every
- * DICOM file up to PatientID and keeps a keyed hash (dd_pseudo_mac) of
- * each usable PatientID, never the value.
+ * DICOM file up to PatientID (when the tree has FHIR files) and holds a
+ * keyed hash (dd_pseudo_mac) of each usable PatientID, never the value;
+ * the finished index keeps those a Patient's key equals.
  *
  * A Patient without a linking identifier is keyed "ref:Patient/<id>", the
  * same key the engine falls back to for a reference the index does not
@@ -157,7 +158,7 @@ bool dd_index_is_person(const char *resource_type);
 bool dd_index_patient_is_patient(const struct dd_index_patient *p);
 
 /* Number of references (to people), of people (references of the form
- * Type/id) and of DICOM PatientIDs held. */
+ * Type/id) and of DICOM PatientIDs held (those a Patient links by). */
 size_t dd_index_n_refs(const struct dd_index *x);
 size_t dd_index_n_patients(const struct dd_index *x);
 size_t dd_index_n_dicom(const struct dd_index *x);

@@ -8,8 +8,9 @@
 int dd_index_tmpfd(const char *dir);
 
 /* Record the DICOM PatientID whose patient key is @key (@len bytes): a
- * keyed hash of it, in the index and in the set dd_index_dicom_has()
- * answers from while the index is built. */
+ * keyed hash of it, in the set dd_index_dicom_has() answers from while the
+ * index is built.  The finished index keeps only those a Patient's key
+ * equals (so the others do not change its digest). */
 dd_err dd_index_add_dicom_key(struct dd_index *x, const char *key, size_t len);
 /* Every DICOM PatientID is added: later Patients are keyed with them. */
 dd_err dd_index_dicom_done(struct dd_index *x);

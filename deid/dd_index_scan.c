@@ -44,7 +44,8 @@ struct is_scan {
 	struct dd_index *x;
 	const struct dd_policy *pol;
 	EVP_MD_CTX *md;     /* the walk's digest, or NULL */
-	bool read;          /* read DICOM headers, list FHIR files */
+	bool list;          /* list the FHIR files */
+	bool dicom;         /* read the DICOM headers */
 	size_t dir;         /* index of the tree being walked */
 	struct is_fhir *fhir;
 	size_t n_fhir, cap_fhir;
@@ -129,10 +130,10 @@ static dd_err is_file(struct is_scan *s, int dirfd, const char *name,
 		EVP_DigestUpdate(s->md, path, strlen(path) + 1);
 		EVP_DigestUpdate(s->md, id, sizeof(id));
 	}
-	if (!s->read)
-		return DD_OK;
 	if (!is_fhir_name(name, &nd))
-		return is_dicom(s, dirfd, name, st);
+		return s->dicom ? is_dicom(s, dirfd, name, st) : DD_OK;
+	if (!s->list)
+		return DD_OK;
 	if (s->n_fhir == s->cap_fhir) {
 		size_t nc = s->cap_fhir ? 2 * s->cap_fhir : 64;
 		struct is_fhir *p = realloc(s->fhir, nc * sizeof(*p));
@@ -235,20 +236,30 @@ static void is_free(struct is_scan *s)
 	free(s->head);
 }
 
-/* Walk @dirfds: DICOM PatientIDs, then the FHIR files. */
+/* Walk @dirfds: list the FHIR files, read the DICOM PatientIDs (when
+ * there are FHIR files), then read the FHIR files. */
 static dd_err is_scan(struct is_scan *s, const int *dirfds, size_t n)
 {
 	const struct dd_policy *pol = s->pol;
 	dd_err e = DD_OK;
 
-	s->read = true;
 	s->head = malloc(IS_HEAD);
 	if (!s->head)
 		return DD_E_NOMEM;
+	/* the FHIR files first: without any, the DICOM files are not read */
+	s->list = true;
 	for (size_t i = 0; i < n && !e; i++) {
 		s->dir = i;
 		e = is_walk(s, dirfds[i], "", 0);
 	}
+	s->list = false;
+	s->dicom = true;
+	s->md = NULL; /* the walk is hashed once */
+	for (size_t i = 0; i < n && !e && s->n_fhir; i++) {
+		s->dir = i;
+		e = is_walk(s, dirfds[i], "", 0);
+	}
+	s->dicom = false;
 	if (!e)
 		e = dd_index_dicom_done(s->x);
 	if (!e && s->progress && s->n_dicom)
@@ -428,6 +439,7 @@ static dd_err is_build(const struct dd_policy *pol,
 		       struct dd_index **out)
 {
 	struct is_scan s = {.pol = pol, .progress = progress};
+	EVP_MD_CTX *md;
 	uint8_t walk[32], hdr[IS_STORE_HDR];
 	unsigned wl = 32;
 	char tmp[PATH_MAX];
@@ -445,15 +457,16 @@ static dd_err is_build(const struct dd_policy *pol,
 	e = dd_index_new_tree(spath ? store_dir : NULL, pseudo, &s.x);
 	if (e)
 		return e;
-	s.md = EVP_MD_CTX_new();
-	if (!s.md) {
+	md = EVP_MD_CTX_new();
+	if (!md) {
 		dd_index_free(s.x);
 		return DD_E_NOMEM;
 	}
-	EVP_DigestInit_ex(s.md, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	s.md = md; /* is_scan hashes its first walk */
 	e = is_scan(&s, &dirfd, 1);
-	EVP_DigestFinal_ex(s.md, walk, &wl);
-	EVP_MD_CTX_free(s.md);
+	EVP_DigestFinal_ex(md, walk, &wl);
+	EVP_MD_CTX_free(md);
 	is_free(&s);
 	if (e)
 		goto fail;

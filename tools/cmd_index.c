@@ -25,13 +25,14 @@ static void ci_usage(FILE *f)
 "Scan the .json and .ndjson files under SRC for FHIR Patients (and the\n"
 "Practitioners, RelatedPersons and Persons whose names the text detector\n"
 "looks for), read the PatientID of every DICOM file under SRC (header\n"
-"only; kept as a keyed hash, so a Patient without an MR identifier links\n"
-"by the identifier equal to a PatientID), and store the patient index\n"
-"under the cache directory (CACHE/fhir-index, mode 0700; the file 0600),\n"
-"so that `deid materialize` and a deidfs mount of SRC with the same\n"
-"policy and key start without scanning.  Prints the number of\n"
-"references, people and DICOM PatientIDs, the index size and digest\n"
-"(part of every cache key) and the build time.\n");
+"only, when SRC has FHIR files; those a Patient carries are kept as keyed\n"
+"hashes, so a Patient without an MR identifier links by the identifier\n"
+"equal to a PatientID), and store the patient index under the cache\n"
+"directory (CACHE/fhir-index, mode 0700; the file 0600), so that\n"
+"`deid materialize` and a deidfs mount of SRC with the same policy and\n"
+"key start without scanning.  Prints the number of references, people\n"
+"and DICOM PatientIDs linked to, the index size and digest (part of\n"
+"every cache key) and the build time.\n");
 }
 
 int dd_tool_index_main(int argc, char **argv)

@@ -7,7 +7,9 @@ Checks: the first run builds and stores the index (directory 0700, file
 0600, nothing else left in the store directory); a second run finds it up
 to date with the same digest; a file with one byte flipped (header or
 body) or cut short is rebuilt, never used; touching a FHIR file or adding a
-DICOM file rebuilds it; another key is another index file.
+DICOM file rebuilds it; a DICOM file whose PatientID no Patient has leaves
+the digest (part of every cache key) unchanged, one that a Patient's
+identifier equals changes it; another key is another index file.
 """
 import base64
 import os
@@ -22,6 +24,16 @@ FAILS = []
 def check(cond, msg):
     if not cond:
         FAILS.append(msg)
+
+
+def dicom_header(pid):
+    """Preamble, meta group (explicit VR little endian), PatientID."""
+    ts = b"1.2.840.10008.1.2.1\0"
+    meta = b"\x02\x00\x10\x00UI" + len(ts).to_bytes(2, "little") + ts
+    if len(pid) % 2:
+        pid += b" "
+    ds = b"\x10\x00\x20\x00LO" + len(pid).to_bytes(2, "little") + pid
+    return b"\0" * 128 + b"DICM" + meta + ds
 
 
 def run(deid, src, env, key):
@@ -91,9 +103,16 @@ def main():
         st, d = run(deid, src, env, keys[0])
         check(st == "built" and d == d0, "touched FHIR file: %s" % st)
         with open(os.path.join(src, "new.dcm"), "wb") as f:
-            f.write(b"\0" * 128 + b"DICM")  # a header without PatientID
+            f.write(dicom_header(b"UNRELATED1"))
         st, d = run(deid, src, env, keys[0])
-        check(st == "built" and d == d0, "added file: %s, digest %s" % (st, d))
+        check(st == "built" and d == d0,
+              "added DICOM file, unrelated PatientID: %s, digest %s" % (st, d))
+        with open(os.path.join(src, "new2.dcm"), "wb") as f:
+            f.write(dicom_header(b"ID0007"))
+        st, d = run(deid, src, env, keys[0])
+        check(st == "built" and d and d != d0,
+              "added DICOM file, a Patient's identifier as PatientID: %s, "
+              "digest %s (was %s)" % (st, d, d0))
 
         st, d1 = run(deid, src, env, keys[1])
         check(st == "built", "another key: %s" % st)
