@@ -279,6 +279,52 @@ dd_err dd_image_pixels(const struct dd_image *im, int fd,
 void dd_image_frame_fill(const struct dd_image_geom *g, uint8_t *frame,
 			 const struct dd_boxes *boxes, const uint32_t fill[3]);
 
+/* ---- re-encoding (dd_image_encode.c) ----------------------------------------- */
+
+/* Frames re-encoded for DD_IMAGE_OUT_SAME_CODEC: one fragment per frame. */
+struct dd_image_enc {
+	char xfer_uid[65];     /* the output transfer syntax */
+	char photometric[17];  /* the output PhotometricInterpretation */
+	uint16_t planar;       /* the output PlanarConfiguration (always 0) */
+	uint32_t frames;
+	uint32_t *frag_len;    /* owned: frame i's fragment length (even) */
+	struct dd_buf frags;   /* the fragments, frame after frame */
+};
+
+void dd_image_enc_init(struct dd_image_enc *e);
+void dd_image_enc_free(struct dd_image_enc *e);
+
+/* The transfer syntax a compressed source in @src_xfer is re-encoded in
+ * for redactedEncoding "same", its frames decoded to geometry @g: a
+ * lossless syntax is kept (RLE, JPEG .57/.70, JPEG-LS .80, J2K .90/.92);
+ * a lossy one gets the lossless process of its family (JPEG .50/.51 ->
+ * .70, JPEG-LS .81 -> .80, J2K .91 -> .90, .93 -> .92).  NULL when no
+ * encoder here takes it (another syntax; 32-bit samples, HighBit not
+ * BitsStored - 1, signed colour, a colour model the codec would change):
+ * the image is written as Explicit VR Little Endian then. */
+const char *dd_image_same_xfer(const char *src_xfer,
+			       const struct dd_image_geom *g);
+
+/* Encode the @n bytes of native frames at @px (@frames frames of @g, as
+ * dd_image_pixels() gives them, pad byte allowed) losslessly in @xfer_uid
+ * (a lossless syntax dd_image_same_xfer() gives): RLE, JPEG lossless and
+ * JPEG-LS with dcmtk's encoders, JPEG 2000 with OpenJPEG (reversible 5/3,
+ * RGB with the reversible colour transform: photometric YBR_RCT).
+ * Colour by plane is interleaved first.  Deterministic.  @out is reset
+ * first.  DD_E_UNSUPPORTED when a sample has bits the codec would not give
+ * back (JPEG, JPEG-LS: any above BitsStored; JPEG 2000: any but a signed
+ * sample's sign extension; RLE keeps all) or the encoder refuses the
+ * geometry: the caller writes Explicit VR Little Endian. */
+dd_err dd_image_encode(const struct dd_image_geom *g, uint32_t frames,
+		       const char *xfer_uid, const uint8_t *px, size_t n,
+		       struct dd_image_enc *out);
+
+/* dd_image_encode() of @plan's output pixel value (dd_image_pixels()) in
+ * dd_image_same_xfer(plan->xfer_uid, &plan->out). */
+dd_err dd_image_encode_same(const struct dd_image_plan *plan,
+			    const uint8_t *px, size_t n,
+			    struct dd_image_enc *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -301,6 +301,50 @@ dd_err dd_bridge_pixels_set_native(struct dd_bfile *f, const uint8_t *p,
 				   size_t n, uint16_t bits_alloc,
 				   const char *photometric, uint16_t planar);
 
+/* ---- pixel encoders (dd_bridge_encode.cc) ---- */
+/* Owned by the image module (deid/dd_image_encode.c): the lossless
+ * re-encoding of redacted frames (deidfs.redactedEncoding "same") with
+ * dcmtk's encoders (RLE, JPEG process 14, JPEG-LS; registered once, on
+ * first use), and the encapsulated value of the DICOM engine's output.
+ * JPEG 2000 is encoded with OpenJPEG, in C.  Deterministic: the same
+ * samples give the same bytes. */
+
+/* The native frames handed to an encoder: DICOM native layout, host
+ * order, frame after frame. */
+struct dd_bpix_geom {
+	uint32_t rows, cols, frames;
+	uint16_t spp, bits_alloc, bits_stored, high_bit, pixel_rep, planar;
+	const char *photometric;
+};
+
+/* True when dd_bridge_pixels_encode() takes @xfer_uid: RLE Lossless
+ * (1.2.840.10008.1.2.5), JPEG Lossless (.4.57, .4.70), JPEG-LS Lossless
+ * (.4.80). */
+bool dd_bridge_pixels_can_encode(const char *xfer_uid);
+
+/* Encode the @n bytes at @px (the frames of @g; @n may have the pad byte
+ * of an odd total) with dcmtk's lossless encoder for @xfer_uid, on a data
+ * set of its own (the encoders' edits to the header stay there): one
+ * fragment per frame, appended to @out, their (even) lengths in
+ * @frag_len[0..g->frames).  @photometric receives the encoded colour
+ * model.  DD_E_UNSUPPORTED for another transfer syntax, 8/16-bit only, or
+ * a geometry the encoder refuses. */
+dd_err dd_bridge_pixels_encode(const struct dd_bpix_geom *g,
+			       const uint8_t *px, size_t n,
+			       const char *xfer_uid, struct dd_buf *out,
+			       uint32_t *frag_len, char photometric[17]);
+
+/* Replace the top-level PixelData of the DICOM engine's @f by an
+ * encapsulated value in @xfer_uid (PS3.5 A.4): a Basic Offset Table,
+ * then @frames fragments, fragment i being frag_len[i] (even) bytes of
+ * @frags; set PhotometricInterpretation to @photometric and
+ * PlanarConfiguration to @planar (when SamplesPerPixel > 1), and make
+ * @xfer_uid the output transfer syntax. */
+dd_err dd_bridge_pixels_set_encap(struct dd_bfile *f, const char *xfer_uid,
+				  const uint8_t *frags,
+				  const uint32_t *frag_len, uint32_t frames,
+				  const char *photometric, uint16_t planar);
+
 /* ---- end pixel codecs ---- */
 
 #ifdef __cplusplus
