@@ -12,7 +12,12 @@
  *  - a damaged byte form (any byte of a small one, sampled bytes of the
  *    large one) is refused;
  *  - dd_index_sole_patient: one Patient under two references is the sole
- *    one; two different Patients are not.
+ *    one; two different Patients are not;
+ *  - the engine's per-thread memo of lookups in its tree index
+ *    (dd_fhir_walk.c): two engines in one thread whose indexes give
+ *    Patient/m1 different patients each get their own answer, a repeated
+ *    lookup (a memo hit) gives the same bytes as the first, and the
+ *    patient's values (from the memo) still clean the note.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -22,9 +27,11 @@
 
 #include <json-c/json.h>
 
+#include "dd_fhir.h"
 #include "dd_index.h"
 #include "dd_policy.h"
 #include "dd_pseudo.h"
+#include "dd_text.h"
 
 #define N 40000
 
@@ -192,6 +199,95 @@ static void sole(const struct dd_policy *pol)
 	dd_index_free(x);
 }
 
+/* An index holding one Patient "m1" named @family, MR @mrn. */
+static struct dd_index *one_patient(const struct dd_policy *pol,
+				    const struct dd_pseudo *ps,
+				    const char *tmp, const char *family,
+				    const char *mrn)
+{
+	struct dd_index *x = NULL;
+	char s[512];
+	json_object *o;
+
+	snprintf(s, sizeof(s),
+		 "{\"resourceType\":\"Patient\",\"id\":\"m1\","
+		 "\"identifier\":[{\"type\":{\"coding\":[{\"code\":\"MR\"}]},"
+		 "\"value\":\"%s\"}],"
+		 "\"name\":[{\"family\":\"%s\",\"given\":[\"Quentin\"]}]}",
+		 mrn, family);
+	o = json_tokener_parse(s);
+	if (!o || dd_index_new_tree(tmp, ps, &x) ||
+	    dd_index_add_patient(x, pol, o, NULL) || dd_index_finish(x)) {
+		dd_index_free(x);
+		x = NULL;
+	}
+	json_object_put(o);
+	return x;
+}
+
+/* @f's output for an Observation of Patient/m1 whose note names @family. */
+static bool observe(const struct dd_fhir *f, const char *family,
+		    struct dd_buf *out)
+{
+	char in[512];
+	enum dd_reason why = DD_REASON_NONE;
+
+	snprintf(in, sizeof(in),
+		 "{\"resourceType\":\"Observation\",\"id\":\"o1\","
+		 "\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+		 "\"subject\":{\"reference\":\"Patient/m1\"},"
+		 "\"effectiveDateTime\":\"2021-03-04\","
+		 "\"note\":[{\"text\":\"Seen: Quentin %s, doing well.\"}]}",
+		 family);
+	dd_buf_reset(out);
+	return !dd_fhir_transform_buffer(f, in, strlen(in), DD_KIND_FHIR_JSON,
+					 out, &why) &&
+	       why == DD_REASON_NONE;
+}
+
+static void engine_memo(const struct dd_policy *pol, const struct dd_pseudo *ps,
+			const char *tmp)
+{
+	struct dd_index *x = one_patient(pol, ps, tmp, "Zabrowski", "MRX001");
+	struct dd_index *y = one_patient(pol, ps, tmp, "Yellowhorn", "MRY002");
+	struct dd_text *text = NULL;
+	struct dd_fhir *fx = NULL, *fy = NULL;
+	struct dd_buf x1, x2, y1, y2;
+
+	CHECK(x && y && !dd_text_new(&pol->text, ps, &text) &&
+	      !dd_fhir_new(pol, ps, text, x, "memo-x", &fx) &&
+	      !dd_fhir_new(pol, ps, text, y, "memo-y", &fy),
+	      "engines for the memo test");
+	if (!fx || !fy)
+		return;
+	dd_buf_init(&x1, 1 << 20);
+	dd_buf_init(&x2, 1 << 20);
+	dd_buf_init(&y1, 1 << 20);
+	dd_buf_init(&y2, 1 << 20);
+	CHECK(observe(fx, "Zabrowski", &x1) && observe(fy, "Yellowhorn", &y1) &&
+	      observe(fx, "Zabrowski", &x2) && observe(fy, "Yellowhorn", &y2),
+	      "memo transforms");
+	CHECK(x1.len == x2.len && !memcmp(x1.data, x2.data, x1.len),
+	      "a repeated lookup (memo) changed the output");
+	CHECK(y1.len == y2.len && !memcmp(y1.data, y2.data, y1.len),
+	      "a repeated lookup (memo) changed the output (second engine)");
+	CHECK(!(x1.len == y1.len && !memcmp(x1.data, y1.data, x1.len)),
+	      "two indexes, one answer: the memo mixed engines");
+	CHECK(!memmem(x2.data, x2.len, "Zabrowski", 9) &&
+	      !memmem(y2.data, y2.len, "Yellowhorn", 10) &&
+	      !memmem(x2.data, x2.len, "Quentin", 7),
+	      "a patient's values from the memo did not clean the note");
+	dd_buf_free(&x1);
+	dd_buf_free(&x2);
+	dd_buf_free(&y1);
+	dd_buf_free(&y2);
+	dd_fhir_free(fx);
+	dd_fhir_free(fy);
+	dd_text_free(text);
+	dd_index_free(x);
+	dd_index_free(y);
+}
+
 int main(void)
 {
 	struct dd_policy *pol = NULL;
@@ -280,6 +376,7 @@ int main(void)
 		dd_index_free(s);
 	}
 	sole(pol);
+	engine_memo(pol, &ps, t1);
 	dd_buf_free(&ea);
 	dd_buf_free(&eb);
 	dd_buf_free(&ec);
