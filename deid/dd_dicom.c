@@ -958,10 +958,14 @@ static enum dd_reason img_reason(dd_err err)
 }
 
 /* Plan the pixel work: the size plan only with DD_DICOM_SIZE_ONLY, else
- * with OCR.  DD_OK with *reason set when the file must be hidden. */
+ * with OCR.  A value re-encoded in the source's codec (redactedEncoding
+ * "same") has no size before OCR and encoding: for it DD_DICOM_SIZE_ONLY
+ * is dropped from *@flags and the whole transform runs (OCR at stat time;
+ * docs/images.md).  DD_OK with *reason set when the file must be
+ * hidden. */
 static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
-		       unsigned flags, const char *log_name, struct img_job *j,
-		       enum dd_reason *reason)
+		       unsigned *flags, const char *log_name,
+		       struct img_job *j, enum dd_reason *reason)
 {
 	uint64_t t0;
 	dd_err err;
@@ -972,10 +976,17 @@ static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
 	if (err == DD_OK && !j->im)
 		return DD_OK;
 	t0 = dd_ocr_now_ms();
-	if (err == DD_OK && (flags & DD_DICOM_SIZE_ONLY))
+	if (err == DD_OK && (*flags & DD_DICOM_SIZE_ONLY)) {
 		err = dd_image_size_plan(j->im, fd, &j->facts, &j->plan);
-	else if (err == DD_OK)
+		if (err == DD_OK &&
+		    j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC) {
+			*flags &= ~(unsigned)DD_DICOM_SIZE_ONLY;
+			err = dd_image_redact_plan(j->im, fd, &j->facts, t->ctx,
+						   &j->plan);
+		}
+	} else if (err == DD_OK) {
 		err = dd_image_redact_plan(j->im, fd, &j->facts, t->ctx, &j->plan);
+	}
 	j->ocr_ms = dd_ocr_now_ms() - t0;
 	if (err == DD_E_NOMEM)
 		return err;
@@ -1046,6 +1057,9 @@ static dd_err img_value(const struct img_job *j, int fd, unsigned flags,
 
 	if (n > DD_DICOM_MAX_PIXELS_LITERAL)
 		return DD_E_LIMIT;
+	if ((flags & DD_DICOM_SIZE_ONLY) &&
+	    j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC)
+		return DD_E_INTERNAL; /* img_plan drops SIZE_ONLY for these */
 	if (flags & DD_DICOM_SIZE_ONLY) {
 		dd_err err = dd_buf_reserve(out, (size_t)n);
 
@@ -1058,9 +1072,35 @@ static dd_err img_value(const struct img_job *j, int fd, unsigned flags,
 	return dd_image_pixels(j->im, fd, &j->plan, &j->plan.boxes, out);
 }
 
+/* The redacted frames @v re-encoded in the source's codec family and put
+ * into @f; Explicit VR Little Endian when the codec could not give a
+ * sample back (DD_E_UNSUPPORTED from the encoder: decided by the pixels
+ * alone, so every run decides the same). */
+static dd_err img_set_encoded(struct dd_bfile *f, const struct img_job *j,
+			      const struct dd_buf *v)
+{
+	struct dd_image_enc enc;
+	dd_err err;
+
+	dd_image_enc_init(&enc);
+	err = dd_image_encode_same(&j->plan, v->data, v->len, &enc);
+	if (err == DD_OK)
+		err = dd_bridge_pixels_set_encap(f, enc.xfer_uid, enc.frags.data,
+						 enc.frag_len, enc.frames,
+						 enc.photometric, enc.planar);
+	else if (err == DD_E_UNSUPPORTED)
+		err = dd_bridge_pixels_set_native(
+			f, v->data, v->len, j->plan.out.bits_alloc,
+			dd_photometric_name(j->plan.out.photo),
+			j->plan.out.planar ? 1 : 0);
+	dd_image_enc_free(&enc);
+	return err;
+}
+
 /* Before the output is written: a compressed source gets its new native
- * value (Explicit VR Little Endian); an uncompressed one written by dcmtk
- * (@whole: deflated, full rewrite) gets its patched value. */
+ * value (Explicit VR Little Endian) or, with redactedEncoding "same", the
+ * value re-encoded; an uncompressed one written by dcmtk (@whole:
+ * deflated, full rewrite) gets its patched value. */
 static dd_err img_set_value(struct dd_bfile *f, const struct img_job *j,
 			    int fd, unsigned flags, bool whole)
 {
@@ -1078,8 +1118,9 @@ static dd_err img_set_value(struct dd_bfile *f, const struct img_job *j,
 		e = dd_bridge_item_find(dd_bridge_file_dataset(f), T_PIXEL_DATA);
 		err = e ? dd_bridge_elem_set_bytes(e, v.data, v.len)
 			: DD_E_INTERNAL;
+	} else if (!err && j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC) {
+		err = img_set_encoded(f, j, &v);
 	} else if (!err) {
-		/* "same" (re-encoding) is not implemented: explicit LE too */
 		err = dd_bridge_pixels_set_native(
 			f, v.data, v.len, j->plan.out.bits_alloc,
 			dd_photometric_name(j->plan.out.photo),
@@ -1149,9 +1190,14 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 
 	*reason = DD_REASON_NONE;
 	if (img_rewrites(j) && j->plan.out_pixel_len <= DD_DICOM_MAX_PIXELS_LITERAL) {
-		/* a pixel value written by dcmtk is literal */
-		max_lit += (size_t)j->plan.out_pixel_len;
-		max_full += (size_t)j->plan.out_pixel_len;
+		/* a pixel value written by dcmtk is literal (re-encoded: it
+		 * may come out larger than the native one, noise does) */
+		size_t n = (size_t)j->plan.out_pixel_len;
+
+		if (j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC)
+			n = n * 2 + (1u << 20);
+		max_lit += n;
+		max_full += n;
 	}
 	err = img_set_value(f, j, fd, flags, whole);
 	if (err)
@@ -1168,7 +1214,9 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 	}
 	memset(&enc, 0, sizeof(enc));
 	memset(&be, 0, sizeof(be));
-	if (info->encapsulated &&
+	/* the source's fragments as a source range: only when they are the
+	 * output's (a re-encoded value is never matched against them) */
+	if (info->encapsulated && !img_rewrites(j) &&
 	    dd_dicom_walk_encap(fd, size, info->explicit_vr, info->big_endian,
 				&enc) == DD_OK) {
 		be.found = true;
@@ -1239,12 +1287,12 @@ static enum dd_reason load_reason(dd_err err)
 	}
 }
 
-/* dd_dicom_transform_ex(); *@pixels_rewritten: the served output has a
- * redacted pixel value (whose bytes, without DD_DICOM_SIZE_ONLY, came
- * from OCR). */
+/* dd_dicom_transform_ex(); *@placeholder: @m has zeros where a redacted
+ * pixel value goes (DD_DICOM_SIZE_ONLY; the bytes need OCR): its size is
+ * the output's, its bytes are not. */
 static dd_err transform(const struct dd_dicom *d, int fd, const char *log_name,
 			unsigned flags, struct dd_manifest *m,
-			bool *pixels_rewritten)
+			bool *placeholder)
 {
 	struct stat st;
 	uint8_t head[132];
@@ -1301,7 +1349,7 @@ static dd_err transform(const struct dd_dicom *d, int fd, const char *log_name,
 		dd_text_ctx_set_shift(t.ctx, t.shift);
 		ctx_collect(&t, dd_bridge_file_dataset(f), charset, 0);
 	}
-	err = img_plan(&t, dd_bridge_file_dataset(f), fd, flags, log_name, &img,
+	err = img_plan(&t, dd_bridge_file_dataset(f), fd, &flags, log_name, &img,
 		       &reason);
 	if (err)
 		goto out_free;
@@ -1333,7 +1381,7 @@ static dd_err transform(const struct dd_dicom *d, int fd, const char *log_name,
 		goto out_hide;
 	m->kind = DD_KIND_DICOM;
 	m->reason = DD_REASON_NONE;
-	*pixels_rewritten = img_rewrites(&img);
+	*placeholder = img_rewrites(&img) && (flags & DD_DICOM_SIZE_ONLY);
 	if (t.n_fail_closed)
 		dd_log(DD_LOG_DEBUG, "dicom: %s: %u values emptied (fail closed)",
 		       log_name, t.n_fail_closed);
@@ -1360,24 +1408,26 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 			     const char *log_name, unsigned flags,
 			     struct dd_manifest *m)
 {
-	bool rewritten = false;
+	bool placeholder = false;
 
-	return transform(d, fd, log_name, flags, m, &rewritten);
+	return transform(d, fd, log_name, flags, m, &placeholder);
 }
 
 dd_err dd_dicom_transform_size(const struct dd_dicom *d, int fd,
 			       const char *log_name, struct dd_manifest *m,
 			       bool *complete)
 {
-	bool rewritten = false;
+	bool placeholder = false;
 	dd_err err;
 
 	*complete = false;
-	err = transform(d, fd, log_name, DD_DICOM_SIZE_ONLY, m, &rewritten);
-	/* without a redacted pixel value the size-only output is the output
-	 * (a hidden one too: OCR is not what hid it) */
+	err = transform(d, fd, log_name, DD_DICOM_SIZE_ONLY, m, &placeholder);
+	/* without zeros for a redacted pixel value the size-only output is
+	 * the output: nothing redacted, a hidden file (OCR is not what hid
+	 * it), or a value re-encoded in the source's codec (its size needs
+	 * the whole transform, which ran) */
 	if (!err)
-		*complete = !rewritten;
+		*complete = !placeholder;
 	return err;
 }
 

@@ -6,8 +6,10 @@
  * pixel data as a byte range of the source.  Burnt-in text is redacted
  * with dd_image (docs/images.md): uncompressed pixel values keep their
  * size (source ranges plus literal fill runs), compressed ones that are
- * marked or flagged become Explicit VR Little Endian; the size is known
- * before OCR (DD_DICOM_SIZE_ONLY), the default transform runs OCR.
+ * marked or flagged become Explicit VR Little Endian, or with
+ * deidfs.redactedEncoding "same" are re-encoded losslessly in their
+ * codec's family; the size is known before OCR (DD_DICOM_SIZE_ONLY)
+ * except for a re-encoded value, the default transform runs OCR.
  *
  * Threads: a struct dd_dicom is immutable after dd_dicom_new(); any number
  * of threads may call dd_dicom_transform() at once.
@@ -62,7 +64,10 @@ enum {
 	 * decision are those of the real transform, except that OCR may
 	 * still time out (the real transform then hides the file:
 	 * DD_REASON_TIMEOUT).  Such a manifest must never be served or
-	 * cached: its bytes are not the output. */
+	 * cached: its bytes are not the output.  A pixel value re-encoded
+	 * in the source's codec (redactedEncoding "same") has no size
+	 * before OCR: for such a file the whole transform runs, OCR
+	 * included, and @m is the output. */
 	DD_DICOM_SIZE_ONLY = 1u << 1,
 };
 
@@ -73,7 +78,8 @@ dd_err dd_dicom_transform_ex(const struct dd_dicom *d, int fd,
 
 /* The transform for a stat: dd_dicom_transform_ex(DD_DICOM_SIZE_ONLY).
  * *@complete is true when @m is nevertheless the real output (no pixel
- * value is redacted, or the file is hidden): it may then be served and
+ * value is redacted, the file is hidden, or the value is re-encoded in
+ * the source's codec and the whole transform ran): it may then be served and
  * cached like dd_dicom_transform()'s.  When false, only @m's size, kind
  * and reason are the output's; its pixel bytes are zeros. */
 dd_err dd_dicom_transform_size(const struct dd_dicom *d, int fd,

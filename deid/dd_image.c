@@ -709,9 +709,14 @@ dd_err dd_image_size_plan(const struct dd_image *im, int fd,
 		plan->out_kind = DD_IMAGE_OUT_NATIVE_PATCH;
 		plan->out_pixel_len = (uint64_t)fb * plan->frames;
 	} else {
-		/* redactedEncoding "same" is written as Explicit VR Little
-		 * Endian too for now (docs/images.md) */
+		/* redactedEncoding "same": re-encoded when an encoder here
+		 * takes the source's family and the decoded geometry (else
+		 * Explicit VR Little Endian); out_pixel_len is then the native
+		 * value's length, the encoded one is known after encoding */
 		plan->out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
+		if (d->redacted_encoding == DD_ENC_SAME &&
+		    dd_image_same_xfer(plan->xfer_uid, &plan->out))
+			plan->out_kind = DD_IMAGE_OUT_SAME_CODEC;
 		plan->out_pixel_len = (uint64_t)fb * plan->frames;
 	}
 	plan->out_pixel_len += plan->out_pixel_len & 1;

@@ -27,9 +27,15 @@
  *        LossyImageCompression as it was: a lossy source stays "01");
  *        dd_bridge_pixels_set_native() puts the value into the engine's
  *        struct dd_bfile and switches its transfer syntax;
- *      - DD_IMAGE_OUT_SAME_CODEC (deidfs.redactedEncoding "same"): as
- *        EXPLICIT_LE, then re-encoded losslessly in the source codec
- *        (dd_image_encode_same()); only then is the size known.
+ *      - DD_IMAGE_OUT_SAME_CODEC (deidfs.redactedEncoding "same", and
+ *        dd_image_same_xfer() has an encoder for the source's family
+ *        and geometry, else EXPLICIT_LE): as EXPLICIT_LE, then
+ *        re-encoded losslessly (dd_image_encode_same()) and put back
+ *        with dd_bridge_pixels_set_encap(); only then is the size known
+ *        (so a size needs OCR: the DICOM engine's size-only transform
+ *        runs the full one for these).  A frame the codec could not
+ *        give back (dd_image_encode() DD_E_UNSUPPORTED) makes the
+ *        engine write Explicit VR Little Endian after all.
  *      - DD_IMAGE_OUT_KEEP: nothing to change (no boxes possible or mode
  *        REDACT_NO_TEXT with no fixed regions).
  *
@@ -200,7 +206,9 @@ struct dd_image_plan {
 	enum dd_image_out out_kind;
 	/* Size of the output pixel VALUE in bytes (even), valid for KEEP
 	 * (source length unknown here: 0), NATIVE_PATCH (= source), and
-	 * EXPLICIT_LE; 0 for SAME_CODEC (known after encoding). */
+	 * EXPLICIT_LE; for SAME_CODEC the native value's (the frames
+	 * dd_image_pixels() gives, before encoding: the encoded size is
+	 * known only after OCR and encoding). */
 	uint64_t out_pixel_len;
 	struct dd_boxes boxes;       /* owned; empty after size_plan */
 	uint32_t fill[3];            /* background, raw stored sample values */

@@ -162,8 +162,11 @@ static struct fs_mf *fs_cache_lookup(struct dd_fs *fs, const uint8_t key[32],
 
 /* Transform the source open at @fd; retries while it changes under us.
  * Without @full, the transform for a stat (dd_view_manifest_size: no
- * OCR): *@complete false then means only the size, kind and reason of
- * *@out are valid (never served, never cached). */
+ * OCR, except for an image re-encoded in its codec under
+ * redactedEncoding "same", whose size needs the whole transform: that
+ * manifest comes back complete): *@complete false then means only the
+ * size, kind and reason of *@out are valid (never served, never
+ * cached). */
 static dd_err fs_transform(struct dd_fs *fs, int fd, const char *src_name,
 			   const char *log_name, bool full, bool *complete,
 			   struct fs_mf **out)
@@ -211,7 +214,10 @@ static dd_err fs_transform(struct dd_fs *fs, int fd, const char *src_name,
  * (opened here when needed).  Hidden files get a valid hidden state.
  * Without @full (lookup, getattr, listings) a file whose manifest needs
  * OCR gets its state from the size-only transform and no manifest: the
- * open that follows classifies it with @full, and OCR runs then. */
+ * open that follows classifies it with @full, and OCR runs then.  A
+ * complete manifest (nothing to OCR, or an image re-encoded under
+ * redactedEncoding "same", transformed whole) is cached here, so its
+ * open reads the cache. */
 static dd_err fs_classify(struct dd_fs *fs, int dirfd, const char *src_name,
 			  const char *log_name, const struct stat *sb, int fd,
 			  bool full, struct fs_fstate *out,

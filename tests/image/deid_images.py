@@ -4,6 +4,7 @@
 
     deid_images.py DEID IMAGE_TOOL J2K_ENC WORKDIR [--mode sensitive|all]
                    [--min-recall R] [--no-gen] [--dciodvfy N]
+                   [--encoding explicitLittleEndian|same]
 
 For every case: `deid file` under a Basic Profile policy with
 options.cleanImage (1 OCR worker), then again with 2 workers and again with
@@ -20,6 +21,17 @@ decoded by our library (`image_tool plan --no-ocr --orig`):
     has the size the geometry gives.
 With --dciodvfy N, dciodvfy runs on N sources and their outputs: no error
 may be new.  Words are never printed, only sizes.
+
+With --encoding same (deidfs.redactedEncoding "same"; the set gets its
+lossy cases, gen_images.py --lossy), a compressed source's output must be
+in the source's transfer syntax or its family's lossless one (JPEG
+baseline -> JPEG lossless SV1, JPEG-LS near-lossless -> JPEG-LS lossless,
+J2K -> J2K lossless), with one fragment per frame and a Basic Offset
+Table, LossyImageCompression "01" kept when the source had it; dcmtk's
+decoder for it (dcmdjpeg, dcmdjpls, dcmdrle) and pydicom where it has one
+(RLE, JPEG 2000) must decode it, to exactly the pixels of the
+"explicitLittleEndian" output; dciodvfy runs on every compressed case.
+The checks above then run on those decoded pixels.
 """
 import base64
 import json
@@ -31,6 +43,8 @@ import sys
 
 import numpy as np
 import pydicom
+import pydicom.encaps
+import pydicom.filebase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -44,9 +58,10 @@ def arg(name, default=None):
 MODES = {"sensitive": "REDACT_SENSITIVE_TEXT", "all": "REDACT_ALL_TEXT"}
 
 
-def policy(path, mode, workers):
+def policy(path, mode, workers, encoding="explicitLittleEndian"):
     pol = {
-        "deidfs": {"apiVersion": "v1beta1", "ocr": {"workers": workers}},
+        "deidfs": {"apiVersion": "v1beta1", "ocr": {"workers": workers},
+                   "redactedEncoding": encoding},
         "dicomTagConfig": {
             "profileType": "ATTRIBUTE_CONFIDENTIALITY_BASIC_PROFILE",
             "options": {"cleanImage": {"textRedactionMode": MODES[mode]}},
@@ -70,6 +85,84 @@ def decoded_source(image_tool, src, work):
     return np.fromfile(base + ".orig", dtype=np.uint8), res
 
 
+# source transfer syntax -> the "same" output's (lossless, same family)
+SAME_XFER = {
+    "1.2.840.10008.1.2.5": "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.50": "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.51": "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.57": "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70": "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80": "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81": "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.90": "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91": "1.2.840.10008.1.2.4.90",
+}
+DCMTK_DECODER = {"1.2.840.10008.1.2.5": "dcmdrle",
+                 "1.2.840.10008.1.2.4.57": "dcmdjpeg",
+                 "1.2.840.10008.1.2.4.70": "dcmdjpeg",
+                 "1.2.840.10008.1.2.4.80": "dcmdjpls"}
+
+
+def pixels(ds):
+    """Decoded frames as (frames, rows, cols, spp) stored values."""
+    a = ds.pixel_array
+    spp = int(ds.SamplesPerPixel)
+    return a.reshape(int(ds.get("NumberOfFrames", 1) or 1), ds.Rows, ds.Columns, spp)
+
+
+def check_same(src, o, expl, work, failed):
+    """The "same" output @o of @src against the explicit output @expl.
+    Returns the decoded native dataset (for the recall checks) or None."""
+    name = os.path.basename(src)
+    sds = pydicom.dcmread(src)
+    ds = pydicom.dcmread(o)
+    sx, ox = str(sds.file_meta.TransferSyntaxUID), str(ds.file_meta.TransferSyntaxUID)
+    if sx not in SAME_XFER:
+        return ds
+    if ox != SAME_XFER[sx]:
+        failed.append("%s: same: transfer syntax %s, expected %s" % (name, ox, SAME_XFER[sx]))
+        return None
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    fp = pydicom.filebase.DicomBytesIO(ds.PixelData)
+    fp.is_little_endian = True
+    offsets = pydicom.encaps.get_frame_offsets(fp)[1]
+    frags = list(pydicom.encaps.generate_pixel_data_fragment(fp))
+    if len(frags) != frames or len(offsets) != frames or any(len(f) % 2 for f in frags):
+        failed.append("%s: same: %d fragments, %d offsets for %d frames" %
+                      (name, len(frags), len(offsets), frames))
+    want = [sum(8 + len(f) for f in frags[:i]) for i in range(frames)]
+    if list(offsets) != want:
+        failed.append("%s: same: Basic Offset Table %s, expected %s" % (name, offsets[:4], want[:4]))
+    if sds.get("LossyImageCompression") == "01" and (
+            ds.get("LossyImageCompression") != "01" or
+            ds.get("LossyImageCompressionMethod") != sds.get("LossyImageCompressionMethod")):
+        failed.append("%s: same: LossyImageCompression/Method not kept" % name)
+    if int(ds.get("PlanarConfiguration", 0)) != 0:
+        failed.append("%s: same: PlanarConfiguration %s" % (name, ds.get("PlanarConfiguration")))
+    ref = pixels(pydicom.dcmread(expl))
+    native = None
+    tool = DCMTK_DECODER.get(ox)
+    if tool:
+        d = os.path.join(work, name[:-4] + ".decoded.dcm")
+        p = subprocess.run([tool, o, d], capture_output=True, text=True)
+        if p.returncode != 0:
+            failed.append("%s: same: %s failed: %s" % (name, tool, p.stderr[-200:]))
+            return None
+        native = pydicom.dcmread(d)
+        if not np.array_equal(pixels(native), ref):
+            failed.append("%s: same: %s's pixels differ from the explicit output's" % (name, tool))
+    if ox in ("1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.90"):
+        got = pixels(ds)  # pydicom: its RLE decoder, Pillow's OpenJPEG
+        if not np.array_equal(got, ref):
+            failed.append("%s: same: pydicom's pixels differ from the explicit output's" % name)
+        if native is None:
+            native = ds
+            native.PixelData = got.astype(ref.dtype).tobytes()
+            native.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+            native.PhotometricInterpretation = pydicom.dcmread(expl).PhotometricInterpretation
+    return native
+
+
 def dciodvfy_errors(path):
     p = subprocess.run(["dciodvfy", "-new", path], capture_output=True, text=True)
     errs = set()
@@ -85,12 +178,15 @@ def main():
     mode = arg("--mode", "sensitive")
     min_recall = float(arg("--min-recall", "0.99"))
     n_dciodvfy = int(arg("--dciodvfy", "0"))
+    encoding = arg("--encoding", "explicitLittleEndian")
+    same = encoding == "same"
     setdir = os.path.join(work, "set")
     if "--no-gen" not in sys.argv:
         subprocess.check_call(["/usr/bin/python3", os.path.join(HERE, "gen_images.py"),
-                               setdir, j2k], stdout=subprocess.DEVNULL)
+                               setdir, j2k] + (["--lossy"] if same else []),
+                              stdout=subprocess.DEVNULL)
     truth = json.load(open(os.path.join(setdir, "truth.json")))
-    out = os.path.join(work, "deid-" + mode)
+    out = os.path.join(work, "deid-" + mode + ("-same" if same else ""))
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     key = os.path.join(out, "key")
@@ -99,7 +195,10 @@ def main():
     pols = {}
     for w in (1, 2):
         pols[w] = os.path.join(out, "policy%d.json" % w)
-        policy(pols[w], mode, w)
+        policy(pols[w], mode, w, encoding)
+    pol_explicit = os.path.join(out, "policy-explicit.json")
+    policy(pol_explicit, mode, 1)
+    same_checked = []
     tot_s = red_s = tot_h = kept_h = outside = 0
     failed = []
     print("%-28s %8s %6s %6s %8s %s" % ("case", "size", "recall", "kept", "outside", "missed"))
@@ -120,6 +219,20 @@ def main():
             failed.append("%s: outputs differ (1 vs 2 workers or run to run)" % name)
         o = os.path.join(out, "%s.0.dcm" % name[:-4])
         ds = pydicom.dcmread(o)
+        if same:
+            expl = os.path.join(out, "%s.explicit.dcm" % name[:-4])
+            rc, err = deid(tool, src, expl, pol_explicit, key)
+            if rc != 0:
+                failed.append("%s: deid file (explicit) exit %d: %s" % (name, rc, err[-200:]))
+                continue
+            if str(ds.file_meta.TransferSyntaxUID) in SAME_XFER.values():
+                same_checked.append((src, o))
+                print("%-28s same: %s, %d bytes (explicit %d, source %d)" %
+                      (name, ds.file_meta.TransferSyntaxUID.name, len(outs[0]),
+                       os.path.getsize(expl), os.path.getsize(src)))
+            ds = check_same(src, o, expl, out, failed)
+            if ds is None:
+                continue
         codes = [it.CodeValue for it in ds.get("DeidentificationMethodCodeSequence", [])]
         if "113101" not in codes:
             failed.append("%s: no 113101 (Clean Pixel Data)" % name)
@@ -166,23 +279,30 @@ def main():
         ns = sum(1 for t in case["tokens"] if t["kind"] == "S")
         print("%-28s %8d %6s %6s %8d %s" % (name, len(outs[0]),
               "%d/%d" % (ns - len(missed), ns), "", bad, " ".join(missed)))
-    # dciodvfy: no new errors
-    if n_dciodvfy and shutil.which("dciodvfy"):
-        for case in truth["cases"][:n_dciodvfy]:
-            name = os.path.basename(case["file"])
-            o = os.path.join(out, "%s.0.dcm" % name[:-4])
+    # dciodvfy: no new errors (with "same": every re-encoded output too)
+    if (n_dciodvfy or same_checked) and shutil.which("dciodvfy"):
+        check = [(c["file"], os.path.join(out, "%s.0.dcm" % os.path.basename(c["file"])[:-4]))
+                 for c in truth["cases"][:n_dciodvfy]]
+        check += [x for x in same_checked if x not in check]
+        for src, o in check:
             if not os.path.exists(o):
                 continue
-            new = dciodvfy_errors(o) - dciodvfy_errors(case["file"])
+            new = dciodvfy_errors(o) - dciodvfy_errors(src)
             if new:
                 failed.append("%s: dciodvfy errors the source did not have: %s" %
-                              (name, sorted(new)[:3]))
-        print("dciodvfy: %d outputs checked" % min(n_dciodvfy, len(truth["cases"])))
+                              (os.path.basename(src), sorted(new)[:3]))
+        print("dciodvfy: %d outputs checked" % len(check))
+    if same:
+        n_comp = sum(1 for c in truth["cases"] if c["xfer"] != "native")
+        print("same: %d/%d compressed cases re-encoded" % (len(same_checked), n_comp))
+        if len(same_checked) != n_comp:
+            failed.append("same: %d of %d compressed cases were not re-encoded" %
+                          (n_comp - len(same_checked), n_comp))
     recall = red_s / tot_s if tot_s else 1.0
     kept = kept_h / tot_h if tot_h else 1.0
-    print("deid file, mode %s: recall %d/%d = %.3f; harmless kept %d/%d = %.3f; "
+    print("deid file, mode %s, %s: recall %d/%d = %.3f; harmless kept %d/%d = %.3f; "
           "changed pixels not fill: %d; 1 vs 2 workers and two runs byte-identical: %s" %
-          (mode, red_s, tot_s, recall, kept_h, tot_h, kept, outside,
+          (mode, encoding, red_s, tot_s, recall, kept_h, tot_h, kept, outside,
            "no" if any("differ" in f for f in failed) else "yes"))
     for f in failed:
         print("FAIL " + f)

@@ -2,14 +2,16 @@
 """gen_images.py: a generated DICOM image set with burnt-in text at known
 places, for the image redaction tests.
 
-    gen_images.py OUTDIR J2K_ENC [--slow]
+    gen_images.py OUTDIR J2K_ENC [--slow] [--lossy]
 
 Writes OUTDIR/<case>.dcm and OUTDIR/truth.json.  Text is rendered with
 PIL from Debian's fonts-dejavu-core / fonts-noto-mono fonts (antialiased),
 light on dark and dark on light, 10..40 px (8 px in the slow set), over
 noisy US-like, CT-like, CR-like and plain backgrounds; single and multi
 frame; native, JPEG lossless, JPEG-LS, RLE and JPEG 2000 (J2K_ENC, our
-OpenJPEG helper) transfer syntaxes.  Every planted word is a token with a
+OpenJPEG helper) transfer syntaxes; --lossy adds JPEG baseline (grey, and
+RGB stored as YBR_FULL_422) and JPEG-LS near-lossless cases (dcmtk's
+encoders; for the redactedEncoding "same" tests).  Every planted word is a token with a
 kind: S (sensitive: a name, ID, date or institution that is also in the
 header, so dd_text knows it as context), H (harmless: "L", "ABD", "5 cm",
 "TIS 0.4"...) or N (a label such as "MRN", "DOB": neither counted).  A
@@ -202,7 +204,9 @@ def save(ds, path, pixels, xfer, j2k_enc, tmpdir):
     ds["PixelData"].VR = "OB" if ds.BitsAllocated == 8 else "OW"
     ds.save_as(path, write_like_original=False)
     tool = {"native": None, "jpegll": ["dcmcjpeg", "+e1"],
-            "jpegls": ["dcmcjpls"], "rle": ["dcmcrle"]}[xfer]
+            "jpegls": ["dcmcjpls"], "rle": ["dcmcrle"],
+            "jpegbase": ["dcmcjpeg", "+eb", "+q", "90"],
+            "jlsnear": ["dcmcjpls", "+en", "+md", "2"]}[xfer]
     if tool:
         tmp = path + ".tmp"
         subprocess.check_call(tool + [path, tmp])
@@ -253,7 +257,7 @@ def corner_layout(h, w, margin=8, gap=1.5):
     return lay
 
 
-def make_cases(slow):
+def make_cases(slow, lossy=False):
     cases = []
 
     def add(name, **kw):
@@ -284,6 +288,12 @@ def make_cases(slow):
             ("sc_rgb_rle", "SC", 768, 1024, "RGB", 8, False, 1, "rle", "white", sizes_mid, None),
             ("us_jpegls_mf", "US", 480, 640, "MONOCHROME2", 8, False, 12, "jpegls", "us", sizes_mid, None),
             ("ct_big_text", "CT", 512, 512, "MONOCHROME2", 16, True, 1, "jpegls", "ct", sizes_big, None),
+        ]
+    if lossy:
+        specs += [
+            ("us_jpeg_base", "US", 480, 640, "MONOCHROME2", 8, False, 1, "jpegbase", "us", sizes_mid, "YES"),
+            ("sc_rgb_jpeg_base", "SC", 384, 512, "RGB", 8, False, 1, "jpegbase", "white", sizes_big, None),
+            ("ct_jpegls_near", "CT", 512, 512, "MONOCHROME2", 12, False, 1, "jlsnear", "ct12", sizes_mid, None),
         ]
     for spec in specs:
         (name, mod, rows, cols, photo, bits, signed, frames, xfer, bg, sizes, bia) = spec
@@ -367,9 +377,10 @@ def make_notext(outdir, j2k_enc):
 def main():
     outdir, j2k_enc = sys.argv[1], sys.argv[2]
     slow = "--slow" in sys.argv
+    lossy = "--lossy" in sys.argv
     os.makedirs(outdir, exist_ok=True)
     truth = {"cases": [], "notext": []}
-    for c in make_cases(slow):
+    for c in make_cases(slow, lossy):
         truth["cases"].append(build(c, outdir, j2k_enc))
     truth["notext"] = make_notext(outdir, j2k_enc)
     for f in ("f.raw", "f.j2k"):
