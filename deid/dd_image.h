@@ -327,6 +327,14 @@ dd_err dd_image_encode(const struct dd_image_geom *g, uint32_t frames,
 		       const char *xfer_uid, const uint8_t *px, size_t n,
 		       struct dd_image_enc *out);
 
+/* The encapsulated pixel VALUE of @e as the output holds it after the
+ * PixelData element header (OB, undefined length), appended to @out: the
+ * Basic Offset Table item, one item per frame, the sequence delimitation
+ * item (PS3.5 A.4, little endian); the bytes dcmtk writes after
+ * dd_bridge_pixels_set_encap(), for a reader that rebuilds the value
+ * without dcmtk (unit_image_encode checks they are). */
+dd_err dd_image_enc_value(const struct dd_image_enc *e, struct dd_buf *out);
+
 /* dd_image_encode() of @plan's output pixel value (dd_image_pixels()) in
  * dd_image_same_xfer(plan->xfer_uid, &plan->out). */
 dd_err dd_image_encode_same(const struct dd_image_plan *plan,

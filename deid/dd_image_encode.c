@@ -382,3 +382,43 @@ dd_err dd_image_encode_same(const struct dd_image_plan *plan,
 		return DD_E_UNSUPPORTED;
 	return dd_image_encode(&plan->out, plan->frames, to, px, n, out);
 }
+
+static dd_err put_item(struct dd_buf *out, uint16_t elem, uint32_t len)
+{
+	uint8_t h[8] = {0xfe, 0xff, (uint8_t)elem, (uint8_t)(elem >> 8),
+			(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+			(uint8_t)(len >> 24)};
+
+	return dd_buf_add(out, h, sizeof(h));
+}
+
+dd_err dd_image_enc_value(const struct dd_image_enc *e, struct dd_buf *out)
+{
+	uint64_t off = 0, pos = 0;
+	uint32_t f;
+	dd_err err;
+
+	if (!e->frames || !e->frag_len || e->frames > 0x3fffffffu)
+		return DD_E_INVAL;
+	err = put_item(out, 0xe000, 4 * e->frames);
+	for (f = 0; f < e->frames && !err; f++) {
+		uint8_t b[4] = {(uint8_t)off, (uint8_t)(off >> 8),
+				(uint8_t)(off >> 16), (uint8_t)(off >> 24)};
+
+		if (off > 0xffffffffull)
+			return DD_E_LIMIT;
+		err = dd_buf_add(out, b, 4);
+		off += 8 + (uint64_t)e->frag_len[f];
+	}
+	for (f = 0; f < e->frames && !err; f++) {
+		if (pos + e->frag_len[f] > e->frags.len)
+			return DD_E_INVAL;
+		err = put_item(out, 0xe000, e->frag_len[f]);
+		if (!err)
+			err = dd_buf_add(out, e->frags.data + pos, e->frag_len[f]);
+		pos += e->frag_len[f];
+	}
+	if (!err)
+		err = put_item(out, 0xe0dd, 0);
+	return err;
+}

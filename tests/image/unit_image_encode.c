@@ -176,6 +176,13 @@ static void check_layout(const struct tcase *c, const struct dd_buf *file,
 	EXPECT(!memcmp(first + pos, delim, sizeof(delim)));
 	EXPECT_EQ_INT((size_t)(first + pos + sizeof(delim) - file->data),
 		      file->len);
+	/* dd_image_enc_value() makes exactly the value dcmtk wrote */
+	struct dd_buf v;
+	dd_buf_init(&v, 1u << 28);
+	EXPECT_EQ_INT(dd_image_enc_value(e, &v), DD_OK);
+	EXPECT_EQ_INT(v.len, (size_t)(first + pos + sizeof(delim) - p));
+	EXPECT(v.len && !memcmp(v.data, p, v.len));
+	dd_buf_free(&v);
 }
 
 static void round_trip(const struct tcase *c)
