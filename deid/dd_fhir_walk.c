@@ -20,6 +20,7 @@
  * json_object_object_add(), which takes over the new one.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ struct fw_res {
 	bool vals_owned;
 	struct dd_text_ctx *tctx; /* lazily created */
 	bool tctx_owned;
+	bool tctx_cached;         /* tctx is the thread's cached one */
 	bool tctx_failed;
 };
 
@@ -457,6 +459,108 @@ static void fw_res_add_val(void *ctx, enum dd_info_type t, const char *s)
 		r->n_vals++;
 }
 
+/* ---- text contexts ------------------------------------------------------------
+ *
+ * Building a resource's text context (every spelling of every value of its
+ * patient and people) costs about as much as cleaning its note, and the
+ * consecutive resources of one patient in bulk NDJSON build the same one.
+ * Each thread keeps the last context built with its inputs: the shift and
+ * the values in the order they are added, which is everything a
+ * dd_text_ctx depends on; a resource with the same inputs borrows it
+ * instead.  A context is read-only once built (dd_text_clean takes it
+ * const).  One resource borrows it at a time: a resource walked inside
+ * another (a Bundle's entries) while it is borrowed builds its own.  The
+ * context is freed when the thread exits.
+ */
+struct fw_tcache {
+	struct dd_text_ctx *ctx;
+	struct dd_buf sig;  /* inputs of ctx */
+	struct dd_buf want; /* inputs of the context being asked for */
+	bool busy;          /* borrowed by a resource */
+};
+
+#define FW_TCACHE_SIG_MAX ((size_t)1 << 20)
+
+static pthread_key_t fw_tc_key;
+static pthread_once_t fw_tc_once = PTHREAD_ONCE_INIT;
+static bool fw_tc_key_ok;
+
+static void fw_tc_free(void *p)
+{
+	struct fw_tcache *tc = p;
+
+	dd_text_ctx_free(tc->ctx);
+	dd_buf_free(&tc->sig);
+	dd_buf_free(&tc->want);
+	free(tc);
+}
+
+static void fw_tc_key_init(void)
+{
+	fw_tc_key_ok = pthread_key_create(&fw_tc_key, fw_tc_free) == 0;
+}
+
+static struct fw_tcache *fw_tcache(void)
+{
+	struct fw_tcache *tc;
+
+	pthread_once(&fw_tc_once, fw_tc_key_init);
+	if (!fw_tc_key_ok)
+		return NULL;
+	tc = pthread_getspecific(fw_tc_key);
+	if (tc)
+		return tc;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return NULL;
+	dd_buf_init(&tc->sig, FW_TCACHE_SIG_MAX);
+	dd_buf_init(&tc->want, FW_TCACHE_SIG_MAX);
+	if (pthread_setspecific(fw_tc_key, tc)) {
+		fw_tc_free(tc);
+		return NULL;
+	}
+	return tc;
+}
+
+static void fw_tcache_return(void)
+{
+	struct fw_tcache *tc = pthread_getspecific(fw_tc_key);
+
+	if (tc)
+		tc->busy = false;
+}
+
+static bool fw_sig_val(struct dd_buf *b, enum dd_info_type t, const char *s)
+{
+	return !dd_buf_addc(b, (char)t) && !dd_buf_add(b, s, strlen(s) + 1);
+}
+
+/* The inputs of @r's text context into @b, in the order fw_tctx adds
+ * them; false when they do not fit. */
+static bool fw_tctx_sig(const struct fw_res *r, struct dd_buf *b)
+{
+	dd_buf_reset(b);
+	if (dd_buf_add(b, &r->shift, sizeof(r->shift)))
+		return false;
+	for (size_t i = 0; r->pat && i < r->pat->n_values; i++)
+		if (!fw_sig_val(b, r->pat->values[i].type, r->pat->values[i].s))
+			return false;
+	if (dd_buf_addc(b, 0))
+		return false;
+	for (size_t i = 0; i < r->n_vals; i++)
+		if (!fw_sig_val(b, r->vals[i].type, r->vals[i].s))
+			return false;
+	for (size_t k = 0; k < r->n_people; k++) {
+		if (dd_buf_addc(b, 0))
+			return false;
+		for (size_t i = 0; i < r->people[k]->n_values; i++)
+			if (!fw_sig_val(b, r->people[k]->values[i].type,
+					r->people[k]->values[i].s))
+				return false;
+	}
+	return true;
+}
+
 static void fw_res_release(struct fw_res *r)
 {
 	if (r->people_owned) {
@@ -472,16 +576,30 @@ static void fw_res_release(struct fw_res *r)
 	}
 	if (r->tctx_owned)
 		dd_text_ctx_free(r->tctx);
+	if (r->tctx_cached)
+		fw_tcache_return();
 }
 
-/* The text context of the current resource, created on first use. */
+/* The text context of the current resource, created on first use (or
+ * borrowed from the thread's cache). */
 static struct dd_text_ctx *fw_tctx(struct fw *w)
 {
 	struct fw_res *r = w->res;
+	struct fw_tcache *tc;
 	struct dd_text_ctx *c;
+	bool keep;
 
 	if (r->tctx || r->tctx_failed)
 		return r->tctx;
+	tc = fw_tcache();
+	keep = tc && !tc->busy && fw_tctx_sig(r, &tc->want);
+	if (keep && tc->ctx && tc->sig.len == tc->want.len &&
+	    !memcmp(tc->sig.data, tc->want.data, tc->want.len)) {
+		tc->busy = true;
+		r->tctx = tc->ctx;
+		r->tctx_cached = true;
+		return r->tctx;
+	}
 	if (dd_text_ctx_new(&c)) {
 		r->tctx_failed = true;
 		return NULL;
@@ -499,7 +617,18 @@ static struct dd_text_ctx *fw_tctx(struct fw *w)
 					r->people[k]->values[i].s,
 					strlen(r->people[k]->values[i].s));
 	r->tctx = c;
-	r->tctx_owned = true;
+	if (keep) {
+		struct dd_buf t = tc->sig;
+
+		dd_text_ctx_free(tc->ctx);
+		tc->ctx = c;
+		tc->sig = tc->want; /* swap: no copy */
+		tc->want = t;
+		tc->busy = true;
+		r->tctx_cached = true;
+	} else {
+		r->tctx_owned = true;
+	}
 	return c;
 }
 
@@ -2149,6 +2278,7 @@ static bool fw_resource(struct fw *w, json_object *obj, bool contained)
 		r.vals_owned = false;
 		r.people_owned = false;
 		r.tctx_owned = false;
+		r.tctx_cached = false;
 		if (!r.tctx)
 			r.tctx_failed = false;
 	} else if (!fw_res_init(w, &r, obj, rt)) {
