@@ -32,6 +32,18 @@ extern const size_t dd_fhir_n_resource_types;
  * no such element. */
 const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
 					     size_t key_len);
+/* @def prepared for many lookups of its members (the walk looks up every
+ * member of an object in the object's def): its length and the hash state
+ * after "<def>.".  @def is borrowed. */
+struct dd_fhir_def {
+	const char *def;
+	size_t len;
+	uint64_t h;
+};
+void dd_fhir_def_init(struct dd_fhir_def *d, const char *def);
+/* dd_fhir_elem_find(d->def, key, key_len), the same answer. */
+const struct dd_fhir_elem *dd_fhir_elem_find_in(const struct dd_fhir_def *d,
+						const char *key, size_t key_len);
 /* The static spelling of a resource type name, or NULL if R4 has none. */
 const char *dd_fhir_resource_type(const char *name);
 /* True for primitive types (lower-case first letter). */

@@ -24,16 +24,25 @@ static int ft_elem_cmp(const void *k, const void *e)
 #define FT_RT_BITS 10
 
 static uint16_t ft_slots[1u << FT_HASH_BITS];
+static uint64_t *ft_h;    /* per element: the FNV-1a hash of its path */
+static uint16_t *ft_plen; /* per element: strlen of its path */
 static uint16_t ft_rt_slots[1u << FT_RT_BITS]; /* resource types, the same */
 static pthread_once_t ft_once = PTHREAD_ONCE_INIT;
 static bool ft_hash_ok;
 
-static uint32_t ft_hash(const char *s, size_t n)
+static uint64_t ft_hash64(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static uint32_t ft_hash(const char *s, size_t n)
+{
+	uint64_t h = ft_hash64(s, n);
+
 	return (uint32_t)(h ^ (h >> 32)) & ((1u << FT_HASH_BITS) - 1);
 }
 
@@ -43,9 +52,29 @@ static void ft_hash_build(void)
 
 	if (dd_fhir_n_elems * 2 > mask || dd_fhir_n_elems >= UINT16_MAX)
 		return; /* too many for the slots: bsearch */
+	ft_h = malloc(dd_fhir_n_elems * sizeof(*ft_h));
+	ft_plen = malloc(dd_fhir_n_elems * sizeof(*ft_plen));
+	if (!ft_h || !ft_plen) {
+		free(ft_h);
+		free(ft_plen);
+		ft_h = NULL;
+		ft_plen = NULL;
+		return;
+	}
 	for (size_t i = 0; i < dd_fhir_n_elems; i++) {
 		const char *p = dd_fhir_elems[i].path;
 		uint32_t h = ft_hash(p, strlen(p));
+
+		if (strlen(p) >= UINT16_MAX) {
+			free(ft_h);
+			free(ft_plen);
+			ft_h = NULL;
+			ft_plen = NULL;
+			memset(ft_slots, 0, sizeof(ft_slots));
+			return;
+		}
+		ft_h[i] = ft_hash64(p, strlen(p));
+		ft_plen[i] = (uint16_t)strlen(p);
 
 		while (ft_slots[h])
 			h = (h + 1) & mask;
@@ -86,6 +115,46 @@ static const struct dd_fhir_elem *ft_hash_find2(const char *def, size_t dl,
 		if (!strncmp(p, def, dl) && p[dl] == '.' &&
 		    !strncmp(p + dl + 1, key, kl) && p[dl + 1 + kl] == 0)
 			return &dd_fhir_elems[ft_slots[slot] - 1];
+	}
+	return NULL;
+}
+
+void dd_fhir_def_init(struct dd_fhir_def *d, const char *def)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	d->def = def;
+	d->len = strlen(def);
+	for (size_t i = 0; i < d->len; i++)
+		h = (h ^ (uint8_t)def[i]) * 1099511628211ull;
+	d->h = (h ^ (uint8_t)'.') * 1099511628211ull;
+}
+
+const struct dd_fhir_elem *dd_fhir_elem_find_in(const struct dd_fhir_def *d,
+						const char *key, size_t key_len)
+{
+	const uint32_t mask = (1u << FT_HASH_BITS) - 1;
+	uint64_t h = d->h;
+	size_t pl = d->len + 1 + key_len;
+	uint32_t slot;
+
+	pthread_once(&ft_once, ft_hash_build);
+	if (!ft_hash_ok || pl + 1 > FT_PATH_MAX || key_len == 0)
+		return dd_fhir_elem_find(d->def, key, key_len);
+	for (size_t i = 0; i < key_len; i++) {
+		if (key[i] == '.' || key[i] == 0)
+			return NULL;
+		h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
+	}
+	for (slot = (uint32_t)(h ^ (h >> 32)) & mask; ft_slots[slot];
+	     slot = (slot + 1) & mask) {
+		size_t e = ft_slots[slot] - 1u;
+		const char *p = dd_fhir_elems[e].path;
+
+		if (ft_h[e] == h && ft_plen[e] == pl &&
+		    !memcmp(p, d->def, d->len) && p[d->len] == '.' &&
+		    !memcmp(p + d->len + 1, key, key_len))
+			return &dd_fhir_elems[e];
 	}
 	return NULL;
 }

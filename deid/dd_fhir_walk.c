@@ -1557,17 +1557,21 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 	return ok && json_object_object_length(v) > 0;
 }
 
-/* Member @key of @def: arrays element by element.  Returns false to drop. */
+/* Member @key of @dd (the def, prepared once per object): arrays element
+ * by element.  Returns false to drop. */
 static bool fw_member(struct fw *w, json_object **pv, const char *key,
-		      const char *def, const char *ct, size_t rule, bool root)
+		      const struct dd_fhir_def *dd, const char *ct,
+		      size_t rule, bool root)
 {
-	const struct dd_fhir_elem *e = dd_fhir_elem_find(def, key, strlen(key));
+	const char *def = dd->def;
+	size_t kl = strlen(key);
+	const struct dd_fhir_elem *e = dd_fhir_elem_find_in(dd, key, kl);
 	json_object *v = *pv;
 	bool keep = true;
 
 	if (!e)
 		return false; /* not an R4 element: removed */
-	if (!fw_push(w, e, key, strlen(key)))
+	if (!fw_push(w, e, key, kl))
 		return false;
 	rule = fw_rule_at(w, rule);
 	if (json_object_is_type(v, json_type_array)) {
@@ -1875,7 +1879,9 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 	bool skip_attach = false;
 	bool basic = rule == FW_RULE_NONE &&
 		     w->pol->fhir.profile != DD_FHIR_PROFILE_KEEP_ALL;
+	struct dd_fhir_def dd;
 
+	dd_fhir_def_init(&dd, def);
 	if (nkeys > cap) {
 		ed = malloc(nkeys * sizeof(*ed));
 		if (!ed) {
@@ -1916,7 +1922,7 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		if (skip_attach && (fw_eq(key, "data") || fw_eq(key, "size") ||
 				    fw_eq(key, "hash")))
 			continue;
-		keep = fw_member(w, &nv, key, def, ct, rule, root);
+		keep = fw_member(w, &nv, key, &dd, ct, rule, root);
 		if (!keep)
 			ed[ne++] = (struct fw_edit){key, NULL};
 		else if (nv != val)
@@ -1935,7 +1941,8 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 				if (fw_eq(ed[i].key, pkey + 1) && !ed[i].nv)
 					base_gone = true;
 		}
-		if (base_gone || !dd_fhir_elem_find(def, pkey + 1, strlen(pkey + 1)) ||
+		if (base_gone ||
+		    !dd_fhir_elem_find_in(&dd, pkey + 1, strlen(pkey + 1)) ||
 		    !fw_prim_ext(w, &nv, def, rule))
 			ed[ne++] = (struct fw_edit){pkey, NULL};
 	}
@@ -2406,7 +2413,10 @@ enum fw_status dd_fhir_walk_bundle_member(const struct dd_fhir *f,
 	{
 		json_object *orig = *val;
 
-		keep = fw_member(&w, val, key, "Bundle", "Bundle",
+		struct dd_fhir_def dd;
+
+		dd_fhir_def_init(&dd, "Bundle");
+		keep = fw_member(&w, val, key, &dd, "Bundle",
 				 fw_rule_at(&w, FW_RULE_NONE), true);
 		if (*val != orig) /* replaced: the caller owns the new one */
 			json_object_put(orig);

@@ -1,6 +1,8 @@
 /* unit_fhir_paths.c: Google's FieldMetadata path matching, resolved
- * through the R4 type table (dd_fhir_path_matches), and reference
- * normalisation (dd_index_ref_norm). */
+ * through the R4 type table (dd_fhir_path_matches), reference
+ * normalisation (dd_index_ref_norm), and the walk's element lookup with a
+ * prepared def (dd_fhir_elem_find_in) giving dd_fhir_elem_find's answer
+ * for every element of the table and for names that are not elements. */
 #include "../unit/dd_test.h"
 #include "dd_fhir_i.h"
 
@@ -86,6 +88,30 @@ int main(void)
 
 		dd_index_ref_norm(refs[i].in, strlen(refs[i].in), out, sizeof(out));
 		EXPECT_EQ_STR(out, refs[i].out);
+	}
+	for (size_t i = 0; i < dd_fhir_n_elems; i++) {
+		/* every element, found through its def; and near misses */
+		static const char *const bad[] = {"", "x", "id.x", "idx",
+						  "i", "extension2"};
+		const char *p = dd_fhir_elems[i].path, *dot = strrchr(p, '.');
+		char def[256];
+		struct dd_fhir_def d;
+
+		if (!dot || (size_t)(dot - p) >= sizeof(def))
+			continue;
+		memcpy(def, p, (size_t)(dot - p));
+		def[dot - p] = 0;
+		dd_fhir_def_init(&d, def);
+		EXPECT(dd_fhir_elem_find_in(&d, dot + 1, strlen(dot + 1)) ==
+		       &dd_fhir_elems[i]);
+		EXPECT(dd_fhir_elem_find(def, dot + 1, strlen(dot + 1)) ==
+		       &dd_fhir_elems[i]);
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+			EXPECT(dd_fhir_elem_find_in(&d, bad[k], strlen(bad[k])) ==
+			       dd_fhir_elem_find(def, bad[k], strlen(bad[k])));
+		/* a key cut short or running on is another name */
+		EXPECT(dd_fhir_elem_find_in(&d, dot + 1, strlen(dot + 1) - 1) ==
+		       dd_fhir_elem_find(def, dot + 1, strlen(dot + 1) - 1));
 	}
 	return dd_test_done("unit_fhir_paths");
 }
