@@ -808,10 +808,18 @@ static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
 static bool fw_shift(const char *s, size_t n, int days, char *out,
 		     size_t outlen)
 {
+	/* the bytes a FHIR date, dateTime or instant may hold */
+	static const bool ok[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+		['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+		['-'] = 1, ['T'] = 1, [':'] = 1, ['.'] = 1, ['+'] = 1,
+		['Z'] = 1,
+	};
+
 	if (n < 4 || n > 40)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789-T:.+Z", s[i]) || !s[i])
+		if (!ok[(unsigned char)s[i]])
 			return false;
 	return dd_date_shift_fhir(s, days, out, outlen) == DD_OK;
 }

@@ -433,6 +433,29 @@ dd_err dd_date_shift_fhir(const char *in, int days, char *out, size_t outlen)
 		d = ps_num(in + 8, 2);
 	if (!ps_shift_ymd(y, m, d, prec, days, &oy, &om, &od))
 		return DD_E_PARSE;
+	if (oy >= 0 && oy <= 9999 && om <= 99 && od <= 99 &&
+	    n + 1 <= outlen) {
+		/* what the snprintf below writes, without its cost (once per
+		 * date of every resource): the output is as long as @in */
+		out[0] = (char)('0' + oy / 1000);
+		out[1] = (char)('0' + oy / 100 % 10);
+		out[2] = (char)('0' + oy / 10 % 10);
+		out[3] = (char)('0' + oy % 10);
+		if (prec >= 2) {
+			out[4] = '-';
+			out[5] = (char)('0' + om / 10);
+			out[6] = (char)('0' + om % 10);
+		}
+		if (prec == 3) {
+			out[7] = '-';
+			out[8] = (char)('0' + od / 10);
+			out[9] = (char)('0' + od % 10);
+			memcpy(out + 10, in + 10, n - 10 + 1);
+		} else {
+			out[dlen] = 0;
+		}
+		return DD_OK;
+	}
 	if (prec == 3)
 		k = snprintf(out, outlen, "%04d-%02u-%02u%s", (int)oy, om, od,
 			     in + dlen);

@@ -191,6 +191,40 @@ static void test_dates(void)
 		      DD_E_PARSE);
 	EXPECT_EQ_INT(dd_date_shift_fhir("2019-03-04X", 1, out, sizeof(out)),
 		      DD_E_PARSE);
+	/* the FHIR shifter formats by hand: it must agree with the DICOM DA
+	 * shifter (snprintf) on every precision, keep the time part, and
+	 * need exactly strlen + 1 bytes */
+	for (int i = 0; i < 4000; i++) {
+		static const int dd[] = {-365, -200, -31, -1, 0, 1, 59, 366};
+		char fin[40], da[16], fout[40], dout[16];
+		unsigned y = 1 + (unsigned)i * 7919u % 9998u;
+		unsigned m = 1 + (unsigned)i % 12u, d = 1 + (unsigned)i % 28u;
+		int days = dd[i % 8];
+
+		snprintf(da, sizeof(da), "%04u%02u%02u", y, m, d);
+		if (dd_date_shift_da(da, days, dout, sizeof(dout)) != DD_OK)
+			continue; /* outside 0000-9999 */
+		snprintf(fin, sizeof(fin), "%04u-%02u-%02uT09:10:11Z", y, m, d);
+		EXPECT_EQ_INT(dd_date_shift_fhir(fin, days, fout, strlen(fin) + 1),
+			      DD_OK);
+		EXPECT(!memcmp(fout, dout, 4) && fout[4] == '-' &&
+		       !memcmp(fout + 5, dout + 4, 2) && fout[7] == '-' &&
+		       !memcmp(fout + 8, dout + 6, 2) &&
+		       !strcmp(fout + 10, "T09:10:11Z"));
+		EXPECT_EQ_INT(dd_date_shift_fhir(fin, days, fout, strlen(fin)),
+			      DD_E_RANGE);
+		snprintf(fin, sizeof(fin), "%04u-%02u", y, m);
+		snprintf(da, sizeof(da), "%04u%02u", y, m);
+		if (dd_date_shift_da(da, days, dout, sizeof(dout)) == DD_OK &&
+		    dd_date_shift_fhir(fin, days, fout, 8) == DD_OK)
+			EXPECT(strlen(fout) == 7 && !memcmp(fout, dout, 4) &&
+			       fout[4] == '-' && !memcmp(fout + 5, dout + 4, 3));
+		snprintf(fin, sizeof(fin), "%04u", y);
+		if (dd_date_shift_da(fin, days, dout, sizeof(dout)) == DD_OK) {
+			EXPECT_EQ_INT(dd_date_shift_fhir(fin, days, fout, 5), DD_OK);
+			EXPECT_EQ_STR(fout, dout);
+		}
+	}
 	/* round trip of the civil day count over four centuries */
 	for (int64_t z = -146097; z < 146097 * 2; z += 17) {
 		int64_t y;
