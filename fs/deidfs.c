@@ -41,6 +41,8 @@ static const struct fuse_opt fs_opts[] = {
 	FS_OPT("workers=%u", workers, 0),
 	FS_OPT("listing_cache=%u", listing_cache_kib, 0),
 	FS_OPT("listing_cache=", listing_cache_set, 1),
+	FS_OPT("read_ahead_kb=%u", read_ahead_kb, 0),
+	FS_OPT("read_ahead_kb=", read_ahead_set, 1),
 	FS_OPT("verbose", verbose, 1),
 	FUSE_OPT_KEY("allow_other", FS_KEY_ALLOW_OTHER),
 	FUSE_OPT_END
@@ -78,6 +80,9 @@ static void fs_help(void)
 "    -o listing_cache=KIB   memory for the listings of recently used\n"
 "                           directories (default 16384 KiB); a directory\n"
 "                           whose listing was dropped is listed again\n"
+"    -o read_ahead_kb=KIB   the mount's read-ahead, set through sysfs when\n"
+"                           run as root (default 4096: a 256 KiB file is\n"
+"                           one READ); 0 keeps the kernel's 128 KiB\n"
 "    -o notify_pipe=FIFO    write \"s\" to FIFO once mounted, \"f\" on failure\n"
 "    -o verbose             log hidden files and other events (info level)\n"
 "    -o allow_other         let other users read (implies\n"
@@ -350,6 +355,8 @@ int main(int argc, char *argv[])
 	if (!fs.cfg.gid_set)
 		fs.cfg.gid = getgid();
 	fs.cfg.umask &= 0777;
+	if (!fs.cfg.read_ahead_set)
+		fs.cfg.read_ahead_kb = FS_READ_AHEAD_KB;
 	if (!fs.cfg.workers) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -384,6 +391,7 @@ int main(int argc, char *argv[])
 		goto out_fail;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
+	fs_read_ahead_prepare(&fs, opts.mountpoint);
 	if (!opts.foreground)
 		dd_log_to_syslog("deidfs");
 	fuse_daemonize(opts.foreground);

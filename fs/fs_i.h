@@ -56,6 +56,8 @@ struct dd_fs_config {
 	unsigned workers;     /* classification threads per listing */
 	unsigned listing_cache_kib; /* -o listing_cache=KIB: kept listings */
 	int listing_cache_set;
+	unsigned read_ahead_kb; /* -o read_ahead_kb=KIB: the mount's bdi */
+	int read_ahead_set;
 };
 
 /* Counters, updated with relaxed atomics; read through the counters
@@ -194,6 +196,10 @@ struct dd_fs {
 	pthread_mutex_t hk_lock;
 	pthread_cond_t hk_cond;
 	int64_t attr_timeout_ns;
+	/* the mount's device (0:N, its bdi in sysfs) and whether its
+	 * read-ahead is still to be set (fs_set_read_ahead) */
+	unsigned bdi_major, bdi_minor;
+	bool ra_pending; /* atomic */
 	struct dd_fs_counters ctr;
 };
 
@@ -271,6 +277,19 @@ void fs_release(struct dd_fs *fs, struct fs_fh *fh);
 /* Read into @buf; DD_E_CHANGED if the source changed since the open. */
 dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
 	       uint64_t off, size_t *got);
+
+/* Default read-ahead of the mount (-o read_ahead_kb): with the kernel's
+ * 128 KiB, a reader's first 128 KiB read(2) starts a 256 KiB window and
+ * a 256 KiB DICOM file costs two READ requests; 4 MiB makes the first
+ * window 512 KiB (four times the read), so such a file is one READ. */
+#define FS_READ_AHEAD_KB 4096
+/* Find the mount's device in /proc/self/mountinfo (after the mount, before
+ * the session loop); sets fs->ra_pending when there is one to set. */
+void fs_read_ahead_prepare(struct dd_fs *fs, const char *mountpoint);
+/* Write the read-ahead to /sys/class/bdi/MAJ:MIN/read_ahead_kb.  Only after
+ * the INIT reply (which lowers the bdi's read-ahead to the kernel's
+ * offer): the first open calls it.  Needs root; otherwise logged once. */
+void fs_set_read_ahead(struct dd_fs *fs);
 
 /* The counters as JSON into @out. */
 dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *out);

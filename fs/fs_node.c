@@ -1196,6 +1196,81 @@ dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
 	return DD_OK;
 }
 
+/* ---- read-ahead ---------------------------------------------------------------- */
+
+/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void fs_unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+void fs_read_ahead_prepare(struct dd_fs *fs, const char *mountpoint)
+{
+	char *line = NULL, mnt[4096], type[256];
+	unsigned maj, min;
+	size_t cap = 0;
+	FILE *f;
+
+	if (!fs->cfg.read_ahead_kb || !mountpoint)
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE SOURCE
+	 * SUPEROPTS"; the last fuse mount on @mountpoint is ours */
+	while (getline(&line, &cap, f) > 0) {
+		char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
+				   mnt) != 3 ||
+		    sscanf(sep + 3, "%255s", type) != 1)
+			continue;
+		fs_unescape(mnt);
+		if (strcmp(mnt, mountpoint) != 0 ||
+		    (strcmp(type, "fuse") != 0 && strncmp(type, "fuse.", 5) != 0))
+			continue;
+		fs->bdi_major = maj;
+		fs->bdi_minor = min;
+		fs->ra_pending = true;
+	}
+	free(line);
+	fclose(f);
+	if (!fs->ra_pending)
+		dd_log(DD_LOG_INFO, "read_ahead_kb: the mount is not in "
+		       "mountinfo; the kernel's read-ahead applies");
+}
+
+void fs_set_read_ahead(struct dd_fs *fs)
+{
+	char path[64], val[16];
+	int fd, n;
+
+	if (!__atomic_exchange_n(&fs->ra_pending, false, __ATOMIC_RELAXED))
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 fs->bdi_major, fs->bdi_minor);
+	n = snprintf(val, sizeof(val), "%u\n", fs->cfg.read_ahead_kb);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, (size_t)n) != n)
+		dd_log(fs->cfg.read_ahead_set ? DD_LOG_WARN : DD_LOG_INFO,
+		       "read_ahead_kb: cannot set it (%s; it needs root); "
+		       "the kernel's read-ahead applies", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* ---- housekeeping ------------------------------------------------------------ */
 
 /* File-backed resident bytes of this process (statm's "shared": mapped

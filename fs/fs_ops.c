@@ -331,6 +331,8 @@ static void dd_fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, EROFS);
 		return;
 	}
+	if (__atomic_load_n(&fs->ra_pending, __ATOMIC_RELAXED))
+		fs_set_read_ahead(fs); /* once; INIT is answered by now */
 	err = fs_open(fs, fs_in(req, ino), &fh, &keep, &changed);
 	if (err) {
 		fs_reply_dd_err(req, err);
@@ -344,6 +346,11 @@ static void dd_fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = keep;
+	/* close(2) needs no answer from a read-only view: without FLUSH a
+	 * reader's close makes no round trip (RELEASE is asynchronous).
+	 * There is no flush op either: a kernel that ignores this flag gets
+	 * ENOSYS once and stops sending FLUSH. */
+	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0) /* the open was interrupted */
 		fs_release(fs, fh);
 }
@@ -373,14 +380,6 @@ static void dd_fs_op_release(fuse_req_t req, fuse_ino_t ino,
 {
 	(void)ino;
 	fs_release(fs_of(req), (struct fs_fh *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
-}
-
-static void dd_fs_op_flush(fuse_req_t req, fuse_ino_t ino,
-			   struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
 	fuse_reply_err(req, 0);
 }
 
@@ -555,7 +554,6 @@ const struct fuse_lowlevel_ops dd_fs_ops = {
 	.open = dd_fs_op_open,
 	.read = dd_fs_op_read,
 	.release = dd_fs_op_release,
-	.flush = dd_fs_op_flush,
 	.fsync = dd_fs_op_fsync,
 	.statfs = dd_fs_op_statfs,
 	.getxattr = dd_fs_op_getxattr,

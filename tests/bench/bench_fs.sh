@@ -182,6 +182,7 @@ bench() {
 			if [ "$peer" != native ]; then
 				read -r h a f < <(rss "$MNT_PID")
 				extra="   RSS peak $h MiB (anon $a, file $f)"
+				[ "$peer" = deidfs ] && [ "$h" -gt "${R[peak]:-0}" ] && R[peak]=$h
 				umount_any "$m"
 			fi
 			printf '%-4s run %d  %-15s first %8s MB/s   re-read %8s MB/s   (%d files, %d MB, %d readers)%s\n' \
@@ -222,6 +223,7 @@ mount_deidfs "$W/small" "$m"
 read -r secs bytes files < <(readall "$m" 4)
 read -r h a f < <(rss "$MNT_PID")
 cold_rss="peak $h MiB (anon $a, file $f)"
+[ "$h" -gt "${R[peak]:-0}" ] && R[peak]=$h
 umount_any "$m"
 cold_fps=$(calc "$files / $secs")
 warm "$W/small"
@@ -265,3 +267,38 @@ case " $PARTS " in *" small "*)
 echo "  small cold pass: $cold_fps files/s; vs native $(calc "$cold_fps / $native_fps")$([ -n "$PT" ] && echo "  vs passthrough_ll $(calc "$cold_fps / $pt_fps")")"
 echo "  small warm pass: $warm_fps files/s; vs native $(calc "$warm_fps / $native_fps")$([ -n "$PT" ] && echo "  vs passthrough_ll $(calc "$warm_fps / $pt_fps")")"
 ;; esac
+
+# --- the issue's targets, each beside its measured value -----------------------------
+# verdict VALUE OP TARGET: "met" or "NOT MET" ("-" when not measured)
+verdict() {
+	case $1 in ''|-) echo "not measured"; return ;; esac
+	if [ "$(echo "$1 $2 $3" | bc)" = 1 ]; then echo met; else echo "NOT MET"; fi
+}
+echo
+echo "targets (issue #6; ratios are the medians above)"
+target() { # LABEL VALUE OP TARGET
+	printf '  %-46s %8s   target %s %-5s %s\n' "$1" "$2" "$3" "$4" "$(verdict "$2" "$3" "$4")"
+}
+for name in ct mid; do
+	[ -n "${R[$name.native.first]:-}" ] || continue
+	label="$name first read, deidfs/passthrough_ll"
+	[ $name = ct ] && label="ct (600 slices, 4 readers) first read, deidfs/passthrough_ll"
+	[ $name = mid ] && label="mid (2,000 x 256 KiB, 8 readers) first read, deidfs/passthrough_ll"
+	if [ -n "$PT" ]; then
+		target "$label" "$(echo "${R[$name.rp.first]}" | median)" ">=" 1.5
+	else
+		target "$label" - ">=" 1.5
+	fi
+	target "$name re-read, deidfs/native" "$(echo "${R[$name.rn.again]}" | median)" ">=" 0.8
+done
+if [ -n "${cdisk:-}" ]; then
+	target "cache size, % of the pixel-heavy source" "$(calc "100 * $cdisk / $srcb")" "<=" 2
+fi
+case " $PARTS " in *" small "*)
+printf '  %-46s %8s   (reported; no target)\n' "small cold first pass, files/s" "$cold_fps"
+;; esac
+# the daemon's peak RSS over every mount of this run (the target is for
+# 100k and 1M files: tests/fs/fs_scale.sh measures those)
+if [ -n "${R[peak]:-}" ]; then
+	target "deidfs peak RSS here, MiB (1M: fs_scale.sh)" "${R[peak]}" "<=" 100
+fi

@@ -196,6 +196,34 @@ ev=$(fs_counter "$MNT" listing_evictions)
 fs_umount "$MNT"
 ok "listing_cache=1: $ev listings evicted and rebuilt, same names, sizes, inodes and bytes"
 
+# --- read_ahead_kb: the mount's read-ahead, set at the first open --------------
+# The daemon finds its mount in /proc/self/mountinfo (the mount point here
+# has a space, which mountinfo writes as \040) and writes the bdi's
+# read_ahead_kb after the INIT reply; only root may.
+ra_of() { cat "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"; }
+if [ "$(id -u)" = 0 ]; then
+	RMNT="$T/mnt ra"
+	mkdir -p "$RMNT"
+	for opt in "" ",read_ahead_kb=512" ",read_ahead_kb=0"; do
+		fs_mount "$SRC" "$RMNT" "$opt"
+		before=$(ra_of "$RMNT") || fail "no bdi for the mount"
+		find "$RMNT" -type f | head -1 | xargs -r -d '\n' cat >/dev/null ||
+			fail "read ($opt)"
+		after=$(ra_of "$RMNT")
+		case $opt in
+		"") want=4096 ;;
+		*=512) want=512 ;;
+		*) want=$before ;;
+		esac
+		[ "$after" = "$want" ] ||
+			fail "read_ahead_kb${opt:+ ($opt)}: $after KiB after the first open (before: $before), want $want"
+		fs_umount "$RMNT"
+	done
+	ok "read_ahead_kb: 4096 by default, 512 when asked, the kernel's ($before) with 0"
+else
+	note "not root: read_ahead_kb is not checked (writing sysfs needs root)"
+fi
+
 # --- mount(8): the fuse.deidfs type and an fstab line -------------------------
 # mount(8) runs mount.fuse3 with PATH removed, so `mount -t fuse.deidfs`
 # needs deidfs installed on the default PATH; here mount.fuse3 is run the
