@@ -6,8 +6,8 @@
  *
  * Deterministic: the bytes depend on the samples only.  OpenJPEG writes
  * its version into a COM marker unless given a comment, so it gets a fixed
- * one, and runs on one thread (its output does not depend on threads,
- * but nothing here relies on that).
+ * one, and runs in the calling thread (its output does not depend on
+ * threads, but nothing here relies on that).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,7 +264,8 @@ static dd_err j2k_encode_frame(const struct dd_image_geom *g, bool mct,
 	opj_set_error_handler(codec, j2k_quiet, NULL);
 	if (!opj_setup_encoder(codec, &par, img))
 		goto out;
-	(void)opj_codec_set_threads(codec, 1);
+	/* 0: no worker threads, whatever OPJ_NUM_THREADS says */
+	(void)opj_codec_set_threads(codec, 0);
 	st = opj_stream_create(1u << 16, OPJ_FALSE);
 	if (!st) {
 		err = DD_E_NOMEM;

@@ -205,8 +205,8 @@ def save(ds, path, pixels, xfer, j2k_enc, tmpdir):
     ds.save_as(path, write_like_original=False)
     tool = {"native": None, "jpegll": ["dcmcjpeg", "+e1"],
             "jpegls": ["dcmcjpls"], "rle": ["dcmcrle"],
-            "jpegbase": ["dcmcjpeg", "+eb", "+q", "90"],
-            "jlsnear": ["dcmcjpls", "+en", "+md", "2"]}[xfer]
+            "jpegbase": ["dcmcjpeg", "+eb", "+q", "90", "+un"],
+            "jlsnear": ["dcmcjpls", "+en", "+md", "2", "+un"]}[xfer]
     if tool:
         tmp = path + ".tmp"
         subprocess.check_call(tool + [path, tmp])

@@ -11,6 +11,12 @@
  *                                    dd_prepass_row_luma() of every decoded
  *                                    source frame, u16 little-endian
  *     --no-ocr                       size plan only
+ *     --encode N                     redactedEncoding "same": the redacted
+ *                                    frames re-encoded N times; prints a
+ *                                    second JSON line with the median CPU
+ *                                    ms of dd_image_encode_same() and of
+ *                                    dd_image_pixels() (decode + boxes),
+ *                                    the native and encoded value sizes
  *   image_tool prepass FILE [--anywhere] [--repeat N]
  *                                    pre-pass on every frame (native
  *                                    files); prints JSON with MB/s
@@ -46,6 +52,13 @@ static double cpu_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double proc_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -211,11 +224,68 @@ out:
 	return rc;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* --encode N: CPU time of the re-encoding against the decode that makes
+ * its input, medians of @n runs each (the process's: a codec may use
+ * threads of its own; the OCR workers are idle by then). */
+static int encode_bench(struct dd_image *im, int fd,
+			const struct dd_image_plan *plan, unsigned n)
+{
+	struct dd_buf px, val;
+	struct dd_image_enc e;
+	double *dec = calloc(n, sizeof(double)), *enc = calloc(n, sizeof(double));
+	dd_err err = DD_OK;
+	unsigned i;
+
+	if (plan->out_kind != DD_IMAGE_OUT_SAME_CODEC) {
+		printf("{\"encode\":\"%s\"}\n", kind_name(plan->out_kind));
+		free(dec);
+		free(enc);
+		return 0;
+	}
+	dd_buf_init(&px, (size_t)1 << 31);
+	dd_buf_init(&val, (size_t)1 << 31);
+	dd_image_enc_init(&e);
+	for (i = 0; i < n && err == DD_OK && dec && enc; i++) {
+		double t0 = proc_cpu_s();
+		dd_buf_reset(&px);
+		err = dd_image_pixels(im, fd, plan, &plan->boxes, &px);
+		double t1 = proc_cpu_s();
+		if (err == DD_OK)
+			err = dd_image_encode_same(plan, px.data, px.len, &e);
+		double t2 = proc_cpu_s();
+		dec[i] = (t1 - t0) * 1e3;
+		enc[i] = (t2 - t1) * 1e3;
+	}
+	if (err == DD_OK && dec && enc)
+		err = dd_image_enc_value(&e, &val);
+	if (err == DD_OK && dec && enc) {
+		qsort(dec, n, sizeof(double), cmp_double);
+		qsort(enc, n, sizeof(double), cmp_double);
+		printf("{\"xfer\":\"%s\",\"photometric\":\"%s\","
+		       "\"decode_ms\":%.2f,\"encode_ms\":%.2f,"
+		       "\"native_bytes\":%zu,\"encoded_bytes\":%zu}\n",
+		       e.xfer_uid, e.photometric, dec[n / 2], enc[n / 2],
+		       px.len, val.len);
+	}
+	dd_image_enc_free(&e);
+	dd_buf_free(&px);
+	dd_buf_free(&val);
+	free(dec);
+	free(enc);
+	return err == DD_OK ? 0 : fail("encode", err);
+}
+
 static int cmd_plan(int argc, char **argv)
 {
 	const char *file = argv[2], *boxes_out = NULL, *orig_out = NULL,
 		   *red_out = NULL, *luma_out = NULL, *mode_s = "sensitive";
-	unsigned workers = 1;
+	unsigned workers = 1, encode_n = 0;
 	bool no_ocr = false;
 	struct dd_policy *pol = NULL;
 	struct dd_pseudo ps;
@@ -244,6 +314,8 @@ static int cmd_plan(int argc, char **argv)
 			red_out = argv[++i];
 		else if (!strcmp(argv[i], "--no-ocr"))
 			no_ocr = true;
+		else if (!strcmp(argv[i], "--encode") && i + 1 < argc)
+			encode_n = (unsigned)atoi(argv[++i]);
 		else
 			return fprintf(stderr, "image_tool: bad option %s\n", argv[i]), 1;
 	}
@@ -260,6 +332,8 @@ static int cmd_plan(int argc, char **argv)
 	if (err != DD_OK)
 		return fail("policy", err);
 	pol->deidfs.ocr_workers = workers;
+	if (encode_n)
+		pol->deidfs.redacted_encoding = DD_ENC_SAME;
 	dd_pseudo_init(&ps, key, sizeof(key));
 	err = dd_text_new(&pol->text, &ps, &text);
 	if (err == DD_OK)
@@ -326,6 +400,8 @@ static int cmd_plan(int argc, char **argv)
 		if (rc == 3)
 			printf("{\"error\":\"runs differ from dd_image_pixels\"}\n");
 	}
+	if (encode_n && rc == 0)
+		rc = encode_bench(im, fd, &plan, encode_n);
 	dd_buf_free(&buf);
 out:
 	dd_image_plan_free(&plan);
