@@ -1973,14 +1973,59 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 
 /* ---- resources ------------------------------------------------------------- */
 
-static const char *fw_patient_ref(json_object *res)
-{
-	static const char *const keys[] = {"subject", "patient", "beneficiary",
-					   NULL};
+/* The members of a resource fw_res_init reads, found in one pass over its
+ * keys (json-c hashes the key for each lookup: eight per resource). */
+struct fw_res_members {
+	json_object *id, *subject, *patient, *beneficiary, *identifier,
+		*telecom, *address, *contained;
+};
 
-	for (int i = 0; keys[i]; i++) {
-		json_object *r = fw_first(fw_get(res, keys[i]));
-		const char *s = fw_get_str(r, "reference");
+static void fw_res_members(json_object *obj, struct fw_res_members *m)
+{
+	memset(m, 0, sizeof(*m));
+	json_object_object_foreach(obj, k, v) {
+		json_object **slot = NULL;
+
+		switch (k[0]) {
+		case 'i':
+			slot = !strcmp(k, "id")		  ? &m->id
+			       : !strcmp(k, "identifier") ? &m->identifier
+							  : NULL;
+			break;
+		case 's':
+			slot = !strcmp(k, "subject") ? &m->subject : NULL;
+			break;
+		case 'p':
+			slot = !strcmp(k, "patient") ? &m->patient : NULL;
+			break;
+		case 'b':
+			slot = !strcmp(k, "beneficiary") ? &m->beneficiary : NULL;
+			break;
+		case 't':
+			slot = !strcmp(k, "telecom") ? &m->telecom : NULL;
+			break;
+		case 'a':
+			slot = !strcmp(k, "address") ? &m->address : NULL;
+			break;
+		case 'c':
+			slot = !strcmp(k, "contained") ? &m->contained : NULL;
+			break;
+		default:
+			break;
+		}
+		if (slot)
+			*slot = v;
+	}
+}
+
+/* The reference of the first of subject, patient, beneficiary that has
+ * one. */
+static const char *fw_patient_ref(const struct fw_res_members *m)
+{
+	json_object *const refs[] = {m->subject, m->patient, m->beneficiary};
+
+	for (int i = 0; i < 3; i++) {
+		const char *s = fw_get_str(fw_first(refs[i]), "reference");
 
 		if (s)
 			return s;
@@ -2176,7 +2221,11 @@ static void fw_people(struct fw *w, struct fw_res *r, json_object *o,
 			}
 			np[r->n_people++] = p;
 			r->people = np;
-		} else if (strcmp(k, "contained")) {
+		} else if (v && (json_object_get_type(v) == json_type_object ||
+				 json_object_get_type(v) == json_type_array) &&
+			   strcmp(k, "contained")) {
+			/* only containers can hold a reference: no call
+			 * per scalar */
 			fw_people(w, r, v, depth + 1);
 		}
 	}
@@ -2201,10 +2250,15 @@ static size_t fw_cat(char *out, size_t cap, const char *a, const char *b)
 static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 			const char *rt)
 {
-	const char *id = fw_get_str(obj, "id");
+	struct fw_res_members mb;
+	const char *id;
 	const struct dd_policy *pol = w->pol;
 	size_t klen = 0;
 
+	fw_res_members(obj, &mb);
+	id = mb.id && json_object_is_type(mb.id, json_type_string)
+		     ? json_object_get_string(mb.id)
+		     : NULL;
 	memset(r, 0, sizeof(*r));
 	r->type = rt;
 	r->ref_year = w->f->ref_year;
@@ -2225,7 +2279,7 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 			r->ref_year = (dec[0] - '0') * 1000 + (dec[1] - '0') * 100 +
 				      (dec[2] - '0') * 10 + (dec[3] - '0');
 	} else {
-		const char *ref = fw_patient_ref(obj);
+		const char *ref = fw_patient_ref(&mb);
 		char norm[DD_INDEX_KEY_MAX - 8];
 
 		if (ref && dd_index_ref_norm(ref, strlen(ref), norm,
@@ -2267,16 +2321,16 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 		/* any resource: its own identifiers, telecom and addresses
 		 * (they are transformed where structured; the narrative
 		 * must not repeat them) */
-		fw_collect_each(fw_get(obj, "identifier"), fw_collect_ident,
+		fw_collect_each(mb.identifier, fw_collect_ident,
 				fw_res_add_val, r);
-		fw_collect_each(fw_get(obj, "telecom"), fw_collect_telecom,
+		fw_collect_each(mb.telecom, fw_collect_telecom,
 				fw_res_add_val, r);
-		fw_collect_each(fw_get(obj, "address"), fw_collect_address,
+		fw_collect_each(mb.address, fw_collect_address,
 				fw_res_add_val, r);
 	}
 	{
 		/* contained people belong to this resource's context */
-		json_object *c = fw_get(obj, "contained");
+		json_object *c = mb.contained;
 
 		for (size_t i = 0; c && json_object_is_type(c, json_type_array) &&
 				   i < json_object_array_length(c); i++) {
