@@ -1830,7 +1830,8 @@ static bool fw_ref_person(json_object *ref)
 
 struct fw_edit {
 	const char *key;
-	json_object *nv; /* NULL: drop */
+	struct lh_entry *ent; /* the member's entry in the object's table */
+	json_object *nv;      /* NULL: drop */
 };
 
 /* HIPAA groups ages over deidfs.maxAge (default 89) into one category: an
@@ -1932,9 +1933,9 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 			continue;
 		keep = fw_member(w, &nv, key, &dd, ct, rule, root);
 		if (!keep)
-			ed[ne++] = (struct fw_edit){key, NULL};
+			ed[ne++] = (struct fw_edit){key, entrykey, NULL};
 		else if (nv != val)
-			ed[ne++] = (struct fw_edit){key, nv};
+			ed[ne++] = (struct fw_edit){key, entrykey, nv};
 	}
 	/* primitive extensions: after their primitive */
 	json_object_object_foreach(obj, pkey, pval) {
@@ -1952,14 +1953,19 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		if (base_gone ||
 		    !dd_fhir_elem_find_in(&dd, pkey + 1, strlen(pkey + 1)) ||
 		    !fw_prim_ext(w, &nv, def, rule))
-			ed[ne++] = (struct fw_edit){pkey, NULL};
+			ed[ne++] = (struct fw_edit){pkey, entrypkey, NULL};
 	}
+	/* through the entries, as json_object_object_add and _del do after
+	 * looking the key up (no member was added or removed since) */
 	for (size_t i = 0; i < ne; i++)
-		if (ed[i].nv)
-			json_object_object_add(obj, ed[i].key, ed[i].nv);
+		if (ed[i].nv) {
+			json_object_put((json_object *)lh_entry_v(ed[i].ent));
+			lh_entry_set_val(ed[i].ent, ed[i].nv);
+		}
 	for (size_t i = 0; i < ne; i++)
 		if (!ed[i].nv)
-			json_object_object_del(obj, ed[i].key);
+			lh_table_delete_entry(json_object_get_object(obj),
+					      ed[i].ent);
 	if (ed != stack_edits)
 		free(ed);
 	if (basic && w->st == FW_OK && fw_eq(ct, "Age"))
