@@ -500,6 +500,24 @@ static bool jp_push(struct jp *j, json_object *o, bool is_obj)
 }
 
 /* Add @v (NULL: null) to the container on top; @v is put on failure. */
+/* Is the constant key @key not yet in the object @o?  A constant key is
+ * the one static spelling of its name (jp_key_find), and a name is either
+ * always constant or never, so comparing pointers is exact.  False (ask
+ * json-c) past JP_NEW_MAX members: no quadratic work on a hostile
+ * object. */
+#define JP_NEW_MAX 24
+
+static bool jp_key_new(json_object *o, const char *key)
+{
+	struct lh_table *t = json_object_get_object(o);
+	size_t n = 0;
+
+	for (struct lh_entry *e = lh_table_head(t); e; e = lh_entry_next(e))
+		if (lh_entry_k(e) == key || ++n > JP_NEW_MAX)
+			return false;
+	return true;
+}
+
 static bool jp_add(struct jp *j, json_object *v)
 {
 	struct jp_frame *f = &j->st[j->depth - 1];
@@ -507,9 +525,14 @@ static bool jp_add(struct jp *j, json_object *v)
 
 	if (!f->is_obj)
 		r = json_object_array_add(f->o, v);
-	else if (j->key_const) /* json_object_object_add, minus the strdup */
-		r = json_object_object_add_ex(f->o, j->key, v,
-					      JSON_C_OBJECT_ADD_CONSTANT_KEY);
+	else if (j->key_const) /* json_object_object_add, minus the strdup
+				* (and minus the lookup of a new key) */
+		r = json_object_object_add_ex(
+			f->o, j->key, v,
+			JSON_C_OBJECT_ADD_CONSTANT_KEY |
+				(jp_key_new(f->o, j->key)
+					 ? JSON_C_OBJECT_ADD_KEY_IS_NEW
+					 : 0));
 	else
 		r = json_object_object_add(f->o, j->key, v);
 	j->key = NULL;
