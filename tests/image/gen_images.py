@@ -11,7 +11,8 @@ noisy US-like, CT-like, CR-like and plain backgrounds; single and multi
 frame; native, JPEG lossless, JPEG-LS, RLE and JPEG 2000 (J2K_ENC, our
 OpenJPEG helper) transfer syntaxes; --lossy adds JPEG baseline (grey, and
 RGB stored as YBR_FULL_422) and JPEG-LS near-lossless cases (dcmtk's
-encoders; for the redactedEncoding "same" tests).  Every planted word is a token with a
+encoders) and an RGB JPEG 2000 one (YBR_RCT), for the redactedEncoding
+"same" tests.  Every planted word is a token with a
 kind: S (sensitive: a name, ID, date or institution that is also in the
 header, so dd_text knows it as context), H (harmless: "L", "ABD", "5 cm",
 "TIS 0.4"...) or N (a label such as "MRN", "DOB": neither counted).  A
@@ -294,6 +295,7 @@ def make_cases(slow, lossy=False):
             ("us_jpeg_base", "US", 480, 640, "MONOCHROME2", 8, False, 1, "jpegbase", "us", sizes_mid, "YES"),
             ("sc_rgb_jpeg_base", "SC", 384, 512, "RGB", 8, False, 1, "jpegbase", "white", sizes_big, None),
             ("ct_jpegls_near", "CT", 512, 512, "MONOCHROME2", 12, False, 1, "jlsnear", "ct12", sizes_mid, None),
+            ("us_rgb_j2k", "US", 480, 640, "RGB", 8, False, 1, "j2k", "us", sizes_mid, "YES"),
         ]
     for spec in specs:
         (name, mod, rows, cols, photo, bits, signed, frames, xfer, bg, sizes, bia) = spec
