@@ -326,6 +326,38 @@ static const struct tcase cases[] = {
 	 DD_PHOTO_MONOCHROME2, J2K, J2K_LL, "MONOCHROME2"},
 	{"j2k_ybr_full", 16, 24, 1, 3, 8, 8, false, false, DD_PHOTO_YBR_FULL,
 	 J2K_LL, J2K_LL, "YBR_FULL"},
+	/* edges: one pixel, one row, one column, 2 stored bits, 9 of 16,
+	 * 16-bit colour */
+	{"rle_1x1", 1, 1, 1, 1, 8, 8, false, false, DD_PHOTO_MONOCHROME2, RLE,
+	 RLE, "MONOCHROME2"},
+	{"jpegll_1x1", 1, 1, 1, 1, 16, 12, false, false, DD_PHOTO_MONOCHROME2,
+	 JPEG_SV1, JPEG_SV1, "MONOCHROME2"},
+	{"jls_1x1", 1, 1, 1, 1, 8, 8, false, false, DD_PHOTO_MONOCHROME2, JLS,
+	 JLS, "MONOCHROME2"},
+	{"j2k_1x1", 1, 1, 1, 1, 8, 8, false, false, DD_PHOTO_MONOCHROME2,
+	 J2K_LL, J2K_LL, "MONOCHROME2"},
+	{"jpegll_row", 1, 77, 2, 3, 8, 8, false, false, DD_PHOTO_RGB, JPEG_SV1,
+	 JPEG_SV1, "RGB"},
+	{"jls_col", 77, 1, 1, 1, 16, 9, false, false, DD_PHOTO_MONOCHROME2,
+	 JLS, JLS, "MONOCHROME2"},
+	{"j2k_row_rgb", 1, 66, 1, 3, 8, 8, false, false, DD_PHOTO_RGB, J2K_LL,
+	 J2K_LL, "YBR_RCT"},
+	{"rle_col_bits2", 65, 1, 1, 1, 8, 2, false, false,
+	 DD_PHOTO_MONOCHROME2, RLE, RLE, "MONOCHROME2"},
+	{"jpegll_bits2", 9, 13, 1, 1, 8, 2, false, false,
+	 DD_PHOTO_MONOCHROME2, JPEG_SV1, JPEG_SV1, "MONOCHROME2"},
+	{"jls_bits2", 9, 13, 1, 1, 8, 2, false, false, DD_PHOTO_MONOCHROME2,
+	 JLS, JLS, "MONOCHROME2"},
+	{"j2k_bits2", 9, 13, 1, 1, 8, 2, false, false, DD_PHOTO_MONOCHROME2,
+	 J2K_LL, J2K_LL, "MONOCHROME2"},
+	{"jpegll_rgb16", 20, 24, 1, 3, 16, 16, false, false, DD_PHOTO_RGB,
+	 JPEG_SV1, JPEG_SV1, "RGB"},
+	{"jls_rgb16", 20, 24, 1, 3, 16, 12, false, false, DD_PHOTO_RGB, JLS,
+	 JLS, "RGB"},
+	{"rle_rgb16_planar", 20, 24, 2, 3, 16, 16, false, true, DD_PHOTO_RGB,
+	 RLE, RLE, "RGB"},
+	{"j2k_rgb16", 20, 24, 1, 3, 16, 16, false, false, DD_PHOTO_RGB, J2K_LL,
+	 J2K_LL, "YBR_RCT"},
 	/* no encoder: Explicit VR Little Endian */
 	{"mpeg2", 16, 16, 1, 1, 8, 8, false, false, DD_PHOTO_MONOCHROME2,
 	 "1.2.840.10008.1.2.4.100", NULL, NULL},
@@ -390,6 +422,42 @@ static void test_refused(void)
 	dd_image_enc_free(&e);
 }
 
+/* Random geometries through every encoder (a fixed seed): the same
+ * samples back, never an abort (CharLS asserts on bad input). */
+static void test_random(void)
+{
+	static const char *const xf[] = {RLE, JPEG_SV1, JPEG_P14, JLS, J2K_LL};
+	uint32_t seed = 12345, i;
+	char name[64];
+
+	for (i = 0; i < 60; i++) {
+		struct tcase c;
+
+		memset(&c, 0, sizeof(c));
+		c.rows = 1 + lcg(&seed) % 40;
+		c.cols = 1 + lcg(&seed) % 40;
+		c.frames = 1 + lcg(&seed) % 3;
+		c.spp = lcg(&seed) % 3 ? 1 : 3;
+		c.ba = lcg(&seed) % 2 ? 16 : 8;
+		c.bs = (uint16_t)(2 + lcg(&seed) % (c.ba - 1));
+		c.src_xfer = c.want_xfer = xf[lcg(&seed) % 5];
+		/* JPEG and JPEG-LS refuse sign-extended samples (test_refused) */
+		c.sgn = c.spp == 1 && lcg(&seed) % 2 &&
+			(c.bs == c.ba || !strcmp(c.src_xfer, RLE) ||
+			 !strcmp(c.src_xfer, J2K_LL));
+		c.planar = c.spp == 3 && lcg(&seed) % 2;
+		c.photo = c.spp == 3 ? DD_PHOTO_RGB
+			  : lcg(&seed) % 2 ? DD_PHOTO_MONOCHROME1
+					   : DD_PHOTO_MONOCHROME2;
+		c.want_photo = c.spp == 3 && !strcmp(c.src_xfer, J2K_LL)
+				       ? "YBR_RCT"
+				       : dd_photometric_name(c.photo);
+		snprintf(name, sizeof(name), "random%u", i);
+		c.name = name;
+		round_trip(&c);
+	}
+}
+
 int main(void)
 {
 	size_t i;
@@ -401,6 +469,7 @@ int main(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		round_trip(&cases[i]);
 	test_refused();
+	test_random();
 	int rc = dd_test_done("unit_image_encode");
 	if (!rc) {
 		char cmd[300];
