@@ -15,7 +15,14 @@ the value keeps its size, and the native runs equal the decoded patch
 (image_tool exits 3 otherwise).  `deid file` must then write the same
 pixels.
 
-usage: decode_formats.py IMAGE_TOOL DEID WORKDIR
+With J2K_ENC, redactedEncoding "same" where it cannot re-encode: the
+32-bit RGB RLE file (no encoder takes 32-bit samples) and a JPEG 2000
+file whose codestream holds 16-bit samples under BitsStored 12
+(j2k_overflow: the codec would not give them back) must come out as
+Explicit VR Little Endian, byte-identical to the "explicitLittleEndian"
+output.
+
+usage: decode_formats.py IMAGE_TOOL DEID WORKDIR [J2K_ENC]
 """
 import json
 import os
@@ -144,6 +151,58 @@ def make_ybr422(path):
     return raw.tobytes(), y.astype(np.uint16)[None], None, 1
 
 
+def make_j2k_overflow(path, j2k_enc):
+    """MONOCHROME2, BitsStored 12, but the codestream's samples have 16
+    bits (values over 4095 in the text)."""
+    v = background(7)
+    a = (v * 4095).astype(np.uint16)
+    a[text_mask(7)] = 0xFFF0
+    raw, cs = path + ".raw", path + ".j2k"
+    a.astype("<u2").tofile(raw)
+    subprocess.check_call([j2k_enc, str(COLS), str(ROWS), "1", "16", "16", "0", raw, cs])
+    ds = base_ds(path, "1.2.840.10008.1.2.4.90")
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelData = encapsulate([open(cs, "rb").read()])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path, write_like_original=False)
+    os.unlink(raw)
+    os.unlink(cs)
+
+
+def same_fallback(deid, work, src, name):
+    """redactedEncoding "same" without a way to re-encode: Explicit VR
+    Little Endian, the same bytes as the explicit output."""
+    key = os.path.join(work, "key")
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n")
+    outs = {}
+    for enc in ("same", "explicitLittleEndian"):
+        pol = os.path.join(work, "policy-%s.json" % enc)
+        with open(pol, "w") as f:
+            json.dump({"deidfs": {"apiVersion": "v1beta1", "redactedEncoding": enc},
+                       "dicomTagConfig": {
+                           "profileType": "ATTRIBUTE_CONFIDENTIALITY_BASIC_PROFILE",
+                           "options": {"cleanImage": {
+                               "textRedactionMode": "REDACT_SENSITIVE_TEXT"}}}}, f)
+        dst = os.path.join(work, "%s.%s.dcm" % (name, enc))
+        rc, out, err = run([deid, "file", src, dst, "-p", pol, "--key-file", key])
+        check(rc == 0, "%s: deid file (%s) failed: %s %s" % (name, enc, out, err))
+        outs[enc] = open(dst, "rb").read() if rc == 0 else b""
+    ds = pydicom.dcmread(os.path.join(work, "%s.same.dcm" % name))
+    check(ds.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian,
+          "%s: same: %s, expected Explicit VR Little Endian" % (
+              name, ds.file_meta.TransferSyntaxUID))
+    check(outs["same"] == outs["explicitLittleEndian"],
+          "%s: same: differs from the explicit output" % name)
+    check("113101" in [c.CodeValue for c in ds.get("DeidentificationMethodCodeSequence", [])],
+          "%s: same: not redacted" % name)
+    print("%s: redactedEncoding same -> Explicit VR Little Endian, as explicit" % name)
+
+
 def box_mask(boxes, pair=False):
     m = np.zeros((ROWS, COLS), bool)
     for x, y, w, h in boxes:
@@ -162,7 +221,12 @@ def run(cmd):
 
 def main():
     tool, deid, work = sys.argv[1], sys.argv[2], sys.argv[3]
+    j2k_enc = sys.argv[4] if len(sys.argv) > 4 else None
     os.makedirs(work, exist_ok=True)
+    if j2k_enc:
+        src = os.path.join(work, "j2k_overflow.dcm")
+        make_j2k_overflow(src, j2k_enc)
+        same_fallback(deid, work, src, "j2k_overflow")
     for name, make in (("rgb32_rle", make_rgb32), ("mono32", make_mono32),
                        ("ybr422", make_ybr422)):
         src = os.path.join(work, name + ".dcm")
@@ -220,6 +284,8 @@ def main():
             pd = bytes(ds.PixelData)
             check(pd[:len(red)] == red and len(pd) == len(red) + (len(red) & 1),
                   "%s: deid file's pixel data differs from image_tool's" % name)
+        if j2k_enc and name == "rgb32_rle":
+            same_fallback(deid, work, src, name)
     if fails:
         print("%d failure(s)" % len(fails))
         return 1
