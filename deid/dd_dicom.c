@@ -1,6 +1,7 @@
 /* dd_dicom.c: the DICOM engine: classify, walk the data set applying
  * dd_dicom_decide(), write the manifest.  docs/internals/dicom.md explains
  * the choices (dummy values, markers, fail-closed rules). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "dd_bridge.h"
 #include "dd_dicom.h"
@@ -66,6 +69,10 @@ struct dd_dicom {
 	pthread_mutex_t image_lock;
 	struct dd_image *image[DD_DICOM_N_MODES];
 	dd_err image_err[DD_DICOM_N_MODES];
+	/* The tag of this engine's pixel regenerator (DD_SEG_REGEN: redacted
+	 * values rebuilt at read time, see img_regen) */
+	uint8_t regen_tag[16];
+	bool registered;
 };
 
 /* One transform's state (one thread). */
@@ -121,8 +128,38 @@ static dd_err image_get(const struct dd_dicom *dc, enum dd_redaction_mode mode,
 	return err;
 }
 
+static dd_err img_regen(void *ctx, int src_fd, const struct dd_manifest *m,
+			const uint8_t *desc, size_t desc_len,
+			struct dd_buf *out);
+
+/* The regeneration tag: everything a rebuilt pixel value depends on
+ * besides its descriptor and the source (the policy hash covers the
+ * policy, the key's fingerprint and DD_ENGINE_VERSION, so a new decoder
+ * never serves an old manifest's value). */
+static void regen_tag(const char *policy_hash, uint8_t tag[16])
+{
+	static const char dom[] = "dd-dicom-pixels-1";
+	uint8_t h[32];
+	unsigned int len = sizeof(h);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	memset(tag, 0, 16);
+	if (!md)
+		return;
+	if (!policy_hash)
+		policy_hash = "";
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, dom, sizeof(dom) - 1);
+	EVP_DigestUpdate(md, "|", 1);
+	EVP_DigestUpdate(md, policy_hash, strlen(policy_hash));
+	EVP_DigestFinal_ex(md, h, &len);
+	EVP_MD_CTX_free(md);
+	memcpy(tag, h, 16);
+}
+
 dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
-		    const struct dd_text *text, struct dd_dicom **out)
+		    const struct dd_text *text, const char *policy_hash,
+		    struct dd_dicom **out)
 {
 	struct dd_dicom *d;
 	const struct dd_policy_dicom *pd = &pol->dicom;
@@ -161,6 +198,13 @@ dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 	if (policy_images(pol))
 		d->need_ctx = true; /* OCR'd words are judged with the header */
 	pthread_mutex_init(&d->image_lock, NULL);
+	regen_tag(policy_hash, d->regen_tag);
+	err = dd_manifest_regen_register(d->regen_tag, img_regen, d);
+	if (err) {
+		dd_dicom_free(d);
+		return err;
+	}
+	d->registered = true;
 	*out = d;
 	return DD_OK;
 }
@@ -171,6 +215,8 @@ void dd_dicom_free(struct dd_dicom *d)
 
 	if (!d)
 		return;
+	if (d->registered)
+		dd_manifest_regen_unregister(d->regen_tag, d);
 	for (i = 0; i < DD_DICOM_N_MODES; i++)
 		dd_image_free(d->image[i]);
 	pthread_mutex_destroy(&d->image_lock);
@@ -856,6 +902,7 @@ struct img_job {
 	struct dd_image_plan plan;
 	bool planned;
 	uint64_t ocr_ms;
+	const uint8_t *regen_tag;     /* the engine's (REGEN segments) */
 };
 
 static void copy_str(struct tx *t, struct dd_bitem *ds, uint32_t tag,
@@ -971,6 +1018,7 @@ static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
 	dd_err err;
 
 	*reason = DD_REASON_NONE;
+	j->regen_tag = t->d->regen_tag;
 	img_facts(t, ds, j);
 	err = img_choose(t, ds, j);
 	if (err == DD_OK && !j->im)
@@ -1048,19 +1096,38 @@ static dd_err img_strip(struct dd_bitem *it, unsigned depth)
 	return err;
 }
 
-/* The whole new pixel value (boxes applied), or zeros of the same length
- * for a size-only transform. */
-static dd_err img_value(const struct img_job *j, int fd, unsigned flags,
+/* The output pixel value of @plan with @boxes, from the source at @fd:
+ * the one function that makes a rewritten value, for the transform and
+ * for the regenerator of REGEN segments (img_regen), which must produce
+ * the same bytes.  EXPLICIT_LE, and a NATIVE_PATCH value dcmtk writes
+ * whole: the decoded frames with the boxes filled. */
+static dd_err img_output_value(const struct dd_image_plan *plan,
+			       const struct dd_boxes *boxes, int fd,
+			       struct dd_buf *out)
+{
+	switch (plan->out_kind) {
+	case DD_IMAGE_OUT_NATIVE_PATCH:
+	case DD_IMAGE_OUT_EXPLICIT_LE:
+	case DD_IMAGE_OUT_SAME_CODEC: /* img_set_encoded() re-encodes it */
+		return dd_image_pixels(NULL, fd, plan, boxes, out);
+	default:
+		return DD_E_INVAL;
+	}
+}
+
+/* The whole new pixel value (boxes applied), or, with @zeros, zeros of
+ * the same length (a size-only transform; a value the manifest leaves to
+ * a REGEN segment). */
+static dd_err img_value(const struct img_job *j, int fd, bool zeros,
 			struct dd_buf *out)
 {
 	uint64_t n = j->plan.out_pixel_len;
 
 	if (n > DD_DICOM_MAX_PIXELS_LITERAL)
 		return DD_E_LIMIT;
-	if ((flags & DD_DICOM_SIZE_ONLY) &&
-	    j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC)
+	if (zeros && j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC)
 		return DD_E_INTERNAL; /* img_plan drops SIZE_ONLY for these */
-	if (flags & DD_DICOM_SIZE_ONLY) {
+	if (zeros) {
 		dd_err err = dd_buf_reserve(out, (size_t)n);
 
 		if (!err) {
@@ -1069,7 +1136,7 @@ static dd_err img_value(const struct img_job *j, int fd, unsigned flags,
 		}
 		return err;
 	}
-	return dd_image_pixels(j->im, fd, &j->plan, &j->plan.boxes, out);
+	return img_output_value(&j->plan, &j->plan.boxes, fd, out);
 }
 
 /* The redacted frames @v re-encoded in the source's codec family and put
@@ -1100,9 +1167,10 @@ static dd_err img_set_encoded(struct dd_bfile *f, const struct img_job *j,
 /* Before the output is written: a compressed source gets its new native
  * value (Explicit VR Little Endian) or, with redactedEncoding "same", the
  * value re-encoded; an uncompressed one written by dcmtk (@whole:
- * deflated, full rewrite) gets its patched value. */
+ * deflated, full rewrite) gets its patched value.  @zeros: see
+ * img_value(). */
 static dd_err img_set_value(struct dd_bfile *f, const struct img_job *j,
-			    int fd, unsigned flags, bool whole)
+			    int fd, bool zeros, bool whole)
 {
 	struct dd_buf v;
 	struct dd_belem *e;
@@ -1113,7 +1181,7 @@ static dd_err img_set_value(struct dd_bfile *f, const struct img_job *j,
 	if (j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH && !whole)
 		return DD_OK; /* source ranges and patches (emit) */
 	dd_buf_init(&v, (size_t)j->plan.out_pixel_len + 1);
-	err = img_value(j, fd, flags, &v);
+	err = img_value(j, fd, zeros, &v);
 	if (!err && j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH) {
 		e = dd_bridge_item_find(dd_bridge_file_dataset(f), T_PIXEL_DATA);
 		err = e ? dd_bridge_elem_set_bytes(e, v.data, v.len)
@@ -1127,6 +1195,105 @@ static dd_err img_set_value(struct dd_bfile *f, const struct img_job *j,
 			j->plan.out.planar ? 1 : 0);
 	}
 	dd_buf_free(&v);
+	return err;
+}
+
+/* ---- REGEN segments: redacted values rebuilt at read time ----------------- */
+
+/* SHA-256 of the source's bytes [off, off+len), first 16 bytes. */
+static dd_err img_src_digest(int fd, uint64_t off, uint64_t len,
+			     uint8_t digest[16])
+{
+	static __thread uint8_t blk[1 << 16];
+	uint8_t h[32];
+	unsigned int hl = sizeof(h);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	dd_err err = DD_OK;
+
+	if (!md)
+		return DD_E_NOMEM;
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	while (len && !err) {
+		size_t want = len < sizeof(blk) ? (size_t)len : sizeof(blk);
+		ssize_t k = pread(fd, blk, want, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			err = k < 0 ? DD_E_IO : DD_E_CHANGED; /* shrank */
+			break;
+		}
+		EVP_DigestUpdate(md, blk, (size_t)k);
+		off += (uint64_t)k;
+		len -= (uint64_t)k;
+	}
+	EVP_DigestFinal_ex(md, h, &hl);
+	EVP_MD_CTX_free(md);
+	memcpy(digest, h, 16);
+	return err;
+}
+
+/* The regenerator (dd_manifest_regen_fn) of a redacted value: the
+ * descriptor (dd_image_desc_decode) gives the plan and the boxes; the
+ * source must still hold the bytes the value was made from. */
+static dd_err img_regen(void *ctx, int src_fd, const struct dd_manifest *m,
+			const uint8_t *desc, size_t desc_len,
+			struct dd_buf *out)
+{
+	struct dd_image_plan plan;
+	struct dd_image_src_mark mark;
+	uint8_t now[16];
+	dd_err err;
+
+	(void)ctx;
+	(void)m;
+	if (desc_len < 20)
+		return DD_E_CORRUPT;
+	dd_image_plan_init(&plan);
+	err = dd_image_desc_decode(desc + 20, desc_len - 20, &plan, &mark);
+	if (!err)
+		err = img_src_digest(src_fd, mark.off, mark.len, now);
+	if (!err && memcmp(now, mark.digest, sizeof(now)) != 0)
+		err = DD_E_CHANGED;
+	if (!err)
+		err = img_output_value(&plan, &plan.boxes, src_fd, out);
+	if (err == DD_E_PARSE || err == DD_E_UNSUPPORTED)
+		err = DD_E_CHANGED; /* it decoded when the manifest was made */
+	dd_image_plan_free(&plan);
+	return err;
+}
+
+/* The manifest of a value dcmtk wrote as zeros at @val_off in @head (with
+ * nothing after it but more of @head): literal, a REGEN segment whose
+ * descriptor rebuilds the value, literal.  @be: the source's encapsulated
+ * pixel data, which the descriptor marks (the whole file if not found). */
+static dd_err img_add_regen(struct dd_manifest *m, const struct img_job *j,
+			    int fd, uint64_t size, const struct dd_bencap *be,
+			    const struct dd_buf *head, uint64_t val_off)
+{
+	uint64_t len = j->plan.out_pixel_len;
+	struct dd_image_src_mark mark;
+	struct dd_buf desc;
+	dd_err err;
+
+	if (val_off > head->len || len > head->len - val_off)
+		return DD_E_INTERNAL;
+	mark.off = be->found ? be->off : 0;
+	mark.len = be->found ? be->len : size;
+	err = img_src_digest(fd, mark.off, mark.len, mark.digest);
+	if (err)
+		return err;
+	dd_buf_init(&desc, 1u << 20);
+	err = dd_image_desc_encode(&j->plan, &mark, &desc);
+	if (!err)
+		err = dd_manifest_add_literal(m, head->data, (size_t)val_off);
+	if (!err)
+		err = dd_manifest_add_regen(m, len, j->regen_tag, desc.data,
+					    desc.len);
+	if (!err)
+		err = dd_manifest_add_literal(m, head->data + val_off + len,
+					      head->len - val_off - len);
+	dd_buf_free(&desc);
 	return err;
 }
 
@@ -1186,6 +1353,11 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 	bool whole = info->deflated || (flags & DD_DICOM_FULL_REWRITE);
 	bool patch = img_rewrites(j) &&
 		     j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH;
+	/* a redacted compressed image: the value is rebuilt at read time
+	 * from the boxes (a REGEN segment), never kept as pixels */
+	bool regen = img_rewrites(j) && !whole &&
+		     !(flags & DD_DICOM_SIZE_ONLY) &&
+		     j->plan.out_kind == DD_IMAGE_OUT_EXPLICIT_LE;
 	dd_err err;
 
 	*reason = DD_REASON_NONE;
@@ -1199,7 +1371,8 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 		max_lit += n;
 		max_full += n;
 	}
-	err = img_set_value(f, j, fd, flags, whole);
+	err = img_set_value(f, j, fd, (flags & DD_DICOM_SIZE_ONLY) || regen,
+			    whole);
 	if (err)
 		goto out_map;
 	if (whole) {
@@ -1230,17 +1403,30 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 	err = dd_bridge_write_manifest(f, &be, max_lit, &out);
 	if (!err && patch && out.full) {
 		/* the value was loaded (small): dcmtk writes the patched one */
-		err = img_set_value(f, j, fd, flags, true);
+		err = img_set_value(f, j, fd, flags & DD_DICOM_SIZE_ONLY, true);
 		dd_buf_reset(&out.head);
 		dd_buf_reset(&out.tail);
 		if (!err)
 			err = dd_bridge_write_manifest(f, &be, max_lit, &out);
 		patch = false;
 	}
+	if (!err && regen &&
+	    (!out.full || out.val_len != j->plan.out_pixel_len)) {
+		/* the zeros are not where the value should be: write the
+		 * value itself (not expected; the output is the same) */
+		err = img_set_value(f, j, fd, false, true);
+		dd_buf_reset(&out.head);
+		dd_buf_reset(&out.tail);
+		if (!err)
+			err = dd_bridge_write_manifest(f, &be, max_lit, &out);
+		regen = false;
+	}
+	if (!err && regen)
+		err = img_add_regen(m, j, fd, size, &be, &out.head, out.val_off);
 	free(enc.item_len);
 	if (!err && out.src_len > 0 && out.src_off + out.src_len > size)
 		err = DD_E_CHANGED;
-	if (!err)
+	if (!err && !regen)
 		err = dd_manifest_add_literal(m, out.head.data, out.head.len);
 	if (!err && out.src_len > 0 && patch)
 		err = img_add_patched(m, j, flags, out.src_off, out.src_len);

@@ -11,6 +11,14 @@
  * codec's family; the size is known before OCR (DD_DICOM_SIZE_ONLY)
  * except for a re-encoded value, the default transform runs OCR.
  *
+ * A redacted Explicit VR Little Endian value is not kept in the manifest:
+ * it is a DD_SEG_REGEN segment whose descriptor holds the boxes and the
+ * plan's facts (dd_image_desc_encode), rebuilt from the source when read.
+ * Each engine registers its regenerator with dd_manifest under a tag
+ * digesting the policy hash, so dd_manifest_read/_write_fd serve such
+ * manifests (from the cache too) while an engine of that policy exists in
+ * the process; without one, reading them fails (DD_E_UNSUPPORTED).
+ *
  * Threads: a struct dd_dicom is immutable after dd_dicom_new(); any number
  * of threads may call dd_dicom_transform() at once.
  */
@@ -33,9 +41,13 @@ extern "C" {
 
 struct dd_dicom;
 
-/* Build the engine.  @pol, @pseudo and @text must outlive it. */
+/* Build the engine.  @pol, @pseudo and @text must outlive it.
+ * @policy_hash: the view's policy hash (64 hex; NULL: ""), which names
+ * the engine's regenerator of redacted pixel values in dd_manifest's
+ * registry (see below).  DD_E_NOMEM, DD_E_LIMIT (registry full). */
 dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
-		    const struct dd_text *text, struct dd_dicom **out);
+		    const struct dd_text *text, const char *policy_hash,
+		    struct dd_dicom **out);
 void dd_dicom_free(struct dd_dicom *d);
 
 /* True if @head (the first @n bytes of a file) is a Part 10 file: 128-byte

@@ -1066,6 +1066,22 @@ done:
 
 /* ---- output ------------------------------------------------------------------------- */
 
+/* Does the source just opened (@now, before its first frame) still have
+ * the pixel data @plan was made for?  (The photometric and planar
+ * configuration of a decoded frame are checked per frame.) */
+static bool same_source_geom(const struct dd_image_plan *now,
+			     const struct dd_image_plan *plan)
+{
+	const struct dd_image_geom *a = &now->out, *b = &plan->out;
+
+	return a->rows == b->rows && a->cols == b->cols && a->spp == b->spp &&
+	       a->bits_alloc == b->bits_alloc &&
+	       a->bits_stored == b->bits_stored && a->high_bit == b->high_bit &&
+	       a->is_signed == b->is_signed && now->frames == plan->frames &&
+	       now->compressed == plan->compressed &&
+	       strcmp(now->xfer_uid, plan->xfer_uid) == 0;
+}
+
 dd_err dd_image_pixels(const struct dd_image *im, int fd,
 		       const struct dd_image_plan *plan,
 		       const struct dd_boxes *boxes, struct dd_buf *out)
@@ -1085,6 +1101,8 @@ dd_err dd_image_pixels(const struct dd_image *im, int fd,
 	tmp.cand_text_h = NULL;
 	tmp.ocr_frames = NULL;
 	err = src_open(fd, &src, &tmp);
+	if (err == DD_OK && !same_source_geom(&tmp, plan))
+		err = DD_E_CHANGED;
 	if (err == DD_OK)
 		err = dd_buf_reserve(out, fb * plan->frames + 1);
 	frame = malloc(fb);

@@ -278,7 +278,10 @@ void dd_image_runs_apply(const struct dd_image_run *runs, size_t n_runs,
 /* The whole output pixel value (native, host order, out geometry, padded
  * to even length) with @boxes applied to every frame: for EXPLICIT_LE,
  * and for NATIVE_PATCH as a reference (tests).  Appended to @out (its cap
- * must allow out_pixel_len).  Decodes every frame again. */
+ * must allow out_pixel_len).  Decodes every frame again.  Only the plan's
+ * out geometry, frames, xfer_uid, compressed and fill are read (a plan
+ * rebuilt by dd_image_desc_decode() is enough); a source whose pixel data
+ * no longer has them gives DD_E_CHANGED.  @im is not used (may be NULL). */
 dd_err dd_image_pixels(const struct dd_image *im, int fd,
 		       const struct dd_image_plan *plan,
 		       const struct dd_boxes *boxes, struct dd_buf *out);
@@ -340,6 +343,47 @@ dd_err dd_image_enc_value(const struct dd_image_enc *e, struct dd_buf *out);
 dd_err dd_image_encode_same(const struct dd_image_plan *plan,
 			    const uint8_t *px, size_t n,
 			    struct dd_image_enc *out);
+
+/* ---- regeneration descriptor ------------------------------------------------ *
+ *
+ * A DD_IMAGE_OUT_EXPLICIT_LE value is not kept in the cache: the manifest
+ * holds a DD_SEG_REGEN segment whose engine bytes are this descriptor,
+ * and a read rebuilds the value with dd_image_pixels() from the source
+ * alone.  The descriptor carries what dd_image_pixels() needs from a plan
+ * (output geometry, frames, transfer syntax, fill values, value length),
+ * the boxes, and a mark of the source bytes the value was made from
+ * (the encapsulated pixel data, or the whole file): a regenerator that
+ * finds other bytes there refuses (DD_E_CHANGED) instead of decoding them.
+ * Small: 105 bytes + the UID + 16 per box (4096 boxes at most). */
+
+/* The source bytes a value comes from: [off, off+len) and the first 16
+ * bytes of their SHA-256. */
+struct dd_image_src_mark {
+	uint64_t off, len;
+	uint8_t digest[16];
+};
+
+/* The largest value a descriptor may describe (1 GiB: the DICOM engine's
+ * cap on a rewritten pixel value). */
+#define DD_IMAGE_DESC_MAX_VALUE (1ull << 30)
+
+/* Append the descriptor of @plan (out_kind EXPLICIT_LE; its boxes are
+ * plan->boxes) and @mark to @out (versioned, checksummed; see
+ * dd_image_box.c for the layout).  DD_E_INVAL for another out_kind or an
+ * inconsistent plan; @out is left as it was on error. */
+dd_err dd_image_desc_encode(const struct dd_image_plan *plan,
+			    const struct dd_image_src_mark *mark,
+			    struct dd_buf *out);
+/* Parse @n bytes from outside (a cache record) into @plan (freed and
+ * refilled: out/src geometry, frames, xfer_uid, compressed, out_kind,
+ * out_pixel_len, fill, boxes) and @mark.  Every field is checked (magic,
+ * version, kind, flags, geometry the decoder can produce, value length =
+ * the geometry's, fill values within the sample size, the UID's
+ * characters, boxes inside the frame, exact lengths, checksum):
+ * DD_E_CORRUPT on any mismatch, DD_E_NOMEM; @plan is then empty. */
+dd_err dd_image_desc_decode(const uint8_t *p, size_t n,
+			    struct dd_image_plan *plan,
+			    struct dd_image_src_mark *mark);
 
 #ifdef __cplusplus
 }

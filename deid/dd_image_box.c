@@ -173,3 +173,202 @@ dd_err dd_boxes_decode(const uint8_t *p, size_t n, struct dd_boxes *out)
 	}
 	return DD_OK;
 }
+
+/* ---- regeneration descriptor ----------------------------------------------------
+ *
+ * "DDPX", u8 version 1, u8 out_kind, u8 photometric, u8 flags (bit 0
+ * signed, bit 1 planar), u32 rows, u32 cols, u16 spp, u16 bits allocated,
+ * u16 bits stored, u16 high bit, u32 frames, u32 fill[3], u64 value
+ * length, u64 source offset, u64 source length, u8 digest[16], u8 length
+ * of the transfer syntax UID, its bytes, u32 length of the box record,
+ * the box record (dd_boxes_encode), u32 FNV-1a of everything before it.
+ * Little endian; 85 + UID + 16 + 16 x boxes bytes. */
+
+#define DESC_MAGIC "DDPX"
+#define DESC_VERSION 1u
+#define DESC_FIXED 81 /* up to the UID's length byte, included */
+#define DESC_F_SIGNED 1u
+#define DESC_F_PLANAR 2u
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* The value length the output kind gives for @plan's geometry, or 0. */
+static uint64_t desc_value_len(const struct dd_image_plan *plan)
+{
+	uint64_t n = (uint64_t)dd_image_frame_bytes(&plan->out) * plan->frames;
+
+	n += n & 1;
+	return n <= DD_IMAGE_DESC_MAX_VALUE ? n : 0;
+}
+
+dd_err dd_image_desc_encode(const struct dd_image_plan *plan,
+			    const struct dd_image_src_mark *mark,
+			    struct dd_buf *out)
+{
+	const struct dd_image_geom *g = &plan->out;
+	size_t start = out->len, ulen = strnlen(plan->xfer_uid,
+						sizeof(plan->xfer_uid));
+	uint8_t w[DESC_FIXED];
+	size_t blen_at;
+	dd_err err;
+
+	if (plan->out_kind != DD_IMAGE_OUT_EXPLICIT_LE || !plan->frames ||
+	    ulen > 64 || desc_value_len(plan) != plan->out_pixel_len ||
+	    !plan->out_pixel_len)
+		return DD_E_INVAL;
+	memcpy(w, DESC_MAGIC, 4);
+	w[4] = DESC_VERSION;
+	w[5] = (uint8_t)plan->out_kind;
+	w[6] = (uint8_t)g->photo;
+	w[7] = (uint8_t)((g->is_signed ? DESC_F_SIGNED : 0) |
+			 (g->planar ? DESC_F_PLANAR : 0));
+	put32(w + 8, g->rows);
+	put32(w + 12, g->cols);
+	put16(w + 16, g->spp);
+	put16(w + 18, g->bits_alloc);
+	put16(w + 20, g->bits_stored);
+	put16(w + 22, g->high_bit);
+	put32(w + 24, plan->frames);
+	for (int i = 0; i < 3; i++)
+		put32(w + 28 + 4 * i, plan->fill[i]);
+	put64(w + 40, plan->out_pixel_len);
+	put64(w + 48, mark->off);
+	put64(w + 56, mark->len);
+	memcpy(w + 64, mark->digest, 16);
+	w[80] = (uint8_t)ulen;
+	err = dd_buf_add(out, w, DESC_FIXED);
+	if (!err)
+		err = dd_buf_add(out, plan->xfer_uid, ulen);
+	blen_at = out->len;
+	if (!err)
+		err = dd_buf_add(out, w, 4); /* the box record's length, below */
+	if (!err)
+		err = dd_boxes_encode(&plan->boxes, out);
+	if (err)
+		goto out_undo;
+	put32(out->data + blen_at, (uint32_t)(out->len - blen_at - 4));
+	put32(w, fnv1a(out->data + start, out->len - start));
+	err = dd_buf_add(out, w, 4);
+	if (!err)
+		return DD_OK;
+out_undo:
+	out->len = start;
+	return err;
+}
+
+/* The geometry the decoder can produce (dd_image.c's geom_supported for
+ * a decoded frame), checked again here: the bytes come from a cache. */
+static bool desc_geom_ok(const struct dd_image_geom *g)
+{
+	if (!g->rows || !g->cols || g->rows > 65535 || g->cols > 65535)
+		return false;
+	if (g->bits_alloc != 8 && g->bits_alloc != 16 && g->bits_alloc != 32)
+		return false;
+	if (!g->bits_stored || g->bits_stored > g->bits_alloc ||
+	    g->high_bit >= g->bits_alloc || g->high_bit + 1 < g->bits_stored)
+		return false;
+	if (g->spp == 1)
+		return g->photo == DD_PHOTO_MONOCHROME1 ||
+		       g->photo == DD_PHOTO_MONOCHROME2 ||
+		       g->photo == DD_PHOTO_PALETTE;
+	return g->spp == 3 &&
+	       (g->photo == DD_PHOTO_RGB || g->photo == DD_PHOTO_YBR_FULL ||
+		g->photo == DD_PHOTO_YBR_FULL_422);
+}
+
+dd_err dd_image_desc_decode(const uint8_t *p, size_t n,
+			    struct dd_image_plan *plan,
+			    struct dd_image_src_mark *mark)
+{
+	struct dd_image_geom *g;
+	size_t ulen, blen, at;
+	dd_err err;
+
+	dd_image_plan_free(plan);
+	memset(mark, 0, sizeof(*mark));
+	if (n < DESC_FIXED + 4 + 16 + 4 || memcmp(p, DESC_MAGIC, 4) != 0 ||
+	    p[4] != DESC_VERSION || p[5] != DD_IMAGE_OUT_EXPLICIT_LE ||
+	    (p[7] & ~(DESC_F_SIGNED | DESC_F_PLANAR)))
+		return DD_E_CORRUPT;
+	ulen = p[80];
+	if (ulen > 64 || n < DESC_FIXED + ulen + 4 + 16 + 4)
+		return DD_E_CORRUPT;
+	at = DESC_FIXED + ulen;
+	blen = get32(p + at);
+	if (blen != n - at - 4 - 4 || get32(p + n - 4) != fnv1a(p, n - 4))
+		return DD_E_CORRUPT;
+	for (size_t i = 0; i < ulen; i++)
+		if (!(p[DESC_FIXED + i] == '.' ||
+		      (p[DESC_FIXED + i] >= '0' && p[DESC_FIXED + i] <= '9')))
+			return DD_E_CORRUPT;
+	g = &plan->out;
+	g->photo = (enum dd_photometric)p[6];
+	g->is_signed = p[7] & DESC_F_SIGNED;
+	g->planar = (p[7] & DESC_F_PLANAR) != 0;
+	g->rows = get32(p + 8);
+	g->cols = get32(p + 12);
+	g->spp = get16(p + 16);
+	g->bits_alloc = get16(p + 18);
+	g->bits_stored = get16(p + 20);
+	g->high_bit = get16(p + 22);
+	plan->frames = get32(p + 24);
+	for (int i = 0; i < 3; i++)
+		plan->fill[i] = get32(p + 28 + 4 * i);
+	plan->out_pixel_len = get64(p + 40);
+	mark->off = get64(p + 48);
+	mark->len = get64(p + 56);
+	memcpy(mark->digest, p + 64, 16);
+	memcpy(plan->xfer_uid, p + DESC_FIXED, ulen);
+	plan->xfer_uid[ulen] = 0;
+	plan->out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
+	plan->compressed = true;
+	plan->src = plan->out;
+	if (!desc_geom_ok(g) || !plan->frames || !ulen ||
+	    !dd_image_frame_bytes(g) || mark->off > INT64_MAX ||
+	    mark->len > INT64_MAX - mark->off || /* an off_t range */
+	    desc_value_len(plan) != plan->out_pixel_len || !plan->out_pixel_len)
+		goto out_corrupt;
+	for (int i = 0; i < 3; i++)
+		if (g->bits_alloc < 32 && plan->fill[i] >> g->bits_alloc)
+			goto out_corrupt;
+	err = dd_boxes_decode(p + at + 4, blen, &plan->boxes);
+	if (err == DD_E_NOMEM)
+		goto out_err;
+	if (err)
+		goto out_corrupt;
+	for (size_t i = 0; i < plan->boxes.n; i++) {
+		const struct dd_box *b = &plan->boxes.v[i];
+
+		if ((uint64_t)b->x + b->w > g->cols ||
+		    (uint64_t)b->y + b->h > g->rows)
+			goto out_corrupt;
+	}
+	return DD_OK;
+
+out_corrupt:
+	err = DD_E_CORRUPT;
+out_err:
+	dd_image_plan_free(plan);
+	memset(mark, 0, sizeof(*mark));
+	return err;
+}

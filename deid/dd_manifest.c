@@ -170,7 +170,7 @@ dd_err dd_manifest_add_zero(struct dd_manifest *m, uint64_t len)
 
 #define DDM_REGEN_HDR 20       /* u32 desc_len + tag[16] */
 #define DDM_REGEN_MAX 64       /* registry entries */
-#define DDM_REGEN_DESC_MAX 256 /* descriptor bytes remembered per thread */
+#define DDM_REGEN_DESC_MAX (1u << 20) /* descriptor bytes remembered */
 #define DDM_REGEN_SLACK 4096
 
 struct ddm_regen_ent {
@@ -273,8 +273,9 @@ dd_err dd_manifest_add_regen(struct dd_manifest *m, uint64_t len,
 /* The last regenerated segment of this thread. */
 struct ddm_regen_cache {
 	struct stat st;  /* identity of the source it came from */
-	uint8_t desc[DDM_REGEN_DESC_MAX];
+	uint8_t *desc;   /* owned; a redacted image's holds its boxes */
 	size_t desc_len; /* 0: empty */
+	size_t desc_cap;
 	struct dd_buf out;
 };
 
@@ -286,6 +287,7 @@ static void ddm_regen_cache_free(void *p)
 	struct ddm_regen_cache *c = p;
 
 	dd_buf_free(&c->out);
+	free(c->desc);
 	free(c);
 }
 
@@ -350,13 +352,35 @@ static dd_err ddm_regen_get(const struct dd_manifest *m, const struct dd_seg *s,
 		dd_buf_free(&c->out);
 		return e;
 	}
-	if (have_st && dlen <= sizeof(c->desc)) {
+	if (have_st && dlen <= DDM_REGEN_DESC_MAX && dlen > c->desc_cap) {
+		uint8_t *nd = realloc(c->desc, dlen);
+
+		if (nd) {
+			c->desc = nd;
+			c->desc_cap = dlen;
+		}
+	}
+	if (have_st && dlen <= c->desc_cap) {
 		c->st = st;
 		memcpy(c->desc, desc, dlen);
 		c->desc_len = dlen;
 	}
 	*p = c->out.data;
 	return DD_OK;
+}
+
+/* Forget this thread's last regenerated segment (a whole-file writer
+ * will not read it again; it may be a large image value). */
+static void ddm_regen_forget(void)
+{
+	struct ddm_regen_cache *c;
+
+	pthread_once(&ddm_regen_once, ddm_regen_key_init);
+	c = pthread_getspecific(ddm_regen_key);
+	if (c) {
+		c->desc_len = 0;
+		dd_buf_free(&c->out);
+	}
 }
 
 /* Index of the segment holding output offset @off (binary search over the
@@ -541,6 +565,7 @@ dd_err dd_manifest_write_fd(const struct dd_manifest *m, int src_fd, int out_fd)
 			e = ddm_regen_get(m, s, src_fd, NULL, NULL, &rp);
 			if (!e)
 				e = ddm_write_all(out_fd, rp, (size_t)s->len);
+			ddm_regen_forget();
 			break;
 		}
 		case DD_SEG_ZERO:

@@ -133,8 +133,12 @@ dd_err dd_manifest_add_zero(struct dd_manifest *m, uint64_t len);
  * empty buffer capped at the segment length plus slack); anything else is
  * treated as DD_E_CHANGED.  It is called from any reader thread at once.
  * Each thread keeps the last regenerated segment (keyed by the source's
- * fstat identity and the descriptor bytes), so sequential small reads of a
- * chunk re-transform it once. */
+ * fstat identity and the descriptor bytes, up to 1 MiB of them), so
+ * sequential small reads of a chunk re-transform it once; the segment's
+ * bytes stay in memory until the thread's next regeneration (a redacted
+ * image value: up to 1 GiB).  dd_manifest_write_fd() does not keep it.
+ * The DICOM engine's regenerator rebuilds redacted pixel values; the
+ * FHIR engine's re-transforms chunks of large files. */
 typedef dd_err (*dd_manifest_regen_fn)(void *ctx, int src_fd,
 				       const struct dd_manifest *m,
 				       const uint8_t *desc, size_t desc_len,

@@ -152,7 +152,8 @@ dd_err dd_view_new(const struct dd_policy *pol, const struct dd_view_opts *o,
 		snprintf(errbuf, errlen, "text engine: %s", dd_strerror(e));
 		goto out_free;
 	}
-	e = dd_dicom_new(pol, &v->pseudo, v->text, &v->dicom);
+	e = dd_dicom_new(pol, &v->pseudo, v->text, v->policy_hash,
+			 &v->dicom);
 	if (e) {
 		snprintf(errbuf, errlen, "DICOM engine: %s", dd_strerror(e));
 		goto out_free;

@@ -1151,10 +1151,13 @@ void fs_release(struct dd_fs *fs, struct fs_fh *fh)
 	free(fh);
 }
 
+/* Does a read of @m use the source's bytes?  Source ranges, and REGEN
+ * segments (redacted pixels, large FHIR chunks: made from the source). */
 static bool fs_mf_has_source(const struct dd_manifest *m)
 {
 	for (uint32_t i = 0; i < m->n_segs; i++)
-		if (m->segs[i].kind == DD_SEG_SOURCE)
+		if (m->segs[i].kind == DD_SEG_SOURCE ||
+		    m->segs[i].kind == DD_SEG_REGEN)
 			return true;
 	return false;
 }

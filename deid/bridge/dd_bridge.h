@@ -140,6 +140,10 @@ struct dd_bout {
 	uint32_t pad;
 	struct dd_buf tail;
 	bool full;           /* the pixel value was written by dcmtk */
+	/* With @full: where the top-level pixel VALUE (a native one dcmtk
+	 * wrote, defined length) sits in @head, so that a caller can put
+	 * other bytes of the same length there (val_len 0: not found). */
+	uint64_t val_off, val_len;
 };
 
 /* Serialise the (modified) file as dcmtk's saveFile() would (same transfer

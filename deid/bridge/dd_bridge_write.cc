@@ -178,6 +178,22 @@ bool pixel_range(DcmElement *e, const DcmXfer &x, E_TransferSyntax xs,
 	return true;
 }
 
+// The pixel element dcmtk just wrote into @out->head from @before: its
+// value is the last getLengthField() bytes, after a 12-byte (explicit VR,
+// OB/OW) or 8-byte (implicit VR) header.  Anything else: not recorded.
+void pixel_value_at(DcmElement *e, const DcmXfer &x, size_t before,
+		    struct dd_bout *out)
+{
+	uint32_t len = e->getLengthField();
+	size_t hdr = x.isExplicitVR() ? 12 : 8;
+	size_t wrote = out->head.len - before;
+
+	if (len == 0 || len == 0xffffffffu || wrote != hdr + len)
+		return;
+	out->val_off = before + hdr;
+	out->val_len = len;
+}
+
 dd_err write_manifest(struct dd_bfile *f, const struct dd_bencap *encap,
 		      size_t max_literal, struct dd_bout *out)
 {
@@ -190,6 +206,7 @@ dd_err write_manifest(struct dd_bfile *f, const struct dd_bencap *encap,
 	out->src_off = out->src_len = 0;
 	out->pad = 0;
 	out->full = true;
+	out->val_off = out->val_len = 0;
 	if (x.getStreamCompression() != ESC_none)
 		return DD_E_UNSUPPORTED;
 	if (prepare_meta(ff, xs).bad())
@@ -221,7 +238,11 @@ dd_err write_manifest(struct dd_bfile *f, const struct dd_bencap *encap,
 			os = &ts;
 			continue;
 		}
+		size_t before = out->head.len;
 		c = e->write(*os, xs, EET_UndefinedLength, &wcache);
+		if (c.good() && os == &hs && e->getTag() == DCM_PixelData &&
+		    !x.isEncapsulated())
+			pixel_value_at(e, x, before, out);
 	}
 	ff.transferEnd();
 	if (hc.err() != DD_OK)

@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	else
 		return 64;
 	if (dd_pseudo_init(&pseudo, key, sizeof(key)) || dd_text_new(NULL, &pseudo, &text) ||
-	    dd_dicom_new(pol, &pseudo, text, &eng))
+	    dd_dicom_new(pol, &pseudo, text, NULL, &eng))
 		return 1;
 	fd = open(argv[optind], O_RDONLY);
 	if (fd < 0)

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	dd_log_set_level(DD_LOG_ERR);
 	if (dd_pseudo_init(&pseudo, key, sizeof(key)) ||
 	    dd_text_new(NULL, &pseudo, &text) ||
-	    dd_dicom_new(pol, &pseudo, text, &eng))
+	    dd_dicom_new(pol, &pseudo, text, NULL, &eng))
 		return 1;
 	fd = open(argv[1], O_RDONLY);
 	if (fd < 0)

@@ -119,7 +119,7 @@ static void add_run(const char *name, struct dd_policy *pol)
 
 	r->name = name;
 	r->pol = pol;
-	if (dd_dicom_new(pol, &pseudo, text, &r->eng) != DD_OK)
+	if (dd_dicom_new(pol, &pseudo, text, NULL, &r->eng) != DD_OK)
 		abort();
 }
 

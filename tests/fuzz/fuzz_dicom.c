@@ -43,7 +43,7 @@ static void fz_init(void)
 	fz_pol.deidfs.hide_recognizable_visual_features = true;
 	if (dd_pseudo_init(&fz_pseudo, key, sizeof(key)) ||
 	    dd_text_new(NULL, &fz_pseudo, &fz_text) ||
-	    dd_dicom_new(&fz_pol, &fz_pseudo, fz_text, &fz_eng))
+	    dd_dicom_new(&fz_pol, &fz_pseudo, fz_text, NULL, &fz_eng))
 		abort();
 }
 

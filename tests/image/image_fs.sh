@@ -19,7 +19,12 @@
 #      its stat announced (size == bytes read);
 #   3. every file is cmp-equal to `deid materialize`'s (the materialiser's path);
 #   4. after a remount on the same cache, stat and read again: no OCR,
-#      the same bytes (the cached boxes rebuild the redacted pixels).
+#      the same bytes (the cached boxes rebuild the redacted pixels);
+#   5. (explicitLittleEndian) every cache record is small: a redacted
+#      compressed image's holds its header and a REGEN descriptor (the
+#      boxes), not the pixel value;
+# and, once: a source changed after caching gives EIO on a handle opened
+# before (never mixed bytes) and a re-transform at the next open.
 # Uses tests/fs/fs_lib.sh (skips when /dev/fuse or mounting is missing).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +46,23 @@ note "$n_src generated images"
 
 # every file's view size from stat, "name size" sorted
 sizes() { (cd "$1" && find . -type f -printf '%p %s\n' | sort); }
+
+# the largest decoded pixel value (bytes) of a compressed file in DIR
+largest_compressed_value() {
+	/usr/bin/python3 - "$1" <<'PY'
+import glob, sys
+import pydicom
+best = 0
+for p in glob.glob(sys.argv[1] + "/*.dcm"):
+    ds = pydicom.dcmread(p, stop_before_pixels=True)
+    if not ds.file_meta.TransferSyntaxUID.is_compressed:
+        continue
+    n = (ds.Rows * ds.Columns * ds.SamplesPerPixel * ds.BitsAllocated // 8 *
+         int(getattr(ds, "NumberOfFrames", 1) or 1))
+    best = max(best, n)
+print(best)
+PY
+}
 
 for enc in "${ENCODINGS[@]}"; do
 	cat >"$POLICY" <<EOF
@@ -119,5 +141,67 @@ EOF
 	[ "$ocr" = 0 ] || fail "$enc: a remount on a warm cache ran OCR ($ocr calls)"
 	ok "$enc: remount: the same bytes, 0 OCR calls"
 	fs_umount "$T/mnt"
+
+	# the cache keeps the boxes, not the pixels: a redacted compressed
+	# image's record holds the header and a REGEN descriptor
+	[ "$enc" = explicitLittleEndian ] || continue
+	"$DEID" cache dump --cache-dir "$CACHE" >"$T/dump" || fail "$enc: deid cache dump"
+	n_rec=$(grep -c '^key=' "$T/dump")
+	max_rec=$(sed -n 's/^key=.* size=\([0-9]*\) .*/\1/p' "$T/dump" | sort -n | tail -n 1)
+	big=$(largest_compressed_value "$T/src")
+	[ "$n_rec" -gt 0 ] && [ -n "$max_rec" ] || fail "$enc: no cache records"
+	[ "$max_rec" -lt 65536 ] && [ $((max_rec * 8)) -lt "$big" ] ||
+		fail "$enc: a cache record of $max_rec bytes (largest redacted compressed value: $big bytes)"
+	ok "$enc: $n_rec cache records of at most $max_rec bytes (a redacted compressed value of $big bytes is not in them)"
 done
+
+# A source changed after its output was cached: an open handle reads EIO
+# (the regenerator finds other bytes, the daemon another identity), never
+# a mix; a new open re-transforms (the new output, or hidden).
+cat >"$POLICY" <<EOF
+{"deidfs": {"apiVersion": "v1beta1", "ocr": {"workers": 1}, "pathMode": "keep"},
+ "dicomTagConfig": {"profileType": "ATTRIBUTE_CONFIDENTIALITY_BASIC_PROFILE",
+   "options": {"cleanImage": {"textRedactionMode": "REDACT_SENSITIVE_TEXT"}}}}
+EOF
+rm -rf "$CACHE" && mkdir -m 700 "$CACHE"
+victim=us_rle_mf.dcm
+[ -f "$T/src/$victim" ] || fail "no $victim in the image set"
+fs_mount "$T/src" "$T/mnt"
+cat "$T/mnt/$victim" >"$T/tmp/first" || fail "read $victim"
+fs_umount "$T/mnt"
+fs_mount "$T/src" "$T/mnt"
+/usr/bin/python3 - "$T/mnt/$victim" "$T/src/$victim" "$T/tmp/first" <<'PY' || fail "changed source: see above"
+import errno, os, sys
+view, src, first = sys.argv[1:4]
+want = open(first, "rb").read()
+fd = os.open(view, os.O_RDONLY)
+assert os.pread(fd, 4096, 0) == want[:4096], "the header differs from the cached output"
+# change compressed pixel bytes in place (same size), past the header
+size = os.path.getsize(src)
+with open(src, "r+b") as f:
+    f.seek(size // 2)
+    b = f.read(64)
+    f.seek(size // 2)
+    f.write(bytes(x ^ 0x5a for x in b))
+off = len(want) - 65536
+try:
+    got = os.pread(fd, 65536, off)
+except OSError as e:
+    assert e.errno == errno.EIO, "read after the change: %s" % e
+    print("ok - an open handle reads EIO after its source changed")
+else:
+    sys.exit("FAIL: a read after the source changed returned %d bytes (%s)"
+             % (len(got), "the old ones" if got == want[off:off + 65536] else "new ones"))
+os.close(fd)
+PY
+if cat "$T/mnt/$victim" >"$T/tmp/second" 2>/dev/null; then
+	"$DEID" file "$T/src/$victim" "$T/tmp/expect" -p "$POLICY" --key-file "$KEYFILE" 2>/dev/null ||
+		fail "the mount serves $victim, deid file hides it"
+	cmp -s "$T/tmp/second" "$T/tmp/expect" || fail "a new open after the change: not the new output"
+	cmp -s "$T/tmp/second" "$T/tmp/first" && fail "a new open after the change: the old output"
+	ok "a new open re-transforms the changed source"
+else
+	ok "a new open hides the changed source"
+fi
+fs_umount "$T/mnt"
 exit 0

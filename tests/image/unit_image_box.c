@@ -1,5 +1,7 @@
 /* unit_image_box: box lists, their cache codec, native runs and frame fill,
- * and the pre-pass on a synthetic frame (pure functions, no OCR). */
+ * the pre-pass on a synthetic frame, and the REGEN descriptor of a
+ * redacted value (pure functions, no OCR). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,6 +266,185 @@ static void test_32bit(void)
 	dd_boxes_free(&b);
 }
 
+/* ---- the REGEN descriptor (dd_image_desc_encode/decode) ---------------- */
+
+static uint32_t t_fnv(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void t_put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Recompute the box record's and the descriptor's checksums, so that a
+ * changed field must be refused by the field checks themselves. */
+static void t_desc_refix(uint8_t *p, size_t n)
+{
+	size_t at = 81 + p[80], blen = 0;
+
+	if (at + 4 <= n)
+		blen = (size_t)p[at] | (size_t)p[at + 1] << 8;
+	if (blen >= 16 && at + 4 + blen <= n) /* else: nothing to fix */
+		t_put32(p + at + 4 + blen - 4, t_fnv(p + at + 4, blen - 4));
+	t_put32(p + n - 4, t_fnv(p, n - 4));
+}
+
+static void t_desc_plan(struct dd_image_plan *p)
+{
+	struct dd_box a = {1, 2, 10, 5}, b = {50, 20, 14, 12};
+
+	dd_image_plan_init(p);
+	p->out.rows = 32;
+	p->out.cols = 64;
+	p->out.spp = 1;
+	p->out.bits_alloc = 16;
+	p->out.bits_stored = 12;
+	p->out.high_bit = 11;
+	p->out.is_signed = true;
+	p->out.photo = DD_PHOTO_MONOCHROME2;
+	p->src = p->out;
+	p->frames = 3;
+	p->compressed = true;
+	p->fill[0] = 0x0800;
+	snprintf(p->xfer_uid, sizeof(p->xfer_uid), "1.2.840.10008.1.2.4.70");
+	p->out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
+	p->out_pixel_len = 64 * 32 * 2 * 3;
+	(void)dd_boxes_add(&p->boxes, a);
+	(void)dd_boxes_add(&p->boxes, b);
+}
+
+/* Change the byte at @off to @v, re-checksum: must be refused. */
+static void t_desc_refused(const struct dd_buf *good, size_t off, uint8_t v)
+{
+	struct dd_image_plan q;
+	struct dd_image_src_mark mk;
+	uint8_t *c = malloc(good->len);
+
+	if (!c)
+		abort();
+	memcpy(c, good->data, good->len);
+	c[off] = v;
+	t_desc_refix(c, good->len);
+	dd_image_plan_init(&q);
+	if (dd_image_desc_decode(c, good->len, &q, &mk) != DD_E_CORRUPT)
+		fprintf(stderr, "desc: byte %zu = 0x%02x accepted\n", off, v);
+	EXPECT_EQ_INT(dd_image_desc_decode(c, good->len, &q, &mk), DD_E_CORRUPT);
+	EXPECT_EQ_INT(q.boxes.n, 0);
+	EXPECT_EQ_INT(q.frames, 0);
+	dd_image_plan_free(&q);
+	free(c);
+}
+
+static void test_desc(void)
+{
+	struct dd_image_plan p, q;
+	struct dd_image_src_mark mk = {1234, 5678, {0}}, mq;
+	struct dd_buf buf;
+	size_t ulen = strlen("1.2.840.10008.1.2.4.70"), at;
+
+	for (int i = 0; i < 16; i++)
+		mk.digest[i] = (uint8_t)(0xa0 + i);
+	t_desc_plan(&p);
+	dd_image_plan_init(&q);
+	dd_buf_init(&buf, 1 << 20);
+	EXPECT_EQ_INT(dd_image_desc_encode(&p, &mk, &buf), DD_OK);
+	EXPECT_EQ_INT(buf.len, 105 + ulen + 2 * 16);
+	EXPECT_EQ_INT(dd_image_desc_decode(buf.data, buf.len, &q, &mq), DD_OK);
+	EXPECT(memcmp(&q.out, &p.out, sizeof(p.out)) == 0);
+	EXPECT(memcmp(&q.src, &p.out, sizeof(p.out)) == 0);
+	EXPECT_EQ_INT(q.frames, 3);
+	EXPECT_EQ_INT(q.fill[0], 0x0800);
+	EXPECT_EQ_INT(q.out_kind, DD_IMAGE_OUT_EXPLICIT_LE);
+	EXPECT_EQ_INT(q.out_pixel_len, p.out_pixel_len);
+	EXPECT(q.compressed);
+	EXPECT_EQ_STR(q.xfer_uid, p.xfer_uid);
+	EXPECT_EQ_INT(q.boxes.n, 2);
+	EXPECT(memcmp(q.boxes.v, p.boxes.v, 2 * sizeof(*p.boxes.v)) == 0);
+	EXPECT(mq.off == 1234 && mq.len == 5678);
+	EXPECT(memcmp(mq.digest, mk.digest, 16) == 0);
+
+	/* damage: every byte flipped, every length cut, a byte more */
+	for (size_t i = 0; i < buf.len; i++) {
+		buf.data[i] ^= 0x21;
+		EXPECT_EQ_INT(dd_image_desc_decode(buf.data, buf.len, &q, &mq),
+			      DD_E_CORRUPT);
+		EXPECT_EQ_INT(q.boxes.n, 0);
+		buf.data[i] ^= 0x21;
+	}
+	for (size_t n = 0; n < buf.len; n++)
+		EXPECT_EQ_INT(dd_image_desc_decode(buf.data, n, &q, &mq),
+			      DD_E_CORRUPT);
+	EXPECT_EQ_INT(dd_buf_addc(&buf, 0), DD_OK);
+	EXPECT_EQ_INT(dd_image_desc_decode(buf.data, buf.len, &q, &mq),
+		      DD_E_CORRUPT);
+	buf.len--;
+
+	/* well checksummed, but a field the decoder cannot produce */
+	t_desc_refused(&buf, 4, 2);     /* version */
+	t_desc_refused(&buf, 5, DD_IMAGE_OUT_NATIVE_PATCH);
+	t_desc_refused(&buf, 6, 0);     /* photometric unknown */
+	t_desc_refused(&buf, 6, 7);
+	t_desc_refused(&buf, 6, DD_PHOTO_RGB); /* with one sample */
+	t_desc_refused(&buf, 7, 4);     /* unknown flag */
+	t_desc_refused(&buf, 8, 0);     /* rows 0 */
+	t_desc_refused(&buf, 12, 63);   /* cols: the value length differs */
+	t_desc_refused(&buf, 16, 2);    /* samples */
+	t_desc_refused(&buf, 18, 12);   /* bits allocated */
+	t_desc_refused(&buf, 20, 0);    /* bits stored */
+	t_desc_refused(&buf, 20, 17);
+	t_desc_refused(&buf, 22, 16);   /* high bit */
+	t_desc_refused(&buf, 22, 3);    /* high bit below bits stored */
+	t_desc_refused(&buf, 24, 0);    /* frames */
+	t_desc_refused(&buf, 24, 4);    /* frames: the value length differs */
+	t_desc_refused(&buf, 30, 1);    /* fill over 16 bits */
+	t_desc_refused(&buf, 40, 2);    /* value length */
+	t_desc_refused(&buf, 47, 1);
+	t_desc_refused(&buf, 63, 0x80); /* the marked range: past any file */
+	t_desc_refused(&buf, 55, 0x80);
+	t_desc_refused(&buf, 81, 'a');  /* the UID's characters */
+	t_desc_refused(&buf, 80, (uint8_t)(ulen - 1)); /* UID length */
+	at = 81 + ulen + 4;             /* the box record */
+	t_desc_refused(&buf, at + 12, 60); /* a box past the columns */
+	t_desc_refused(&buf, at + 16, 30); /* a box past the rows */
+	t_desc_refused(&buf, at + 20, 0);  /* an empty box */
+	t_desc_refused(&buf, at - 4, 0);   /* the record's length */
+
+	/* what encode refuses */
+	dd_buf_reset(&buf);
+	p.out_pixel_len += 2;
+	EXPECT_EQ_INT(dd_image_desc_encode(&p, &mk, &buf), DD_E_INVAL);
+	p.out_pixel_len -= 2;
+	p.out_kind = DD_IMAGE_OUT_NATIVE_PATCH;
+	EXPECT_EQ_INT(dd_image_desc_encode(&p, &mk, &buf), DD_E_INVAL);
+	EXPECT_EQ_INT(buf.len, 0);
+	/* an odd value is padded: 3 x 3 x 8 bit = 9 -> 10 */
+	p.out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
+	p.out.rows = p.out.cols = 3;
+	p.out.bits_alloc = 8;
+	p.out.bits_stored = 8;
+	p.out.high_bit = 7;
+	p.fill[0] = 0;
+	p.frames = 1;
+	p.boxes.n = 0;
+	p.out_pixel_len = 10;
+	EXPECT_EQ_INT(dd_image_desc_encode(&p, &mk, &buf), DD_OK);
+	EXPECT_EQ_INT(dd_image_desc_decode(buf.data, buf.len, &q, &mq), DD_OK);
+	EXPECT_EQ_INT(q.out_pixel_len, 10);
+	EXPECT_EQ_INT(q.boxes.n, 0);
+	dd_buf_free(&buf);
+	dd_image_plan_free(&p);
+	dd_image_plan_free(&q);
+}
+
 int main(void)
 {
 	test_codec();
@@ -271,5 +452,6 @@ int main(void)
 	test_ybr422();
 	test_32bit();
 	test_prepass();
+	test_desc();
 	return dd_test_done("unit_image_box");
 }
