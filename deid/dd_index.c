@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -226,7 +227,10 @@ struct dd_index {
 	struct ix_file out;       /* the byte form (fd or memory) */
 	struct ix_hdr h;
 	char digest[65];
+	uint64_t serial;          /* unique per dd_index_new (table cache key) */
 };
+
+static _Atomic uint64_t ix_serial; /* the last index's serial */
 
 static pthread_once_t ix_once = PTHREAD_ONCE_INIT;
 static struct dd_pseudo ix_hkey;
@@ -307,6 +311,7 @@ dd_err dd_index_new(struct dd_index **out)
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return DD_E_NOMEM;
+	(*out)->serial = atomic_fetch_add(&ix_serial, 1) + 1;
 	ix_f_init_mem(&(*out)->recs);
 	ix_f_init_mem(&(*out)->out);
 	return DD_OK;
@@ -1242,6 +1247,81 @@ static dd_err ix_rd_rec(const struct dd_index *x, uint64_t off, uint8_t *buf,
 	return ix_rec_parse(buf, len, r) ? DD_OK : DD_E_CORRUPT;
 }
 
+/* ---- the bucket table through a per-thread page cache ---------------------------
+ *
+ * A lookup in an index file is two preads: two entries of the bucket
+ * table, then the bucket.  The table is small (12 bytes per 4 records), so
+ * each thread keeps the last IX_TC_PAGES pages of it it read, direct
+ * mapped, keyed by the index's serial (never reused, so a freed index's
+ * pages never match) and the page number.  The cache has a fixed size:
+ * memory still does not grow with the index (a large table just hits
+ * less).  The bytes are those of the file, whose digest was checked when
+ * it was opened, and they are checked again as before.  Freed when the
+ * thread exits.
+ */
+#define IX_TC_PAGES 16
+#define IX_TC_PAGE 4096
+
+struct ix_tc_page {
+	uint64_t serial; /* 0: empty */
+	uint64_t page;
+	size_t len;      /* bytes held (the last page of a file is short) */
+	uint8_t data[IX_TC_PAGE];
+};
+
+static pthread_key_t ix_tc_key;
+static pthread_once_t ix_tc_once = PTHREAD_ONCE_INIT;
+static bool ix_tc_key_ok;
+
+static void ix_tc_key_init(void)
+{
+	ix_tc_key_ok = pthread_key_create(&ix_tc_key, free) == 0;
+}
+
+/* @n (<= IX_TC_PAGE) table bytes at @off of the region, as ix_rd reads
+ * them. */
+static dd_err ix_rd_table(const struct dd_index *x, uint64_t off, void *buf,
+			  size_t n)
+{
+	struct ix_tc_page *tc, *pg;
+	uint64_t page = off / IX_TC_PAGE, at = off % IX_TC_PAGE;
+	dd_err e;
+
+	if (x->out.fd < 0 || at + n > IX_TC_PAGE || off > x->out.size ||
+	    n > x->out.size - off)
+		return ix_rd(x, off, buf, n);
+	pthread_once(&ix_tc_once, ix_tc_key_init);
+	tc = ix_tc_key_ok ? pthread_getspecific(ix_tc_key) : NULL;
+	if (!tc && ix_tc_key_ok) {
+		tc = calloc(IX_TC_PAGES, sizeof(*tc));
+		if (tc && pthread_setspecific(ix_tc_key, tc)) {
+			free(tc);
+			tc = NULL;
+		}
+	}
+	if (!tc)
+		return ix_rd(x, off, buf, n);
+	pg = &tc[page % IX_TC_PAGES];
+	if (pg->serial != x->serial || pg->page != page) {
+		uint64_t start = page * IX_TC_PAGE;
+		size_t len = x->out.size - start < IX_TC_PAGE
+				     ? (size_t)(x->out.size - start)
+				     : IX_TC_PAGE;
+
+		pg->serial = 0;
+		e = ix_rd(x, start, pg->data, len);
+		if (e)
+			return e;
+		pg->serial = x->serial;
+		pg->page = page;
+		pg->len = len;
+	}
+	if (at + n > pg->len)
+		return DD_E_CORRUPT;
+	memcpy(buf, pg->data + at, n);
+	return DD_OK;
+}
+
 /* The record of (@kind, @ref): DD_OK with *found, its parse in @r (its
  * bytes in @buf, IX_REC_MAX). */
 static dd_err ix_find(const struct dd_index *x, uint8_t kind, const char *ref,
@@ -1255,7 +1335,7 @@ static dd_err ix_find(const struct dd_index *x, uint8_t kind, const char *ref,
 	if (!x->finished || x->h.n == 0)
 		return DD_OK;
 	b = ix_bucket(h, x->h.k);
-	e = ix_rd(x, ix_table_off(x) + IX_TAB * b, t, sizeof(t));
+	e = ix_rd_table(x, ix_table_off(x) + IX_TAB * b, t, sizeof(t));
 	if (e)
 		return e;
 	lo = ix_get32(t);

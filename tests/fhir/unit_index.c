@@ -13,6 +13,8 @@
  *    large one) is refused;
  *  - dd_index_sole_patient: one Patient under two references is the sole
  *    one; two different Patients are not;
+ *  - lookups alternating between two index files get each its own
+ *    answers (the per-thread cache of bucket table pages);
  *  - the engine's per-thread memo of lookups in its tree index
  *    (dd_fhir_walk.c): two engines in one thread whose indexes give
  *    Patient/m1 different patients each get their own answer, a repeated
@@ -199,6 +201,58 @@ static void sole(const struct dd_policy *pol)
 	dd_index_free(x);
 }
 
+/* Lookups alternating between two index files of the same layout (z: the
+ * N Patients as "q<i>" instead of "p<i>": the same record sizes, so its
+ * bucket table sits at the same offsets as a's but sends each reference
+ * elsewhere): each must answer from its own table (the per-thread cache
+ * of table pages is keyed by index). */
+static void alternate(const struct dd_policy *pol, const struct dd_pseudo *ps,
+		      const char *tmp, struct dd_index *a)
+{
+	struct dd_index *z = NULL;
+	size_t bad = 0;
+
+	if (dd_index_new_tree(tmp, ps, &z)) {
+		CHECK(0, "second index");
+		return;
+	}
+	for (unsigned i = 0; i < N; i++) {
+		char s[512];
+		json_object *o;
+
+		snprintf(s, sizeof(s),
+			 "{\"resourceType\":\"Patient\",\"id\":\"q%u\","
+			 "\"identifier\":[{\"type\":{\"coding\":[{\"code\":\"MR\"}]},"
+			 "\"value\":\"%s%06u\"}],"
+			 "\"name\":[{\"family\":\"Family%u\",\"given\":[\"Given%u\"]}],"
+			 "\"telecom\":[{\"system\":\"phone\",\"value\":\"555-%06u\"}]}",
+			 i, rival(i) ? "AAA" : "MRN", i, i, i, i);
+		o = json_tokener_parse(s);
+		dd_index_add_patient(z, pol, o, NULL);
+		json_object_put(o);
+	}
+	CHECK(!dd_index_finish(z), "second index finish");
+	CHECK(dd_index_size(z) == dd_index_size(a), "layouts differ: %llu %llu",
+	      (unsigned long long)dd_index_size(z),
+	      (unsigned long long)dd_index_size(a));
+	for (unsigned i = 0; i < N; i += 7) {
+		char ra[32], rz[32];
+		struct dd_index_patient *pa = NULL, *pz = NULL;
+
+		snprintf(ra, sizeof(ra), "Patient/p%u", i);
+		snprintf(rz, sizeof(rz), "Patient/q%u", i);
+		if (dd_index_lookup(a, ra, strlen(ra), &pa) ||
+		    dd_index_lookup(z, rz, strlen(rz), &pz) || !pa || !pz ||
+		    strcmp(pa->key, pz->key))
+			bad++;
+		free(pa);
+		free(pz);
+	}
+	CHECK(bad == 0, "%zu of %u alternating lookups answered wrong", bad,
+	      (N + 6) / 7);
+	dd_index_free(z);
+}
+
 /* An index holding one Patient "m1" named @family, MR @mrn. */
 static struct dd_index *one_patient(const struct dd_policy *pol,
 				    const struct dd_pseudo *ps,
@@ -333,6 +387,7 @@ int main(void)
 	      dir_entries(t3) == 0, "temporary files left behind");
 	lookups(a, "spilled");
 	lookups(m, "memory");
+	alternate(pol, &ps, t1, a);
 	{
 		/* damage: sampled bytes of the large form, every byte of a
 		 * small one */
