@@ -1099,27 +1099,38 @@ static dd_err img_strip(struct dd_bitem *it, unsigned depth)
 /* The output pixel value of @plan with @boxes, from the source at @fd:
  * the one function that makes a rewritten value, for the transform and
  * for the regenerator of REGEN segments (img_regen), which must produce
- * the same bytes.  EXPLICIT_LE, and a NATIVE_PATCH value dcmtk writes
- * whole: the decoded frames with the boxes filled. */
+ * the same bytes.  The decoded frames with the boxes filled, appended to
+ * @px; for SAME_CODEC also re-encoded into @enc (initialised), or, when
+ * the encoder cannot give the samples back (decided by the pixels alone,
+ * so every run decides the same), @enc->frames 0: the value stays native
+ * (Explicit VR Little Endian). */
 static dd_err img_output_value(const struct dd_image_plan *plan,
 			       const struct dd_boxes *boxes, int fd,
-			       struct dd_buf *out)
+			       struct dd_buf *px, struct dd_image_enc *enc)
 {
-	switch (plan->out_kind) {
-	case DD_IMAGE_OUT_NATIVE_PATCH:
-	case DD_IMAGE_OUT_EXPLICIT_LE:
-	case DD_IMAGE_OUT_SAME_CODEC: /* img_set_encoded() re-encodes it */
-		return dd_image_pixels(NULL, fd, plan, boxes, out);
-	default:
+	dd_err err;
+
+	if (plan->out_kind != DD_IMAGE_OUT_NATIVE_PATCH &&
+	    plan->out_kind != DD_IMAGE_OUT_EXPLICIT_LE &&
+	    plan->out_kind != DD_IMAGE_OUT_SAME_CODEC)
 		return DD_E_INVAL;
+	err = dd_image_pixels(NULL, fd, plan, boxes, px);
+	if (err || plan->out_kind != DD_IMAGE_OUT_SAME_CODEC)
+		return err;
+	err = dd_image_encode_same(plan, px->data, px->len, enc);
+	if (err == DD_E_UNSUPPORTED) {
+		dd_image_enc_free(enc);
+		dd_image_enc_init(enc);
+		err = DD_OK;
 	}
+	return err;
 }
 
 /* The whole new pixel value (boxes applied), or, with @zeros, zeros of
  * the same length (a size-only transform; a value the manifest leaves to
  * a REGEN segment). */
 static dd_err img_value(const struct img_job *j, int fd, bool zeros,
-			struct dd_buf *out)
+			struct dd_buf *out, struct dd_image_enc *enc)
 {
 	uint64_t n = j->plan.out_pixel_len;
 
@@ -1136,64 +1147,50 @@ static dd_err img_value(const struct img_job *j, int fd, bool zeros,
 		}
 		return err;
 	}
-	return img_output_value(&j->plan, &j->plan.boxes, fd, out);
-}
-
-/* The redacted frames @v re-encoded in the source's codec family and put
- * into @f; Explicit VR Little Endian when the codec could not give a
- * sample back (DD_E_UNSUPPORTED from the encoder: decided by the pixels
- * alone, so every run decides the same). */
-static dd_err img_set_encoded(struct dd_bfile *f, const struct img_job *j,
-			      const struct dd_buf *v)
-{
-	struct dd_image_enc enc;
-	dd_err err;
-
-	dd_image_enc_init(&enc);
-	err = dd_image_encode_same(&j->plan, v->data, v->len, &enc);
-	if (err == DD_OK)
-		err = dd_bridge_pixels_set_encap(f, enc.xfer_uid, enc.frags.data,
-						 enc.frag_len, enc.frames,
-						 enc.photometric, enc.planar);
-	else if (err == DD_E_UNSUPPORTED)
-		err = dd_bridge_pixels_set_native(
-			f, v->data, v->len, j->plan.out.bits_alloc,
-			dd_photometric_name(j->plan.out.photo),
-			j->plan.out.planar ? 1 : 0);
-	dd_image_enc_free(&enc);
-	return err;
+	return img_output_value(&j->plan, &j->plan.boxes, fd, out, enc);
 }
 
 /* Before the output is written: a compressed source gets its new native
  * value (Explicit VR Little Endian) or, with redactedEncoding "same", the
  * value re-encoded; an uncompressed one written by dcmtk (@whole:
  * deflated, full rewrite) gets its patched value.  @zeros: see
- * img_value(). */
+ * img_value().  *@encoded (may be NULL): the value put in is re-encoded
+ * (encapsulated). */
 static dd_err img_set_value(struct dd_bfile *f, const struct img_job *j,
-			    int fd, bool zeros, bool whole)
+			    int fd, bool zeros, bool whole, bool *encoded)
 {
+	struct dd_image_enc enc;
 	struct dd_buf v;
 	struct dd_belem *e;
 	dd_err err;
 
+	if (encoded)
+		*encoded = false;
 	if (!img_rewrites(j))
 		return DD_OK;
 	if (j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH && !whole)
 		return DD_OK; /* source ranges and patches (emit) */
 	dd_buf_init(&v, (size_t)j->plan.out_pixel_len + 1);
-	err = img_value(j, fd, zeros, &v);
+	dd_image_enc_init(&enc);
+	err = img_value(j, fd, zeros, &v, &enc);
 	if (!err && j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH) {
 		e = dd_bridge_item_find(dd_bridge_file_dataset(f), T_PIXEL_DATA);
 		err = e ? dd_bridge_elem_set_bytes(e, v.data, v.len)
 			: DD_E_INTERNAL;
-	} else if (!err && j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC) {
-		err = img_set_encoded(f, j, &v);
+	} else if (!err && enc.frames) {
+		err = dd_bridge_pixels_set_encap(f, enc.xfer_uid, enc.frags.data,
+						 enc.frag_len, enc.frames,
+						 enc.photometric, enc.planar);
+		if (!err && encoded)
+			*encoded = true;
 	} else if (!err) {
+		/* EXPLICIT_LE, or "same" that the codec cannot take */
 		err = dd_bridge_pixels_set_native(
 			f, v.data, v.len, j->plan.out.bits_alloc,
 			dd_photometric_name(j->plan.out.photo),
 			j->plan.out.planar ? 1 : 0);
 	}
+	dd_image_enc_free(&enc);
 	dd_buf_free(&v);
 	return err;
 }
@@ -1242,7 +1239,10 @@ static dd_err img_regen(void *ctx, int src_fd, const struct dd_manifest *m,
 {
 	struct dd_image_plan plan;
 	struct dd_image_src_mark mark;
+	struct dd_image_enc enc;
+	struct dd_buf px;
 	uint8_t now[16];
+	bool same;
 	dd_err err;
 
 	(void)ctx;
@@ -1250,49 +1250,71 @@ static dd_err img_regen(void *ctx, int src_fd, const struct dd_manifest *m,
 	if (desc_len < 20)
 		return DD_E_CORRUPT;
 	dd_image_plan_init(&plan);
+	dd_image_enc_init(&enc);
+	dd_buf_init(&px, 0);
 	err = dd_image_desc_decode(desc + 20, desc_len - 20, &plan, &mark);
+	same = plan.out_kind == DD_IMAGE_OUT_SAME_CODEC;
 	if (!err)
 		err = img_src_digest(src_fd, mark.off, mark.len, now);
 	if (!err && memcmp(now, mark.digest, sizeof(now)) != 0)
 		err = DD_E_CHANGED;
-	if (!err)
-		err = img_output_value(&plan, &plan.boxes, src_fd, out);
+	if (!err && same) {
+		/* decoded, boxed, re-encoded: the fragments as dcmtk wrote
+		 * them (dd_image_enc_value) */
+		dd_buf_init(&px, (size_t)dd_image_frame_bytes(&plan.out) *
+					 plan.frames + 2);
+		err = img_output_value(&plan, &plan.boxes, src_fd, &px, &enc);
+		if (!err && !enc.frames)
+			err = DD_E_CHANGED; /* the encoder took it before */
+		if (!err)
+			err = dd_image_enc_value(&enc, out);
+	} else if (!err) {
+		err = img_output_value(&plan, &plan.boxes, src_fd, out, &enc);
+	}
 	if (err == DD_E_PARSE || err == DD_E_UNSUPPORTED)
 		err = DD_E_CHANGED; /* it decoded when the manifest was made */
+	dd_buf_free(&px);
+	dd_image_enc_free(&enc);
 	dd_image_plan_free(&plan);
 	return err;
 }
 
-/* The manifest of a value dcmtk wrote as zeros at @val_off in @head (with
- * nothing after it but more of @head): literal, a REGEN segment whose
- * descriptor rebuilds the value, literal.  @be: the source's encapsulated
- * pixel data, which the descriptor marks (the whole file if not found). */
+/* The manifest of the value dcmtk wrote at @val_off in @head (@val_len
+ * bytes, with nothing after it but more of @head): literal, a REGEN
+ * segment whose descriptor rebuilds the value, literal.  @encoded: the
+ * value is "same"'s re-encoded one (its length is @val_len), else the
+ * native one (zeros in @head for EXPLICIT_LE).  The descriptor marks the
+ * whole source file: any change to it refuses the rebuild. */
 static dd_err img_add_regen(struct dd_manifest *m, const struct img_job *j,
-			    int fd, uint64_t size, const struct dd_bencap *be,
-			    const struct dd_buf *head, uint64_t val_off)
+			    int fd, uint64_t size, bool encoded,
+			    const struct dd_buf *head, uint64_t val_off,
+			    uint64_t val_len)
 {
-	uint64_t len = j->plan.out_pixel_len;
+	struct dd_image_plan dp = j->plan; /* shallow: read only */
 	struct dd_image_src_mark mark;
 	struct dd_buf desc;
 	dd_err err;
 
-	if (val_off > head->len || len > head->len - val_off)
+	if (val_off > head->len || val_len > head->len - val_off)
 		return DD_E_INTERNAL;
-	mark.off = be->found ? be->off : 0;
-	mark.len = be->found ? be->len : size;
+	dp.out_kind = encoded ? DD_IMAGE_OUT_SAME_CODEC
+			      : DD_IMAGE_OUT_EXPLICIT_LE;
+	dp.out_pixel_len = val_len;
+	mark.off = 0;
+	mark.len = size;
 	err = img_src_digest(fd, mark.off, mark.len, mark.digest);
 	if (err)
 		return err;
 	dd_buf_init(&desc, 1u << 20);
-	err = dd_image_desc_encode(&j->plan, &mark, &desc);
+	err = dd_image_desc_encode(&dp, &mark, &desc);
 	if (!err)
 		err = dd_manifest_add_literal(m, head->data, (size_t)val_off);
 	if (!err)
-		err = dd_manifest_add_regen(m, len, j->regen_tag, desc.data,
+		err = dd_manifest_add_regen(m, val_len, j->regen_tag, desc.data,
 					    desc.len);
 	if (!err)
-		err = dd_manifest_add_literal(m, head->data + val_off + len,
-					      head->len - val_off - len);
+		err = dd_manifest_add_literal(m, head->data + val_off + val_len,
+					      head->len - val_off - val_len);
 	dd_buf_free(&desc);
 	return err;
 }
@@ -1354,10 +1376,17 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 	bool patch = img_rewrites(j) &&
 		     j->plan.out_kind == DD_IMAGE_OUT_NATIVE_PATCH;
 	/* a redacted compressed image: the value is rebuilt at read time
-	 * from the boxes (a REGEN segment), never kept as pixels */
+	 * from the boxes (a REGEN segment), never kept as pixels; dcmtk
+	 * writes zeros in its place (Explicit VR Little Endian: the length
+	 * is known) or the re-encoded value ("same": its length is not) */
 	bool regen = img_rewrites(j) && !whole &&
 		     !(flags & DD_DICOM_SIZE_ONLY) &&
-		     j->plan.out_kind == DD_IMAGE_OUT_EXPLICIT_LE;
+		     !(flags & DD_DICOM_LITERAL_PIXELS) &&
+		     (j->plan.out_kind == DD_IMAGE_OUT_EXPLICIT_LE ||
+		      j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC);
+	bool zeros = (flags & DD_DICOM_SIZE_ONLY) ||
+		     (regen && j->plan.out_kind == DD_IMAGE_OUT_EXPLICIT_LE);
+	bool encoded = false;
 	dd_err err;
 
 	*reason = DD_REASON_NONE;
@@ -1371,8 +1400,7 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 		max_lit += n;
 		max_full += n;
 	}
-	err = img_set_value(f, j, fd, (flags & DD_DICOM_SIZE_ONLY) || regen,
-			    whole);
+	err = img_set_value(f, j, fd, zeros, whole, &encoded);
 	if (err)
 		goto out_map;
 	if (whole) {
@@ -1403,7 +1431,8 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 	err = dd_bridge_write_manifest(f, &be, max_lit, &out);
 	if (!err && patch && out.full) {
 		/* the value was loaded (small): dcmtk writes the patched one */
-		err = img_set_value(f, j, fd, flags & DD_DICOM_SIZE_ONLY, true);
+		err = img_set_value(f, j, fd, flags & DD_DICOM_SIZE_ONLY, true,
+				    NULL);
 		dd_buf_reset(&out.head);
 		dd_buf_reset(&out.tail);
 		if (!err)
@@ -1411,18 +1440,24 @@ static dd_err emit(struct dd_bfile *f, int fd, uint64_t size,
 		patch = false;
 	}
 	if (!err && regen &&
-	    (!out.full || out.val_len != j->plan.out_pixel_len)) {
-		/* the zeros are not where the value should be: write the
-		 * value itself (not expected; the output is the same) */
-		err = img_set_value(f, j, fd, false, true);
-		dd_buf_reset(&out.head);
-		dd_buf_reset(&out.tail);
-		if (!err)
-			err = dd_bridge_write_manifest(f, &be, max_lit, &out);
+	    (!out.full || !out.val_len ||
+	     (!encoded && out.val_len != j->plan.out_pixel_len))) {
+		/* the value is not where it should be: keep it literal,
+		 * written with its real bytes (not expected; the output
+		 * is the same) */
+		if (zeros) {
+			err = img_set_value(f, j, fd, false, true, NULL);
+			dd_buf_reset(&out.head);
+			dd_buf_reset(&out.tail);
+			if (!err)
+				err = dd_bridge_write_manifest(f, &be, max_lit,
+							       &out);
+		}
 		regen = false;
 	}
 	if (!err && regen)
-		err = img_add_regen(m, j, fd, size, &be, &out.head, out.val_off);
+		err = img_add_regen(m, j, fd, size, encoded, &out.head,
+				    out.val_off, out.val_len);
 	free(enc.item_len);
 	if (!err && out.src_len > 0 && out.src_off + out.src_len > size)
 		err = DD_E_CHANGED;

@@ -81,6 +81,12 @@ enum {
 	 * before OCR: for such a file the whole transform runs, OCR
 	 * included, and @m is the output. */
 	DD_DICOM_SIZE_ONLY = 1u << 1,
+	/* A redacted compressed value as literal bytes in @m, not a REGEN
+	 * segment rebuilt at read time: for a caller that writes the output
+	 * once and does not cache @m (deid materialize), so the
+	 * value is not decoded (re-encoded) a second time.  The bytes are
+	 * the same. */
+	DD_DICOM_LITERAL_PIXELS = 1u << 2,
 };
 
 /* dd_dicom_transform() with @flags (DD_DICOM_*). */

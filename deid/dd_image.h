@@ -346,11 +346,14 @@ dd_err dd_image_encode_same(const struct dd_image_plan *plan,
 
 /* ---- regeneration descriptor ------------------------------------------------ *
  *
- * A DD_IMAGE_OUT_EXPLICIT_LE value is not kept in the cache: the manifest
- * holds a DD_SEG_REGEN segment whose engine bytes are this descriptor,
- * and a read rebuilds the value with dd_image_pixels() from the source
- * alone.  The descriptor carries what dd_image_pixels() needs from a plan
- * (output geometry, frames, transfer syntax, fill values, value length),
+ * A DD_IMAGE_OUT_EXPLICIT_LE or DD_IMAGE_OUT_SAME_CODEC value is not
+ * kept in the cache: the manifest holds a DD_SEG_REGEN segment whose
+ * engine bytes are this descriptor, and a read rebuilds the value with
+ * dd_image_pixels() (then dd_image_encode_same() and dd_image_enc_value()
+ * for SAME_CODEC) from the source alone.  The descriptor carries what
+ * they need from a plan (output geometry, frames, the source's transfer
+ * syntax, fill values, the value's length: the geometry's for
+ * EXPLICIT_LE, the encoded one's for SAME_CODEC),
  * the boxes, and a mark of the source bytes the value was made from
  * (the encapsulated pixel data, or the whole file): a regenerator that
  * finds other bytes there refuses (DD_E_CHANGED) instead of decoding them.
@@ -367,10 +370,12 @@ struct dd_image_src_mark {
  * cap on a rewritten pixel value). */
 #define DD_IMAGE_DESC_MAX_VALUE (1ull << 30)
 
-/* Append the descriptor of @plan (out_kind EXPLICIT_LE; its boxes are
- * plan->boxes) and @mark to @out (versioned, checksummed; see
- * dd_image_box.c for the layout).  DD_E_INVAL for another out_kind or an
- * inconsistent plan; @out is left as it was on error. */
+/* Append the descriptor of @plan (out_kind EXPLICIT_LE or SAME_CODEC,
+ * out_pixel_len the REGEN segment's length; its boxes are plan->boxes)
+ * and @mark to @out (versioned, checksummed; see dd_image_box.c for the
+ * layout).  DD_E_INVAL for another out_kind or an inconsistent plan; @out
+ * is left as it was on error.  A SAME_CODEC plan whose value the encoder
+ * refused (written native) is described as EXPLICIT_LE. */
 dd_err dd_image_desc_encode(const struct dd_image_plan *plan,
 			    const struct dd_image_src_mark *mark,
 			    struct dd_buf *out);
@@ -378,7 +383,8 @@ dd_err dd_image_desc_encode(const struct dd_image_plan *plan,
  * refilled: out/src geometry, frames, xfer_uid, compressed, out_kind,
  * out_pixel_len, fill, boxes) and @mark.  Every field is checked (magic,
  * version, kind, flags, geometry the decoder can produce, value length =
- * the geometry's, fill values within the sample size, the UID's
+ * the geometry's (EXPLICIT_LE) or even and within the cap (SAME_CODEC),
+ * fill values within the sample size, the UID's
  * characters, boxes inside the frame, exact lengths, checksum):
  * DD_E_CORRUPT on any mismatch, DD_E_NOMEM; @plan is then empty. */
 dd_err dd_image_desc_decode(const uint8_t *p, size_t n,

@@ -221,6 +221,22 @@ static uint64_t desc_value_len(const struct dd_image_plan *plan)
 	return n <= DD_IMAGE_DESC_MAX_VALUE ? n : 0;
 }
 
+/* The value's length for its kind: EXPLICIT_LE's is the geometry's;
+ * SAME_CODEC's (the re-encoded value) any even length up to the cap, of
+ * a geometry whose native value is within the cap too. */
+static bool desc_len_ok(const struct dd_image_plan *plan)
+{
+	uint64_t native = desc_value_len(plan);
+
+	if (!native || !plan->out_pixel_len)
+		return false;
+	if (plan->out_kind == DD_IMAGE_OUT_EXPLICIT_LE)
+		return plan->out_pixel_len == native;
+	return plan->out_kind == DD_IMAGE_OUT_SAME_CODEC &&
+	       !(plan->out_pixel_len & 1) &&
+	       plan->out_pixel_len <= DD_IMAGE_DESC_MAX_VALUE;
+}
+
 dd_err dd_image_desc_encode(const struct dd_image_plan *plan,
 			    const struct dd_image_src_mark *mark,
 			    struct dd_buf *out)
@@ -232,9 +248,7 @@ dd_err dd_image_desc_encode(const struct dd_image_plan *plan,
 	size_t blen_at;
 	dd_err err;
 
-	if (plan->out_kind != DD_IMAGE_OUT_EXPLICIT_LE || !plan->frames ||
-	    ulen > 64 || desc_value_len(plan) != plan->out_pixel_len ||
-	    !plan->out_pixel_len)
+	if (!plan->frames || ulen > 64 || !desc_len_ok(plan))
 		return DD_E_INVAL;
 	memcpy(w, DESC_MAGIC, 4);
 	w[4] = DESC_VERSION;
@@ -307,7 +321,8 @@ dd_err dd_image_desc_decode(const uint8_t *p, size_t n,
 	dd_image_plan_free(plan);
 	memset(mark, 0, sizeof(*mark));
 	if (n < DESC_FIXED + 4 + 16 + 4 || memcmp(p, DESC_MAGIC, 4) != 0 ||
-	    p[4] != DESC_VERSION || p[5] != DD_IMAGE_OUT_EXPLICIT_LE ||
+	    p[4] != DESC_VERSION || (p[5] != DD_IMAGE_OUT_EXPLICIT_LE &&
+				     p[5] != DD_IMAGE_OUT_SAME_CODEC) ||
 	    (p[7] & ~(DESC_F_SIGNED | DESC_F_PLANAR)))
 		return DD_E_CORRUPT;
 	ulen = p[80];
@@ -340,13 +355,13 @@ dd_err dd_image_desc_decode(const uint8_t *p, size_t n,
 	memcpy(mark->digest, p + 64, 16);
 	memcpy(plan->xfer_uid, p + DESC_FIXED, ulen);
 	plan->xfer_uid[ulen] = 0;
-	plan->out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
+	plan->out_kind = (enum dd_image_out)p[5];
 	plan->compressed = true;
 	plan->src = plan->out;
 	if (!desc_geom_ok(g) || !plan->frames || !ulen ||
 	    !dd_image_frame_bytes(g) || mark->off > INT64_MAX ||
 	    mark->len > INT64_MAX - mark->off || /* an off_t range */
-	    desc_value_len(plan) != plan->out_pixel_len || !plan->out_pixel_len)
+	    !desc_len_ok(plan))
 		goto out_corrupt;
 	for (int i = 0; i < 3; i++)
 		if (g->bits_alloc < 32 && plan->fill[i] >> g->bits_alloc)

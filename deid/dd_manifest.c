@@ -306,11 +306,192 @@ static bool ddm_same_source(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* The output bytes of REGEN segment @s: from this thread's cache, or
- * regenerated.  *p stays valid until the next call on this thread. */
+/* ---- segments shared by all threads ---------------------------------------
+ *
+ * The kernel reads one file ahead on several daemon threads at once: with
+ * only a per-thread memo, each of them would rebuild the same segment (a
+ * whole image decode).  The last DDM_SH_N segments rebuilt, up to
+ * DDM_SH_BYTES of them (more only while in use), are shared by every
+ * thread, keyed like the per-thread memo; a segment being rebuilt is
+ * waited for, not rebuilt again.  When every slot is in use, or a segment
+ * is larger than the cap, a thread rebuilds into its own memo. */
+#define DDM_SH_N 8
+#define DDM_SH_BYTES ((size_t)256 << 20)
+
+struct ddm_sh_ent {
+	struct stat st;     /* identity of the source */
+	uint8_t *desc;      /* owned; NULL: a free slot */
+	size_t desc_len;
+	uint8_t *data;      /* owned: the segment's bytes once built */
+	size_t len;
+	unsigned refs;      /* the builder and the readers copying from it */
+	bool building;
+	dd_err err;         /* the build's result */
+	uint64_t stamp;     /* last use */
+};
+
+static pthread_mutex_t ddm_sh_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ddm_sh_cond = PTHREAD_COND_INITIALIZER;
+static struct ddm_sh_ent ddm_sh[DDM_SH_N]; /* all three: ddm_sh_lock */
+static uint64_t ddm_sh_clock;
+static size_t ddm_sh_bytes;
+
+static void ddm_sh_drop(struct ddm_sh_ent *e) /* lock held, refs 0 */
+{
+	ddm_sh_bytes -= e->len;
+	free(e->desc);
+	free(e->data);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Unused entries go, oldest first, until the bytes are under the cap. */
+static void ddm_sh_trim(void) /* lock held */
+{
+	while (ddm_sh_bytes > DDM_SH_BYTES) {
+		struct ddm_sh_ent *old = NULL;
+
+		for (int i = 0; i < DDM_SH_N; i++) {
+			struct ddm_sh_ent *e = &ddm_sh[i];
+
+			if (e->desc && !e->refs &&
+			    (!old || e->stamp < old->stamp))
+				old = e;
+		}
+		if (!old)
+			break;
+		ddm_sh_drop(old);
+	}
+}
+
+/* The entry of (@st, @desc) with a reference taken, built by this call
+ * (*@build: the caller builds it and calls ddm_sh_done) or by another
+ * thread (waited for).  NULL when no slot is free. */
+static struct ddm_sh_ent *ddm_sh_get(const struct stat *st,
+				     const uint8_t *desc, size_t dlen,
+				     bool *build)
+{
+	struct ddm_sh_ent *e = NULL, *slot = NULL;
+
+	*build = false;
+	pthread_mutex_lock(&ddm_sh_lock);
+	for (int i = 0; i < DDM_SH_N && !e; i++) {
+		struct ddm_sh_ent *x = &ddm_sh[i];
+
+		if (x->desc && x->desc_len == dlen &&
+		    ddm_same_source(&x->st, st) && !memcmp(x->desc, desc, dlen))
+			e = x;
+	}
+	/* else a free slot, or the oldest one nobody holds */
+	for (int i = 0; i < DDM_SH_N && !e; i++) {
+		struct ddm_sh_ent *x = &ddm_sh[i];
+
+		if (!x->desc) {
+			slot = x;
+			break;
+		}
+		if (!x->refs && (!slot || x->stamp < slot->stamp))
+			slot = x;
+	}
+	if (e) {
+		e->refs++;
+		while (e->building)
+			pthread_cond_wait(&ddm_sh_cond, &ddm_sh_lock);
+	} else if (slot) {
+		if (slot->desc)
+			ddm_sh_drop(slot);
+		slot->desc = malloc(dlen);
+		if (slot->desc) {
+			memcpy(slot->desc, desc, dlen);
+			slot->desc_len = dlen;
+			slot->st = *st;
+			slot->building = true;
+			slot->refs = 1;
+			*build = true;
+			e = slot;
+		}
+	}
+	if (e)
+		e->stamp = ++ddm_sh_clock;
+	pthread_mutex_unlock(&ddm_sh_lock);
+	return e;
+}
+
+/* The build of @e ended with @err; its bytes are taken from @out. */
+static void ddm_sh_done(struct ddm_sh_ent *e, dd_err err, struct dd_buf *out)
+{
+	pthread_mutex_lock(&ddm_sh_lock);
+	e->building = false;
+	e->err = err;
+	if (!err) {
+		e->data = dd_buf_steal(out, &e->len);
+		if (!e->data)
+			e->err = DD_E_NOMEM;
+		ddm_sh_bytes += e->len;
+	}
+	pthread_cond_broadcast(&ddm_sh_cond);
+	ddm_sh_trim();
+	pthread_mutex_unlock(&ddm_sh_lock);
+}
+
+static void ddm_sh_put(struct ddm_sh_ent *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&ddm_sh_lock);
+	e->refs--;
+	if (!e->refs && e->err)
+		ddm_sh_drop(e); /* a failed build is not kept */
+	else if (!e->refs)
+		ddm_sh_trim();
+	pthread_mutex_unlock(&ddm_sh_lock);
+}
+
+/* REGEN segment @s through the shared entries: false when it cannot be
+ * shared (the caller uses its own memo); else *@err, and on success *@p
+ * and *@held (release with ddm_sh_put after copying). */
+static bool ddm_sh_regen(const struct dd_manifest *m, const struct dd_seg *s,
+			 int src_fd, dd_manifest_regen_fn fn, void *ctx,
+			 const struct stat *st, const uint8_t **p,
+			 struct ddm_sh_ent **held, dd_err *err)
+{
+	const uint8_t *desc = m->data.data + s->offset;
+	uint32_t dlen = get_u32_le(desc);
+	struct ddm_sh_ent *e;
+	bool build;
+
+	if (dlen > DDM_REGEN_DESC_MAX || s->len > DDM_SH_BYTES)
+		return false;
+	e = ddm_sh_get(st, desc, dlen, &build);
+	if (!e)
+		return false;
+	if (build) {
+		struct dd_buf out;
+		dd_err be;
+
+		dd_buf_init(&out, (size_t)s->len + DDM_REGEN_SLACK);
+		be = fn(ctx, src_fd, m, desc, dlen, &out);
+		if (!be && out.len != s->len)
+			be = DD_E_CHANGED;
+		ddm_sh_done(e, be, &out);
+		dd_buf_free(&out);
+	}
+	/* built: data, len and err stay as they are while we hold it */
+	*err = e->err ? e->err : e->len != s->len ? DD_E_CHANGED : DD_OK;
+	if (*err) {
+		ddm_sh_put(e);
+		return true;
+	}
+	*p = e->data;
+	*held = e;
+	return true;
+}
+
+/* The output bytes of REGEN segment @s: shared by all threads, else from
+ * this thread's memo, or regenerated.  *p stays valid until
+ * ddm_sh_put(*@held) (shared) or the next call on this thread. */
 static dd_err ddm_regen_get(const struct dd_manifest *m, const struct dd_seg *s,
 			    int src_fd, dd_manifest_regen_fn fn, void *ctx,
-			    const uint8_t **p)
+			    const uint8_t **p, struct ddm_sh_ent **held)
 {
 	const uint8_t *desc = m->data.data + s->offset;
 	uint32_t dlen = get_u32_le(desc);
@@ -319,8 +500,12 @@ static dd_err ddm_regen_get(const struct dd_manifest *m, const struct dd_seg *s,
 	bool have_st;
 	dd_err e;
 
+	*held = NULL;
 	if (!fn && !ddm_regen_find(desc + 4, &fn, &ctx))
 		return DD_E_UNSUPPORTED;
+	have_st = fstat(src_fd, &st) == 0;
+	if (have_st && ddm_sh_regen(m, s, src_fd, fn, ctx, &st, p, held, &e))
+		return e;
 	pthread_once(&ddm_regen_once, ddm_regen_key_init);
 	c = pthread_getspecific(ddm_regen_key);
 	if (!c) {
@@ -333,7 +518,6 @@ static dd_err ddm_regen_get(const struct dd_manifest *m, const struct dd_seg *s,
 			return DD_E_NOMEM;
 		}
 	}
-	have_st = fstat(src_fd, &st) == 0;
 	if (have_st && c->desc_len && c->desc_len == dlen &&
 	    ddm_same_source(&c->st, &st) && !memcmp(c->desc, desc, dlen) &&
 	    c->out.len == s->len) {
@@ -429,11 +613,14 @@ dd_err dd_manifest_read_ex(const struct dd_manifest *m, int src_fd, void *buf,
 			break;
 		case DD_SEG_REGEN: {
 			const uint8_t *rp;
-			dd_err e = ddm_regen_get(m, s, src_fd, fn, ctx, &rp);
+			struct ddm_sh_ent *held;
+			dd_err e = ddm_regen_get(m, s, src_fd, fn, ctx, &rp,
+						 &held);
 
 			if (e)
 				return e;
 			memcpy(out + done, rp + in_seg, (size_t)take);
+			ddm_sh_put(held);
 			break;
 		}
 		case DD_SEG_SOURCE: {
@@ -561,10 +748,12 @@ dd_err dd_manifest_write_fd(const struct dd_manifest *m, int src_fd, int out_fd)
 			break;
 		case DD_SEG_REGEN: {
 			const uint8_t *rp;
+			struct ddm_sh_ent *held;
 
-			e = ddm_regen_get(m, s, src_fd, NULL, NULL, &rp);
+			e = ddm_regen_get(m, s, src_fd, NULL, NULL, &rp, &held);
 			if (!e)
 				e = ddm_write_all(out_fd, rp, (size_t)s->len);
+			ddm_sh_put(held);
 			ddm_regen_forget();
 			break;
 		}

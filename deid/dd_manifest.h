@@ -132,11 +132,16 @@ dd_err dd_manifest_add_zero(struct dd_manifest *m, uint64_t len);
  * The regenerator must write exactly the segment's len bytes to @out (an
  * empty buffer capped at the segment length plus slack); anything else is
  * treated as DD_E_CHANGED.  It is called from any reader thread at once.
- * Each thread keeps the last regenerated segment (keyed by the source's
- * fstat identity and the descriptor bytes, up to 1 MiB of them), so
- * sequential small reads of a chunk re-transform it once; the segment's
- * bytes stay in memory until the thread's next regeneration (a redacted
- * image value: up to 1 GiB).  dd_manifest_write_fd() does not keep it.
+ * The last 8 regenerated segments, up to 256 MiB of them (more only while
+ * a reader copies from them), are shared by all threads, keyed by the
+ * source's fstat identity and the descriptor bytes (up to 1 MiB of them):
+ * readers of a segment being regenerated wait for it instead of
+ * regenerating it too (the kernel reads ahead on several threads), and
+ * sequential small reads re-transform it once.  A failed regeneration is
+ * not kept.  A segment that cannot be shared (larger than the cap, every
+ * slot in use) goes to the thread's own memo of its last segment, which
+ * stays in memory until the thread's next regeneration (up to 1 GiB for a
+ * redacted image value); dd_manifest_write_fd() drops that one.
  * The DICOM engine's regenerator rebuilds redacted pixel values; the
  * FHIR engine's re-transforms chunks of large files. */
 typedef dd_err (*dd_manifest_regen_fn)(void *ctx, int src_fd,

@@ -549,6 +549,9 @@ static dd_err dv_manifest(const struct dd_view *v, int fd,
 		if (complete)
 			e = dd_dicom_transform_size(v->dicom, fd, log_name, out,
 						    complete);
+		else if (out_fd >= 0) /* written once: decode once */
+			e = dd_dicom_transform_ex(v->dicom, fd, log_name,
+						  DD_DICOM_LITERAL_PIXELS, out);
 		else
 			e = dd_dicom_transform(v->dicom, fd, log_name, out);
 		if (e)

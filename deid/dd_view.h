@@ -173,7 +173,9 @@ dd_err dd_view_manifest_size(const struct dd_view *v, int fd,
  * transformed once, not a second time for its REGEN chunks) and *written
  * is set; the caller must then not write @out itself.  For every other
  * kind *written is false and nothing is written: the caller writes @out
- * with dd_manifest_write_fd().  Either way, when @out is served the file
+ * with dd_manifest_write_fd().  A redacted compressed image's value is
+ * then literal in @out (DD_DICOM_LITERAL_PIXELS: decoded, or re-encoded,
+ * once), so such an @out is not for the cache.  Either way, when @out is served the file
  * ends up with the same bytes a read of @out gives.  When @out is hidden
  * or on an error, @out_fd may hold a partial output: discard the file.
  * DD_E_IO also when a write to @out_fd fails. */

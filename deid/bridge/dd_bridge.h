@@ -140,9 +140,10 @@ struct dd_bout {
 	uint32_t pad;
 	struct dd_buf tail;
 	bool full;           /* the pixel value was written by dcmtk */
-	/* With @full: where the top-level pixel VALUE (a native one dcmtk
-	 * wrote, defined length) sits in @head, so that a caller can put
-	 * other bytes of the same length there (val_len 0: not found). */
+	/* With @full: where the top-level pixel VALUE dcmtk wrote sits in
+	 * @head (a native one; an encapsulated one: its items and sequence
+	 * delimiter), so that a caller can serve those bytes another way
+	 * (val_len 0: not found). */
 	uint64_t val_off, val_len;
 };
 

@@ -180,16 +180,27 @@ bool pixel_range(DcmElement *e, const DcmXfer &x, E_TransferSyntax xs,
 
 // The pixel element dcmtk just wrote into @out->head from @before: its
 // value is the last getLengthField() bytes, after a 12-byte (explicit VR,
-// OB/OW) or 8-byte (implicit VR) header.  Anything else: not recorded.
+// OB/OW) or 8-byte (implicit VR) header; an encapsulated one (OB,
+// undefined length) is everything after its 12-byte header: the items and
+// the sequence delimiter.  Anything else: not recorded.
 void pixel_value_at(DcmElement *e, const DcmXfer &x, size_t before,
 		    struct dd_bout *out)
 {
 	uint32_t len = e->getLengthField();
 	size_t hdr = x.isExplicitVR() ? 12 : 8;
 	size_t wrote = out->head.len - before;
+	const uint8_t *h = out->head.data + before;
 
-	if (len == 0 || len == 0xffffffffu || wrote != hdr + len)
+	if (x.isEncapsulated()) {
+		if (!x.isExplicitVR() || x.isBigEndian() || wrote <= 12 + 8 ||
+		    memcmp(h + 4, "OB\0\0\xff\xff\xff\xff", 8) != 0)
+			return;
+		len = (uint32_t)(wrote - 12);
+		if (wrote - 12 != len)
+			return;
+	} else if (len == 0 || len == 0xffffffffu || wrote != hdr + len) {
 		return;
+	}
 	out->val_off = before + hdr;
 	out->val_len = len;
 }
@@ -240,8 +251,7 @@ dd_err write_manifest(struct dd_bfile *f, const struct dd_bencap *encap,
 		}
 		size_t before = out->head.len;
 		c = e->write(*os, xs, EET_UndefinedLength, &wcache);
-		if (c.good() && os == &hs && e->getTag() == DCM_PixelData &&
-		    !x.isEncapsulated())
+		if (c.good() && os == &hs && e->getTag() == DCM_PixelData)
 			pixel_value_at(e, x, before, out);
 	}
 	ff.transferEnd();

@@ -20,9 +20,9 @@
 #   3. every file is cmp-equal to `deid materialize`'s (the materialiser's path);
 #   4. after a remount on the same cache, stat and read again: no OCR,
 #      the same bytes (the cached boxes rebuild the redacted pixels);
-#   5. (explicitLittleEndian) every cache record is small: a redacted
-#      compressed image's holds its header and a REGEN descriptor (the
-#      boxes), not the pixel value;
+#   5. every cache record is small: a redacted compressed image's holds
+#      its header and a REGEN descriptor (the boxes), not the pixel value
+#      (decoded, or re-encoded for "same");
 # and, once: a source changed after caching gives EIO on a handle opened
 # before (never mixed bytes) and a re-transform at the next open.
 # Uses tests/fs/fs_lib.sh (skips when /dev/fuse or mounting is missing).
@@ -143,8 +143,8 @@ EOF
 	fs_umount "$T/mnt"
 
 	# the cache keeps the boxes, not the pixels: a redacted compressed
-	# image's record holds the header and a REGEN descriptor
-	[ "$enc" = explicitLittleEndian ] || continue
+	# image's record holds the header and a REGEN descriptor (either
+	# encoding: "same" re-encodes when read)
 	"$DEID" cache dump --cache-dir "$CACHE" >"$T/dump" || fail "$enc: deid cache dump"
 	n_rec=$(grep -c '^key=' "$T/dump")
 	max_rec=$(sed -n 's/^key=.* size=\([0-9]*\) .*/\1/p' "$T/dump" | sort -n | tail -n 1)

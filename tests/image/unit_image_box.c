@@ -418,6 +418,23 @@ static void test_desc(void)
 	t_desc_refused(&buf, at + 20, 0);  /* an empty box */
 	t_desc_refused(&buf, at - 4, 0);   /* the record's length */
 
+	/* "same": the re-encoded value's length, any even one */
+	dd_buf_reset(&buf);
+	p.out_kind = DD_IMAGE_OUT_SAME_CODEC;
+	p.out_pixel_len = 777778;
+	EXPECT_EQ_INT(dd_image_desc_encode(&p, &mk, &buf), DD_OK);
+	EXPECT_EQ_INT(dd_image_desc_decode(buf.data, buf.len, &q, &mq), DD_OK);
+	EXPECT_EQ_INT(q.out_kind, DD_IMAGE_OUT_SAME_CODEC);
+	EXPECT(q.out_pixel_len == 777778);
+	t_desc_refused(&buf, 40, 0x33); /* odd */
+	t_desc_refused(&buf, 43, 0x40); /* over 1 GiB */
+	t_desc_refused(&buf, 12, 0);    /* no geometry under it */
+	p.out_pixel_len = 777777;
+	dd_buf_reset(&buf);
+	EXPECT_EQ_INT(dd_image_desc_encode(&p, &mk, &buf), DD_E_INVAL);
+	p.out_kind = DD_IMAGE_OUT_EXPLICIT_LE;
+	p.out_pixel_len = 64 * 32 * 2 * 3;
+
 	/* what encode refuses */
 	dd_buf_reset(&buf);
 	p.out_pixel_len += 2;
