@@ -51,14 +51,34 @@ note "tree made in $(echo "$t1 - $t0" | bc) s"
 # LMDB pages and libraries: page cache, reclaimable) RSS
 rss() { awk '/^VmHWM|^RssAnon|^RssFile/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
 mem() { echo "manifest_bytes $(fs_counter "$MNT" manifest_bytes), listing_bytes $(fs_counter "$MNT" listing_bytes)"; }
+# the largest VmRSS seen while a pass runs, with its anon/file split (VmHWM
+# has no split): sampled every 0.1 s, so a shorter spike can be missed
+peak_start() {
+	: >"$T/peak"
+	(while kill -0 "$1" 2>/dev/null; do
+		awk -v best="$(cat "$T/peak")" '/^VmRSS/ {r = $2} /^RssAnon/ {a = $2}
+			/^RssFile/ {f = $2} END {split(best, b, " ")
+			print (r > b[1] + 0) ? r " " a " " f : best}' \
+			"/proc/$1/status" >"$T/peak.new" 2>/dev/null &&
+			mv "$T/peak.new" "$T/peak"
+		sleep 0.1
+	done) &
+	PEAK_PID=$!
+}
+peak_stop() {
+	kill "$PEAK_PID" 2>/dev/null
+	wait "$PEAK_PID" 2>/dev/null
+	awk '{printf "largest sampled RSS %d MiB (anon %d, file %d)", $1 / 1024, $2 / 1024, $3 / 1024}' "$T/peak"
+}
 
 fs_mount "$SRC" "$MNT"
 for pass in cold warm; do
+	peak_start "$FS_PID"
 	t0=$(date +%s.%N)
 	n=$(find "$MNT" -type f | wc -l) || fail "find ($pass)"
 	t1=$(date +%s.%N)
 	secs=$(echo "$t1 - $t0" | bc)
-	note "$pass find: $n visible files in $secs s ($(echo "$NFILES / $secs" | bc) source files/s); daemon $(rss "$FS_PID")"
+	note "$pass find: $n visible files in $secs s ($(echo "$NFILES / $secs" | bc) source files/s); daemon $(rss "$FS_PID"); $(peak_stop)"
 done
 want=$(( (NFILES + EVERY - 1) / EVERY ))
 [ "$n" = "$want" ] || fail "find saw $n files, expected $want"
@@ -74,10 +94,11 @@ echo 2 >/proc/sys/vm/drop_caches 2>/dev/null && sleep 2 &&
 fs_umount "$MNT"
 # a fresh daemon over the warm cache: what a remount costs
 fs_mount "$SRC" "$MNT"
+peak_start "$FS_PID"
 t0=$(date +%s.%N)
 n=$(find "$MNT" -type f | wc -l) || fail "find (remount)"
 t1=$(date +%s.%N)
-note "remount, warm cache: find $n files in $(echo "$t1 - $t0" | bc) s; daemon $(rss "$FS_PID"); $(mem)"
+note "remount, warm cache: find $n files in $(echo "$t1 - $t0" | bc) s; daemon $(rss "$FS_PID"); $(peak_stop); $(mem)"
 sleep 3
 note "idle: daemon $(rss "$FS_PID")"
 fs_umount "$MNT"
