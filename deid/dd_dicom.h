@@ -11,9 +11,11 @@
  * codec's family; the size is known before OCR (DD_DICOM_SIZE_ONLY)
  * except for a re-encoded value, the default transform runs OCR.
  *
- * A redacted Explicit VR Little Endian value is not kept in the manifest:
+ * A redacted compressed image's value (Explicit VR Little Endian, or
+ * re-encoded under redactedEncoding "same") is not kept in the manifest:
  * it is a DD_SEG_REGEN segment whose descriptor holds the boxes and the
- * plan's facts (dd_image_desc_encode), rebuilt from the source when read.
+ * plan's facts (dd_image_desc_encode), rebuilt from the source when read
+ * (except with DD_DICOM_LITERAL_PIXELS).
  * Each engine registers its regenerator with dd_manifest under a tag
  * digesting the policy hash, so dd_manifest_read/_write_fd serve such
  * manifests (from the cache too) while an engine of that policy exists in
