@@ -328,6 +328,7 @@ struct ddm_sh_ent {
 	bool building;
 	dd_err err;         /* the build's result */
 	uint64_t stamp;     /* last use */
+	unsigned idle;      /* dd_manifest_regen_trim calls since then */
 };
 
 static pthread_mutex_t ddm_sh_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -410,10 +411,31 @@ static struct ddm_sh_ent *ddm_sh_get(const struct stat *st,
 			e = slot;
 		}
 	}
-	if (e)
+	if (e) {
 		e->stamp = ++ddm_sh_clock;
+		e->idle = 0;
+	}
 	pthread_mutex_unlock(&ddm_sh_lock);
 	return e;
+}
+
+size_t dd_manifest_regen_trim(unsigned idle)
+{
+	size_t freed = 0;
+
+	pthread_mutex_lock(&ddm_sh_lock);
+	for (int i = 0; i < DDM_SH_N; i++) {
+		struct ddm_sh_ent *e = &ddm_sh[i];
+
+		if (!e->desc || e->refs)
+			continue;
+		if (++e->idle < idle && idle)
+			continue;
+		freed += e->len;
+		ddm_sh_drop(e);
+	}
+	pthread_mutex_unlock(&ddm_sh_lock);
+	return freed;
 }
 
 /* The build of @e ended with @err; its bytes are taken from @out. */

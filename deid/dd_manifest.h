@@ -156,6 +156,13 @@ dd_err dd_manifest_regen_register(const uint8_t tag[16],
 /* Undo one registration of (@tag, @ctx). */
 void dd_manifest_regen_unregister(const uint8_t tag[16], void *ctx);
 
+/* Count one more idle period for every shared regenerated segment not in
+ * use, and free those that have not been read for @idle periods (@idle 0:
+ * all of them now).  Returns the bytes freed.  For a daemon's
+ * housekeeping (a redacted image value can be hundreds of MiB); any
+ * thread. */
+size_t dd_manifest_regen_trim(unsigned idle);
+
 /* Append a REGEN segment of @len output bytes whose descriptor is @tag
  * followed by @priv (@priv_len bytes, copied into data). */
 dd_err dd_manifest_add_regen(struct dd_manifest *m, uint64_t len,

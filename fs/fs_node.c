@@ -1294,9 +1294,10 @@ static uint64_t fs_rss_file(void)
 /* Once a second: when the file-backed RSS grew by 4 MiB since the last
  * trim (the records touched since the cache's last own trim), the pages of the
  * cache's map this process touched are unmapped (they stay in the page
- * cache; the next lookup refaults the few it needs); after inodes or
- * listings were dropped, freed heap is returned to the system
- * (malloc_trim). */
+ * cache; the next lookup refaults the few it needs); rebuilt REGEN
+ * segments (redacted image values) not read for 10 s are freed; after
+ * inodes, listings or such segments were dropped, freed heap is returned
+ * to the system (malloc_trim). */
 static void *fs_hk_run(void *arg)
 {
 	struct dd_fs *fs = arg;
@@ -1322,7 +1323,9 @@ static void *fs_hk_run(void *arg)
 		}
 		mem = FS_LOAD(fs->ctr.inodes) * sizeof(struct fs_inode) +
 		      FS_LOAD(fs->listing_bytes) + FS_LOAD(fs->mf_bytes);
-		if (mem + (1u << 20) < last_mem)
+		/* rebuilt image values nobody read for 10 s */
+		if (mem + (1u << 20) < last_mem ||
+		    dd_manifest_regen_trim(10) > (1u << 20))
 			malloc_trim(0);
 		last_mem = mem;
 		pthread_mutex_lock(&fs->hk_lock);

@@ -105,6 +105,13 @@ static void test_regen_shared(int fd)
 	EXPECT_EQ_INT(got, 9);
 	EXPECT(buf[0] == 'x' && buf[8] == 'x');
 	EXPECT_EQ_INT(atomic_load(&rg_calls), 1);
+	/* not read for two idle periods: freed; the next read rebuilds */
+	EXPECT_EQ_INT(dd_manifest_regen_trim(2), 0);
+	EXPECT_EQ_INT(dd_manifest_regen_trim(2), RG_LEN);
+	EXPECT_EQ_INT(dd_manifest_regen_trim(0), 0);
+	EXPECT_EQ_INT(dd_manifest_read(&m, fd, buf, 1, 1, &got), DD_OK);
+	EXPECT_EQ_INT(atomic_load(&rg_calls), 2);
+	EXPECT_EQ_INT(dd_manifest_regen_trim(1), RG_LEN);
 	dd_manifest_free(&m);
 
 	/* a failed rebuild is an error, and not kept */
@@ -112,7 +119,7 @@ static void test_regen_shared(int fd)
 	EXPECT_EQ_INT(dd_manifest_add_regen(&m, RG_LEN, tag, "b", 1), DD_OK);
 	EXPECT_EQ_INT(dd_manifest_read(&m, fd, buf, 1, 0, &got), DD_E_CHANGED);
 	EXPECT_EQ_INT(dd_manifest_read(&m, fd, buf, 1, 0, &got), DD_E_CHANGED);
-	EXPECT_EQ_INT(atomic_load(&rg_calls), 3);
+	EXPECT_EQ_INT(atomic_load(&rg_calls), 4);
 	dd_manifest_free(&m);
 	/* a rebuild of the wrong length is refused */
 	dd_manifest_init(&m);
