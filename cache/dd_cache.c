@@ -813,12 +813,15 @@ dd_err dd_cache_flush(struct dd_cache *c)
 
 /* Find env's map in /proc/self/maps by the data file's device and inode:
  * LMDB does not tell where it mapped the file (mdb_env_info's me_mapaddr
- * is only set with MDB_FIXEDMAP).  LMDB maps the file once, whole. */
+ * is only set with MDB_FIXEDMAP).  LMDB maps the file once, whole.
+ * With map_lock held; map_env is published last (release), so a thread
+ * that reads it equal to env (acquire) sees map_lo and map_len. */
 static bool map_locate(struct dd_cache *c)
 {
 	struct stat st;
 	char line[512];
 	FILE *maps;
+	bool found = false;
 	int fd;
 
 	if (mdb_env_get_fd(c->env, &fd) != MDB_SUCCESS || fstat(fd, &st) < 0 ||
@@ -836,27 +839,37 @@ static bool map_locate(struct dd_cache *c)
 			continue;
 		c->map_lo = lo;
 		c->map_len = hi - lo;
-		c->map_env = c->env;
+		__atomic_store_n(&c->map_env, c->env, __ATOMIC_RELEASE);
+		found = true;
 		break;
 	}
 	fclose(maps);
-	return c->map_env == c->env;
+	return found;
 }
 
 /* dd_cache_trim with swap_lock held shared, or by the writer (the only
- * thread that changes env). */
+ * thread that changes env).  Every caller advises the map itself, with
+ * no lock held: trims used to be skipped while another thread held the
+ * lock, and on a busy machine a trimming thread preempted there let the
+ * other threads map tens of MiB before anyone trimmed again.  Concurrent
+ * MADV_DONTNEED calls on the same range are harmless. */
 static uint64_t map_trim(struct dd_cache *c)
 {
-	uint64_t advised = 0;
-
-	/* another thread trimming does the same */
-	if (pthread_mutex_trylock(&c->map_lock) != 0)
+	if (!c->env)
 		return 0;
-	if (c->env && (c->map_env == c->env || map_locate(c)) &&
-	    madvise((void *)c->map_lo, c->map_len, MADV_DONTNEED) == 0)
-		advised = c->map_len;
-	pthread_mutex_unlock(&c->map_lock);
-	return advised;
+	if (__atomic_load_n(&c->map_env, __ATOMIC_ACQUIRE) != c->env) {
+		bool found;
+
+		pthread_mutex_lock(&c->map_lock);
+		found = __atomic_load_n(&c->map_env, __ATOMIC_ACQUIRE) ==
+				c->env || map_locate(c);
+		pthread_mutex_unlock(&c->map_lock);
+		if (!found)
+			return 0;
+	}
+	if (madvise((void *)c->map_lo, c->map_len, MADV_DONTNEED) != 0)
+		return 0;
+	return c->map_len;
 }
 
 /* Called for every record read or written (swap_lock held shared, or by

@@ -52,14 +52,21 @@ note "tree made in $(echo "$t1 - $t0" | bc) s"
 rss() { awk '/^VmHWM|^RssAnon|^RssFile/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
 mem() { echo "manifest_bytes $(fs_counter "$MNT" manifest_bytes), listing_bytes $(fs_counter "$MNT" listing_bytes)"; }
 # the largest VmRSS seen while a pass runs, with its anon/file split (VmHWM
-# has no split): sampled every 0.1 s, so a shorter spike can be missed
+# has no split) and the part of it that is the cache's map (data.mdb in
+# smaps), and the largest map RSS seen: sampled every 0.1 s, so a shorter
+# spike can be missed
 peak_start() {
-	: >"$T/peak"
+	echo "0 0 0 0 0" >"$T/peak"
 	(while kill -0 "$1" 2>/dev/null; do
-		awk -v best="$(cat "$T/peak")" '/^VmRSS/ {r = $2} /^RssAnon/ {a = $2}
-			/^RssFile/ {f = $2} END {split(best, b, " ")
-			print (r > b[1] + 0) ? r " " a " " f : best}' \
-			"/proc/$1/status" >"$T/peak.new" 2>/dev/null &&
+		awk -v best="$(cat "$T/peak")" '
+			/^[0-9a-f]+-[0-9a-f]+ / {inmap = ($NF ~ /\/data\.mdb$/); next}
+			/^Rss:/ && inmap {m += $2}
+			/^VmRSS/ {r = $2} /^RssAnon/ {a = $2} /^RssFile/ {f = $2}
+			END {split(best, b, " ")
+				mm = (m > b[5] + 0) ? m : b[5]
+				if (r > b[1] + 0) print r, a, f, m, mm
+				else print b[1], b[2], b[3], b[4], mm}' \
+			"/proc/$1/status" "/proc/$1/smaps" >"$T/peak.new" 2>/dev/null &&
 			mv "$T/peak.new" "$T/peak"
 		sleep 0.1
 	done) &
@@ -68,7 +75,15 @@ peak_start() {
 peak_stop() {
 	kill "$PEAK_PID" 2>/dev/null
 	wait "$PEAK_PID" 2>/dev/null
-	awk '{printf "largest sampled RSS %d MiB (anon %d, file %d)", $1 / 1024, $2 / 1024, $3 / 1024}' "$T/peak"
+	awk '{printf "largest sampled RSS %d MiB (anon %d, file %d, of which the cache map %d); largest map RSS %d MiB",
+		$1 / 1024, $2 / 1024, $3 / 1024, $4 / 1024, $5 / 1024}' "$T/peak"
+}
+# the daemon's file-backed RSS by mapping, largest first (what "file" is)
+maps() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / {n = ($6 == "") ? "[anon]" : $NF; sub(/.*\//, "", n); next}
+		/^Rss:/ {s[n] += $2}
+		END {for (k in s) if (s[k] >= 1024) printf "%s %d MiB\n", k, s[k] / 1024}' \
+		"/proc/$1/smaps" | sort -k2 -rn | head -6 | paste -sd, -
 }
 
 fs_mount "$SRC" "$MNT"
@@ -85,7 +100,7 @@ want=$(( (NFILES + EVERY - 1) / EVERY ))
 note "counters: inodes $(fs_counter "$MNT" inodes), listings $(fs_counter "$MNT" listings), cache hits $(fs_counter "$MNT" cache_hits), transforms $(fs_counter "$MNT" transforms), $(mem)"
 # RSS again after 3 s idle
 sleep 3
-note "idle: daemon $(rss "$FS_PID")"
+note "idle: daemon $(rss "$FS_PID"); by mapping: $(maps "$FS_PID")"
 # the kernel forgets inodes under memory pressure; ask it to drop them and
 # see the daemon's memory follow
 sync
