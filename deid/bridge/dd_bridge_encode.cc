@@ -241,15 +241,7 @@ static dd_err pix_set_encap(struct dd_bfile *f, const char *xfer_uid,
 	// is the only representation left
 	pd->putOriginalRepresentation(x, NULL, seq.release());
 	pd->setVR(EVR_OB);
-	c = ds->putAndInsertString(DCM_PhotometricInterpretation, photometric);
-	Uint16 spp = 1;
-	if (c.good() && ds->findAndGetUint16(DCM_SamplesPerPixel, spp).good() &&
-	    spp > 1)
-		c = ds->putAndInsertUint16(DCM_PlanarConfiguration, planar);
-	if (c.bad())
-		return DD_E_INTERNAL;
-	f->xfer = x;
-	return DD_OK;
+	return dd_bridge_pixels_describe(f, photometric, planar, x);
 }
 
 extern "C" dd_err dd_bridge_pixels_set_encap(struct dd_bfile *f,

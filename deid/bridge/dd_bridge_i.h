@@ -47,6 +47,12 @@ static inline struct dd_belem *dd_celem(DcmElement *e)
 	return reinterpret_cast<struct dd_belem *>(e);
 }
 
+// The pixel value was just replaced (native or encapsulated): set the data
+// set's PhotometricInterpretation and, for colour, PlanarConfiguration,
+// then the file's transfer syntax to @x.  Both setters end with it.
+dd_err dd_bridge_pixels_describe(struct dd_bfile *f, const char *photometric,
+				 uint16_t planar, E_TransferSyntax x);
+
 // Run @body, turning every C++ exception into a dd_err.
 #define DD_BRIDGE_TRY(body)                                                   \
 	try {                                                                 \

@@ -374,16 +374,26 @@ static dd_err pix_set_native(struct dd_bfile *f, const uint8_t *px, size_t n,
 		if (c.good())
 			pd->setVR(EVR_OB);
 	}
-	if (c.good())
-		c = ds->putAndInsertString(DCM_PhotometricInterpretation,
-					   photometric);
+	if (c.bad())
+		return DD_E_INTERNAL;
+	return dd_bridge_pixels_describe(f, photometric, planar,
+					 EXS_LittleEndianExplicit);
+}
+
+dd_err dd_bridge_pixels_describe(struct dd_bfile *f, const char *photometric,
+				 uint16_t planar, E_TransferSyntax x)
+{
+	DcmDataset *ds = f->ff.getDataset();
+	OFCondition c =
+		ds->putAndInsertString(DCM_PhotometricInterpretation, photometric);
 	Uint16 spp = 1;
+
 	if (c.good() && ds->findAndGetUint16(DCM_SamplesPerPixel, spp).good() &&
 	    spp > 1)
 		c = ds->putAndInsertUint16(DCM_PlanarConfiguration, planar);
 	if (c.bad())
 		return DD_E_INTERNAL;
-	f->xfer = EXS_LittleEndianExplicit;
+	f->xfer = x;
 	return DD_OK;
 }
 
