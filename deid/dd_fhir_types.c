@@ -30,20 +30,25 @@ static uint16_t ft_rt_slots[1u << FT_RT_BITS]; /* resource types, the same */
 static pthread_once_t ft_once = PTHREAD_ONCE_INIT;
 static bool ft_hash_ok;
 
-static uint64_t ft_hash64(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
+/* FNV-1a over @n bytes, continuing from @h (FT_FNV_BASIS to start): a
+ * path's hash is the same whether taken whole or piece by piece. */
+#define FT_FNV_BASIS 1469598103934665603ull
 
+static uint64_t ft_fnv(uint64_t h, const char *s, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
 	return h;
 }
 
+static uint32_t ft_fold(uint64_t h)
+{
+	return (uint32_t)(h ^ (h >> 32)) & ((1u << FT_HASH_BITS) - 1);
+}
+
 static uint32_t ft_hash(const char *s, size_t n)
 {
-	uint64_t h = ft_hash64(s, n);
-
-	return (uint32_t)(h ^ (h >> 32)) & ((1u << FT_HASH_BITS) - 1);
+	return ft_fold(ft_fnv(FT_FNV_BASIS, s, n));
 }
 
 static void ft_hash_build(void)
@@ -63,9 +68,10 @@ static void ft_hash_build(void)
 	}
 	for (size_t i = 0; i < dd_fhir_n_elems; i++) {
 		const char *p = dd_fhir_elems[i].path;
-		uint32_t h = ft_hash(p, strlen(p));
+		size_t pl = strlen(p);
+		uint32_t h;
 
-		if (strlen(p) >= UINT16_MAX) {
+		if (pl >= UINT16_MAX) {
 			free(ft_h);
 			free(ft_plen);
 			ft_h = NULL;
@@ -73,11 +79,10 @@ static void ft_hash_build(void)
 			memset(ft_slots, 0, sizeof(ft_slots));
 			return;
 		}
-		ft_h[i] = ft_hash64(p, strlen(p));
-		ft_plen[i] = (uint16_t)strlen(p);
-
-		while (ft_slots[h])
-			h = (h + 1) & mask;
+		ft_h[i] = ft_fnv(FT_FNV_BASIS, p, pl);
+		ft_plen[i] = (uint16_t)pl;
+		for (h = ft_fold(ft_h[i]); ft_slots[h]; h = (h + 1) & mask)
+			;
 		ft_slots[h] = (uint16_t)(i + 1);
 	}
 	if (dd_fhir_n_resource_types * 2 > (1u << FT_RT_BITS))
@@ -93,61 +98,29 @@ static void ft_hash_build(void)
 	ft_hash_ok = true;
 }
 
-/* The hash lookup of "<def>.<key>" without building the path: ft_hash
- * (FNV-1a) runs over the three pieces in turn, and candidates are
- * compared piece by piece.  -1: @key has a NUL or a '.' (no element). */
-static const struct dd_fhir_elem *ft_hash_find2(const char *def, size_t dl,
-						const char *key, size_t kl)
-{
-	const uint32_t mask = (1u << FT_HASH_BITS) - 1;
-	uint64_t h = 1469598103934665603ull;
-	uint32_t slot;
-
-	for (size_t i = 0; i < dl; i++)
-		h = (h ^ (uint8_t)def[i]) * 1099511628211ull;
-	h = (h ^ (uint8_t)'.') * 1099511628211ull;
-	for (size_t i = 0; i < kl; i++)
-		h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
-	for (slot = (uint32_t)(h ^ (h >> 32)) & mask; ft_slots[slot];
-	     slot = (slot + 1) & mask) {
-		const char *p = dd_fhir_elems[ft_slots[slot] - 1].path;
-
-		if (!strncmp(p, def, dl) && p[dl] == '.' &&
-		    !strncmp(p + dl + 1, key, kl) && p[dl + 1 + kl] == 0)
-			return &dd_fhir_elems[ft_slots[slot] - 1];
-	}
-	return NULL;
-}
-
 void dd_fhir_def_init(struct dd_fhir_def *d, const char *def)
 {
-	uint64_t h = 1469598103934665603ull;
-
 	d->def = def;
 	d->len = strlen(def);
-	for (size_t i = 0; i < d->len; i++)
-		h = (h ^ (uint8_t)def[i]) * 1099511628211ull;
-	d->h = (h ^ (uint8_t)'.') * 1099511628211ull;
+	d->h = ft_fnv(ft_fnv(FT_FNV_BASIS, def, d->len), ".", 1);
 }
 
-const struct dd_fhir_elem *dd_fhir_elem_find_in(const struct dd_fhir_def *d,
-						const char *key, size_t key_len)
+/* The hash lookup of "<def>.<key>" without building the path: the hash
+ * continues from @d's over @key, and a candidate is compared by its
+ * stored full hash and length before its bytes.  The table must be built
+ * (ft_hash_ok).  NULL: no element, or @key has a NUL or a '.'. */
+static const struct dd_fhir_elem *ft_probe(const struct dd_fhir_def *d,
+					   const char *key, size_t key_len)
 {
 	const uint32_t mask = (1u << FT_HASH_BITS) - 1;
-	uint64_t h = d->h;
 	size_t pl = d->len + 1 + key_len;
+	uint64_t h;
 	uint32_t slot;
 
-	pthread_once(&ft_once, ft_hash_build);
-	if (!ft_hash_ok || pl + 1 > FT_PATH_MAX || key_len == 0)
-		return dd_fhir_elem_find(d->def, key, key_len);
-	for (size_t i = 0; i < key_len; i++) {
-		if (key[i] == '.' || key[i] == 0)
-			return NULL;
-		h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
-	}
-	for (slot = (uint32_t)(h ^ (h >> 32)) & mask; ft_slots[slot];
-	     slot = (slot + 1) & mask) {
+	if (memchr(key, 0, key_len) || memchr(key, '.', key_len))
+		return NULL;
+	h = ft_fnv(d->h, key, key_len);
+	for (slot = ft_fold(h); ft_slots[slot]; slot = (slot + 1) & mask) {
 		size_t e = ft_slots[slot] - 1u;
 		const char *p = dd_fhir_elems[e].path;
 
@@ -157,6 +130,16 @@ const struct dd_fhir_elem *dd_fhir_elem_find_in(const struct dd_fhir_def *d,
 			return &dd_fhir_elems[e];
 	}
 	return NULL;
+}
+
+const struct dd_fhir_elem *dd_fhir_elem_find_in(const struct dd_fhir_def *d,
+						const char *key, size_t key_len)
+{
+	pthread_once(&ft_once, ft_hash_build);
+	if (!ft_hash_ok || d->len + 1 + key_len + 1 > FT_PATH_MAX ||
+	    key_len == 0)
+		return dd_fhir_elem_find(d->def, key, key_len);
+	return ft_probe(d, key, key_len);
 }
 
 const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
@@ -170,8 +153,12 @@ const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
 	if (memchr(key, 0, key_len) || memchr(key, '.', key_len))
 		return NULL;
 	pthread_once(&ft_once, ft_hash_build);
-	if (ft_hash_ok)
-		return ft_hash_find2(def, dl, key, key_len);
+	if (ft_hash_ok) {
+		struct dd_fhir_def d;
+
+		dd_fhir_def_init(&d, def);
+		return ft_probe(&d, key, key_len);
+	}
 	memcpy(path, def, dl);
 	path[dl] = '.';
 	memcpy(path + dl + 1, key, key_len);
