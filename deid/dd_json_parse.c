@@ -499,7 +499,6 @@ static bool jp_push(struct jp *j, json_object *o, bool is_obj)
 	return true;
 }
 
-/* Add @v (NULL: null) to the container on top; @v is put on failure. */
 /* Is the constant key @key not yet in the object @o?  A constant key is
  * the one static spelling of its name (jp_key_find), and a name is either
  * always constant or never, so comparing pointers is exact.  False (ask
@@ -518,6 +517,7 @@ static bool jp_key_new(json_object *o, const char *key)
 	return true;
 }
 
+/* Add @v (NULL: null) to the container on top; @v is put on failure. */
 static bool jp_add(struct jp *j, json_object *v)
 {
 	struct jp_frame *f = &j->st[j->depth - 1];

@@ -200,11 +200,9 @@ static dd_err pix_set_encap(struct dd_bfile *f, const char *xfer_uid,
 	if (x == EXS_Unknown || !dx.isEncapsulated() || !frames ||
 	    frames > 0x3fffffffu)
 		return DD_E_INVAL;
-	DcmDataset *ds = f->ff.getDataset();
-	DcmElement *e = NULL;
-	if (ds->findAndGetElement(DCM_PixelData, e).bad() || !e)
+	DcmPixelData *pd = dd_bridge_pixel_data(f);
+	if (!pd)
 		return DD_E_INVAL;
-	DcmPixelData *pd = OFstatic_cast(DcmPixelData *, e);
 
 	// PS3.5 A.4: a Basic Offset Table (the offset of each frame's first
 	// fragment item from the first fragment item), then one fragment per

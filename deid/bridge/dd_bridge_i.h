@@ -47,6 +47,10 @@ static inline struct dd_belem *dd_celem(DcmElement *e)
 	return reinterpret_cast<struct dd_belem *>(e);
 }
 
+// The top-level PixelData element of @f's data set, NULL if none.
+class DcmPixelData;
+DcmPixelData *dd_bridge_pixel_data(struct dd_bfile *f);
+
 // The pixel value was just replaced (native or encapsulated): set the data
 // set's PhotometricInterpretation and, for colour, PlanarConfiguration,
 // then the file's transfer syntax to @x.  Both setters end with it.

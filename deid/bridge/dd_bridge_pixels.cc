@@ -352,17 +352,25 @@ extern "C" dd_err dd_bridge_pixels_frame_raw(struct dd_bpix *p, uint32_t i,
 	DD_BRIDGE_TRY(return pix_frame_raw(p, i, out);)
 }
 
+DcmPixelData *dd_bridge_pixel_data(struct dd_bfile *f)
+{
+	DcmElement *e = NULL;
+
+	if (f->ff.getDataset()->findAndGetElement(DCM_PixelData, e).bad() ||
+	    !e)
+		return NULL;
+	return OFstatic_cast(DcmPixelData *, e);
+}
+
 static dd_err pix_set_native(struct dd_bfile *f, const uint8_t *px, size_t n,
 			     uint16_t bits_alloc, const char *photometric,
 			     uint16_t planar)
 {
 	if (n > 0xfffffffeUL || (n & 1))
 		return DD_E_INVAL;
-	DcmDataset *ds = f->ff.getDataset();
-	DcmElement *e = NULL;
-	if (ds->findAndGetElement(DCM_PixelData, e).bad() || !e)
+	DcmPixelData *pd = dd_bridge_pixel_data(f);
+	if (!pd)
 		return DD_E_INVAL;
-	DcmPixelData *pd = OFstatic_cast(DcmPixelData *, e);
 	OFCondition c;
 	if (bits_alloc > 8) {
 		c = pd->putUint16Array(reinterpret_cast<const Uint16 *>(px),
