@@ -132,31 +132,6 @@ static dd_err img_regen(void *ctx, int src_fd, const struct dd_manifest *m,
 			const uint8_t *desc, size_t desc_len,
 			struct dd_buf *out);
 
-/* The regeneration tag: everything a rebuilt pixel value depends on
- * besides its descriptor and the source (the policy hash covers the
- * policy, the key's fingerprint and DD_ENGINE_VERSION, so a new decoder
- * never serves an old manifest's value). */
-static void regen_tag(const char *policy_hash, uint8_t tag[16])
-{
-	static const char dom[] = "dd-dicom-pixels-1";
-	uint8_t h[32];
-	unsigned int len = sizeof(h);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-
-	memset(tag, 0, 16);
-	if (!md)
-		return;
-	if (!policy_hash)
-		policy_hash = "";
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, dom, sizeof(dom) - 1);
-	EVP_DigestUpdate(md, "|", 1);
-	EVP_DigestUpdate(md, policy_hash, strlen(policy_hash));
-	EVP_DigestFinal_ex(md, h, &len);
-	EVP_MD_CTX_free(md);
-	memcpy(tag, h, 16);
-}
-
 dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 		    const struct dd_text *text, const char *policy_hash,
 		    struct dd_dicom **out)
@@ -198,8 +173,14 @@ dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 	if (policy_images(pol))
 		d->need_ctx = true; /* OCR'd words are judged with the header */
 	pthread_mutex_init(&d->image_lock, NULL);
-	regen_tag(policy_hash, d->regen_tag);
-	err = dd_manifest_regen_register(d->regen_tag, img_regen, d);
+	/* everything a rebuilt pixel value depends on besides its descriptor
+	 * and the source: the policy hash covers the policy, the key's
+	 * fingerprint and DD_ENGINE_VERSION, so a new decoder never serves an
+	 * old manifest's value */
+	err = dd_manifest_regen_tag(d->regen_tag, "dd-dicom-pixels-1", "|",
+				    policy_hash ? policy_hash : "", NULL);
+	if (!err)
+		err = dd_manifest_regen_register(d->regen_tag, img_regen, d);
 	if (err) {
 		dd_dicom_free(d);
 		return err;

@@ -21,8 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "dd_fhir_i.h"
 #include "dd_json.h"
 #include "dd_log.h"
@@ -1306,9 +1304,6 @@ dd_err dd_fhir_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 	struct dd_fhir *f;
 	const struct dd_policy_fhir *pf = &pol->fhir;
 	const char *digest = dd_index_digest(index);
-	unsigned int len = 32;
-	uint8_t h[32];
-	EVP_MD_CTX *md;
 	dd_err e = DD_OK;
 
 	*out = NULL;
@@ -1363,21 +1358,11 @@ dd_err dd_fhir_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 	}
 	if (e)
 		goto out_free;
-	md = EVP_MD_CTX_new();
-	if (!md) {
-		e = DD_E_NOMEM;
-		goto out_free;
-	}
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, "dd-fhir-regen-1", 15);
-	EVP_DigestUpdate(md, policy_hash ? policy_hash : "", policy_hash ?
-			 strlen(policy_hash) : 0);
-	EVP_DigestUpdate(md, "|", 1);
-	EVP_DigestUpdate(md, digest, strlen(digest));
-	EVP_DigestFinal_ex(md, h, &len);
-	EVP_MD_CTX_free(md);
-	memcpy(f->tag, h, 16);
-	e = dd_manifest_regen_register(f->tag, ff_regen, f);
+	e = dd_manifest_regen_tag(f->tag, "dd-fhir-regen-1",
+				  policy_hash ? policy_hash : "", "|", digest,
+				  NULL);
+	if (!e)
+		e = dd_manifest_regen_register(f->tag, ff_regen, f);
 	if (e)
 		goto out_free;
 	f->registered = true;

@@ -10,10 +10,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "dd_manifest.h"
 
@@ -182,6 +185,29 @@ struct ddm_regen_ent {
 
 static pthread_mutex_t ddm_regen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ddm_regen_ent ddm_regen_tab[DDM_REGEN_MAX]; /* ddm_regen_lock */
+
+dd_err dd_manifest_regen_tag(uint8_t tag[16], const char *first, ...)
+{
+	uint8_t h[32];
+	unsigned int len = sizeof(h);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	va_list ap;
+	int ok;
+
+	if (!md)
+		return DD_E_NOMEM;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	va_start(ap, first);
+	for (const char *s = first; s && ok; s = va_arg(ap, const char *))
+		ok = EVP_DigestUpdate(md, s, strlen(s));
+	va_end(ap);
+	ok = ok && EVP_DigestFinal_ex(md, h, &len);
+	EVP_MD_CTX_free(md);
+	if (!ok)
+		return DD_E_NOMEM;
+	memcpy(tag, h, 16);
+	return DD_OK;
+}
 
 dd_err dd_manifest_regen_register(const uint8_t tag[16],
 				  dd_manifest_regen_fn fn, void *ctx)

@@ -163,6 +163,12 @@ void dd_manifest_regen_unregister(const uint8_t tag[16], void *ctx);
  * thread. */
 size_t dd_manifest_regen_trim(unsigned idle);
 
+/* A regenerator's tag: the first 16 bytes of SHA-256 over the strings
+ * given (NULL-terminated list; each without its NUL), e.g. a domain and
+ * the policy hash.  DD_E_NOMEM when the digest cannot be set up: an engine
+ * must not register under an unset tag. */
+dd_err dd_manifest_regen_tag(uint8_t tag[16], const char *first, ...);
+
 /* Append a REGEN segment of @len output bytes whose descriptor is @tag
  * followed by @priv (@priv_len bytes, copied into data). */
 dd_err dd_manifest_add_regen(struct dd_manifest *m, uint64_t len,
