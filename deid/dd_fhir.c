@@ -24,6 +24,7 @@
 #include "dd_fhir_i.h"
 #include "dd_json.h"
 #include "dd_log.h"
+#include "dd_tls.h"
 
 #define FF_BLOCK ((size_t)1 << 20)
 #define FF_CHUNK_OUT ((size_t)1 << 20)
@@ -327,10 +328,6 @@ struct ff_toks {
 	unsigned depth[FF_TOK_SLOTS];
 };
 
-static pthread_key_t ff_tok_key;
-static pthread_once_t ff_tok_once = PTHREAD_ONCE_INIT;
-static bool ff_tok_key_ok;
-
 static void ff_toks_free(void *p)
 {
 	struct ff_toks *c = p;
@@ -341,10 +338,8 @@ static void ff_toks_free(void *p)
 	free(c);
 }
 
-static void ff_tok_key_init(void)
-{
-	ff_tok_key_ok = pthread_key_create(&ff_tok_key, ff_toks_free) == 0;
-}
+static struct dd_tls ff_tok_tls =
+	DD_TLS_INIT(sizeof(struct ff_toks), NULL, ff_toks_free);
 
 /* A reset tokener of @depth for @n bytes; *slot is where it is kept
  * (NULL: the caller frees it). */
@@ -355,15 +350,8 @@ static struct json_tokener *ff_tok_get(unsigned depth, size_t n,
 	struct json_tokener **sp;
 
 	*slot = NULL;
-	pthread_once(&ff_tok_once, ff_tok_key_init);
-	if (ff_tok_key_ok && n <= FF_TOK_KEEP_MAX) {
-		c = pthread_getspecific(ff_tok_key);
-		if (!c && (c = calloc(1, sizeof(*c))) &&
-		    pthread_setspecific(ff_tok_key, c)) {
-			free(c);
-			c = NULL;
-		}
-	}
+	if (n <= FF_TOK_KEEP_MAX)
+		c = dd_tls_get(&ff_tok_tls);
 	if (!c)
 		return json_tokener_new_ex((int)depth);
 	sp = &c->tok[depth % FF_TOK_SLOTS];

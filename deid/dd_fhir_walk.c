@@ -29,6 +29,7 @@
 #include "dd_fhir_i.h"
 #include "dd_json.h"
 #include "dd_log.h"
+#include "dd_tls.h"
 
 #define FW_MAX_SLOTS 192
 #define FW_RULE_NONE ((size_t)-1)
@@ -481,10 +482,6 @@ struct fw_tcache {
 
 #define FW_TCACHE_SIG_MAX ((size_t)1 << 20)
 
-static pthread_key_t fw_tc_key;
-static pthread_once_t fw_tc_once = PTHREAD_ONCE_INIT;
-static bool fw_tc_key_ok;
-
 static void fw_tc_free(void *p)
 {
 	struct fw_tcache *tc = p;
@@ -495,36 +492,25 @@ static void fw_tc_free(void *p)
 	free(tc);
 }
 
-static void fw_tc_key_init(void)
+static void fw_tc_init(void *p)
 {
-	fw_tc_key_ok = pthread_key_create(&fw_tc_key, fw_tc_free) == 0;
+	struct fw_tcache *tc = p;
+
+	dd_buf_init(&tc->sig, FW_TCACHE_SIG_MAX);
+	dd_buf_init(&tc->want, FW_TCACHE_SIG_MAX);
 }
+
+static struct dd_tls fw_tc_tls =
+	DD_TLS_INIT(sizeof(struct fw_tcache), fw_tc_init, fw_tc_free);
 
 static struct fw_tcache *fw_tcache(void)
 {
-	struct fw_tcache *tc;
-
-	pthread_once(&fw_tc_once, fw_tc_key_init);
-	if (!fw_tc_key_ok)
-		return NULL;
-	tc = pthread_getspecific(fw_tc_key);
-	if (tc)
-		return tc;
-	tc = calloc(1, sizeof(*tc));
-	if (!tc)
-		return NULL;
-	dd_buf_init(&tc->sig, FW_TCACHE_SIG_MAX);
-	dd_buf_init(&tc->want, FW_TCACHE_SIG_MAX);
-	if (pthread_setspecific(fw_tc_key, tc)) {
-		fw_tc_free(tc);
-		return NULL;
-	}
-	return tc;
+	return dd_tls_get(&fw_tc_tls);
 }
 
 static void fw_tcache_return(void)
 {
-	struct fw_tcache *tc = pthread_getspecific(fw_tc_key);
+	struct fw_tcache *tc = dd_tls_peek(&fw_tc_tls);
 
 	if (tc)
 		tc->busy = false;

@@ -51,6 +51,7 @@
 #include "dd_fhir_i.h"
 #include "dd_index.h"
 #include "dd_index_i.h"
+#include "dd_tls.h"
 
 #define IX_HDR 96
 #define IX_SLOT 16
@@ -1269,14 +1270,8 @@ struct ix_tc_page {
 	uint8_t data[IX_TC_PAGE];
 };
 
-static pthread_key_t ix_tc_key;
-static pthread_once_t ix_tc_once = PTHREAD_ONCE_INIT;
-static bool ix_tc_key_ok;
-
-static void ix_tc_key_init(void)
-{
-	ix_tc_key_ok = pthread_key_create(&ix_tc_key, free) == 0;
-}
+static struct dd_tls ix_tc_tls =
+	DD_TLS_INIT(IX_TC_PAGES * sizeof(struct ix_tc_page), NULL, NULL);
 
 /* @n (<= IX_TC_PAGE) table bytes at @off of the region, as ix_rd reads
  * them. */
@@ -1290,15 +1285,7 @@ static dd_err ix_rd_table(const struct dd_index *x, uint64_t off, void *buf,
 	if (x->out.fd < 0 || at + n > IX_TC_PAGE || off > x->out.size ||
 	    n > x->out.size - off)
 		return ix_rd(x, off, buf, n);
-	pthread_once(&ix_tc_once, ix_tc_key_init);
-	tc = ix_tc_key_ok ? pthread_getspecific(ix_tc_key) : NULL;
-	if (!tc && ix_tc_key_ok) {
-		tc = calloc(IX_TC_PAGES, sizeof(*tc));
-		if (tc && pthread_setspecific(ix_tc_key, tc)) {
-			free(tc);
-			tc = NULL;
-		}
-	}
+	tc = dd_tls_get(&ix_tc_tls);
 	if (!tc)
 		return ix_rd(x, off, buf, n);
 	pg = &tc[page % IX_TC_PAGES];

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "dd_manifest.h"
+#include "dd_tls.h"
 
 #define DDM_MAGIC 0x314d4444u /* "DDM1" */
 #define DDM_MAX_SEGS (1u << 24)
@@ -305,9 +306,6 @@ struct ddm_regen_cache {
 	struct dd_buf out;
 };
 
-static pthread_key_t ddm_regen_key;
-static pthread_once_t ddm_regen_once = PTHREAD_ONCE_INIT;
-
 static void ddm_regen_cache_free(void *p)
 {
 	struct ddm_regen_cache *c = p;
@@ -317,10 +315,9 @@ static void ddm_regen_cache_free(void *p)
 	free(c);
 }
 
-static void ddm_regen_key_init(void)
-{
-	pthread_key_create(&ddm_regen_key, ddm_regen_cache_free);
-}
+/* calloc's zeroes are an empty out buffer (dd_buf_init(&out, 0)) */
+static struct dd_tls ddm_regen_tls =
+	DD_TLS_INIT(sizeof(struct ddm_regen_cache), NULL, ddm_regen_cache_free);
 
 static bool ddm_same_source(const struct stat *a, const struct stat *b)
 {
@@ -554,18 +551,9 @@ static dd_err ddm_regen_get(const struct dd_manifest *m, const struct dd_seg *s,
 	have_st = fstat(src_fd, &st) == 0;
 	if (have_st && ddm_sh_regen(m, s, src_fd, fn, ctx, &st, p, held, &e))
 		return e;
-	pthread_once(&ddm_regen_once, ddm_regen_key_init);
-	c = pthread_getspecific(ddm_regen_key);
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return DD_E_NOMEM;
-		dd_buf_init(&c->out, 0);
-		if (pthread_setspecific(ddm_regen_key, c)) {
-			free(c);
-			return DD_E_NOMEM;
-		}
-	}
+	c = dd_tls_get(&ddm_regen_tls);
+	if (!c)
+		return DD_E_NOMEM;
 	if (have_st && c->desc_len && c->desc_len == dlen &&
 	    ddm_same_source(&c->st, &st) && !memcmp(c->desc, desc, dlen) &&
 	    c->out.len == s->len) {
@@ -607,8 +595,7 @@ static void ddm_regen_forget(void)
 {
 	struct ddm_regen_cache *c;
 
-	pthread_once(&ddm_regen_once, ddm_regen_key_init);
-	c = pthread_getspecific(ddm_regen_key);
+	c = dd_tls_peek(&ddm_regen_tls);
 	if (c) {
 		c->desc_len = 0;
 		dd_buf_free(&c->out);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dd_log.h"
+#include "dd_tls.h"
 #include "fs_ops.h"
 
 static struct dd_fs *fs_of(fuse_req_t req)
@@ -47,9 +48,6 @@ struct fs_tbuf {
 	size_t cap;
 };
 
-static pthread_key_t fs_tbuf_key;
-static pthread_once_t fs_tbuf_once = PTHREAD_ONCE_INIT;
-
 static void fs_tbuf_free(void *arg)
 {
 	struct fs_tbuf *b = arg;
@@ -58,25 +56,16 @@ static void fs_tbuf_free(void *arg)
 	free(b);
 }
 
-static void fs_tbuf_init(void)
-{
-	pthread_key_create(&fs_tbuf_key, fs_tbuf_free);
-}
+static struct dd_tls fs_tbuf_tls =
+	DD_TLS_INIT(sizeof(struct fs_tbuf), NULL, fs_tbuf_free);
 
 /* A buffer of at least @n bytes owned by the calling thread. */
 static void *fs_tbuf_get(size_t n)
 {
-	struct fs_tbuf *b;
+	struct fs_tbuf *b = dd_tls_get(&fs_tbuf_tls);
 
-	pthread_once(&fs_tbuf_once, fs_tbuf_init);
-	b = pthread_getspecific(fs_tbuf_key);
-	if (!b) {
-		b = calloc(1, sizeof(*b));
-		if (!b || pthread_setspecific(fs_tbuf_key, b) != 0) {
-			free(b);
-			return NULL;
-		}
-	}
+	if (!b)
+		return NULL;
 	if (b->cap < n) {
 		void *p = realloc(b->p, n);
 
