@@ -78,7 +78,6 @@ struct fw {
 	const struct dd_fhir *f;
 	const struct dd_policy *pol;
 	const struct dd_index *local;
-	struct fw_slot slots[FW_MAX_SLOTS];
 	size_t n_slots;
 	struct fw_res *res;
 	enum fw_status st;
@@ -87,6 +86,9 @@ struct fw {
 	bool ident_linking, ident_uid, ref_person;
 	char ident_system[256];
 	struct dd_buf tmp;
+	/* last: fw_init clears what comes before (7.7 KB of slots per
+	 * resource otherwise); only slots[0..n_slots) are ever read */
+	struct fw_slot slots[FW_MAX_SLOTS];
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -1502,7 +1504,6 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 {
 	json_object *v = *pv;
 	const char *t = e->type;
-	char child[256];
 	const char *cdef, *cct;
 	bool is_ext = fw_eq(t, "Extension");
 	bool ok;
@@ -1533,8 +1534,7 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 			return false;
 	}
 	if (!strncmp(t, "ref:", 4)) {
-		snprintf(child, sizeof(child), "%s", t + 4);
-		cdef = child;
+		cdef = t + 4; /* static, as every def (fw_elem) */
 		cct = "BackboneElement";
 	} else if (fw_eq(t, "BackboneElement") || fw_eq(t, "Element")) {
 		cdef = e->path;
@@ -1551,15 +1551,66 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 	return ok && json_object_object_length(v) > 0;
 }
 
-/* Member @key of @dd (the def, prepared once per object): arrays element
- * by element.  Returns false to drop. */
+/* ---- element lookups by address ----------------------------------------------
+ *
+ * Every member of every object is looked up in the R4 table as
+ * "<def>.<key>" (a hash over the key's bytes, a probe, a compare).  The
+ * defs fw_object gets are static strings (a resource type, a type or an
+ * element path of the table, a literal), and so are the keys
+ * dd_json_parse stores as constant (the static spelling of an R4 element
+ * name; nothing else adds constant keys to the trees the walk gets), so
+ * their addresses name them for the life of the process.  This per-thread,
+ * direct-mapped memo answers a (def, key) pair seen before from the two
+ * addresses alone: the element (or none) and the key's length.  Fixed
+ * size (32 KiB); other keys are looked up every time.
+ */
+#define FW_EMEMO_BITS 10
+
+struct fw_ememo_ent {
+	const char *def; /* NULL: empty */
+	const char *key;
+	const struct dd_fhir_elem *e;
+	size_t kl;
+};
+
+static _Thread_local struct fw_ememo_ent fw_ememo[1u << FW_EMEMO_BITS];
+
+/* The element @key (@kconst: a constant key of the tree) of @dd; *kl is
+ * set to strlen(@key). */
+static const struct dd_fhir_elem *fw_elem(const struct dd_fhir_def *dd,
+					  const char *key, bool kconst,
+					  size_t *kl)
+{
+	struct fw_ememo_ent *m;
+	uint64_t h;
+
+	if (!kconst) {
+		*kl = strlen(key);
+		return dd_fhir_elem_find_in(dd, key, *kl);
+	}
+	h = (uint64_t)(uintptr_t)dd->def * 0x9E3779B97F4A7C15ull ^
+	    (uint64_t)(uintptr_t)key * 0xC2B2AE3D27D4EB4Full;
+	m = &fw_ememo[h >> (64 - FW_EMEMO_BITS)];
+	if (m->def != dd->def || m->key != key) {
+		m->kl = strlen(key);
+		m->e = dd_fhir_elem_find_in(dd, key, m->kl);
+		m->key = key;
+		m->def = dd->def;
+	}
+	*kl = m->kl;
+	return m->e;
+}
+
+/* Member @key of @dd (the def, prepared once per object; @kconst: @key
+ * is a constant key of the tree): arrays element by element.  Returns
+ * false to drop. */
 static bool fw_member(struct fw *w, json_object **pv, const char *key,
-		      const struct dd_fhir_def *dd, const char *ct,
-		      size_t rule, bool root)
+		      bool kconst, const struct dd_fhir_def *dd,
+		      const char *ct, size_t rule, bool root)
 {
 	const char *def = dd->def;
-	size_t kl = strlen(key);
-	const struct dd_fhir_elem *e = dd_fhir_elem_find_in(dd, key, kl);
+	size_t kl;
+	const struct dd_fhir_elem *e = fw_elem(dd, key, kconst, &kl);
 	json_object *v = *pv;
 	bool keep = true;
 
@@ -1863,6 +1914,8 @@ static void fw_age_cap(struct fw *w, json_object *obj)
 	json_object_object_add(obj, "code", json_object_new_string("a"));
 }
 
+/* Walk the members of @obj, an object of @def (a static string: fw_elem
+ * keys on its address) inside complex type @ct. */
 static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		      const char *ct, size_t rule, bool root)
 {
@@ -1871,6 +1924,7 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 	bool saved_link = w->ident_linking, saved_uid = w->ident_uid;
 	bool saved_person = w->ref_person;
 	char saved_sys[sizeof(w->ident_system)];
+	bool sys_saved = false; /* only an Identifier changes ident_system */
 	bool skip_attach = false;
 	bool basic = rule == FW_RULE_NONE &&
 		     w->pol->fhir.profile != DD_FHIR_PROFILE_KEEP_ALL;
@@ -1885,10 +1939,11 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		}
 		cap = nkeys;
 	}
-	memcpy(saved_sys, w->ident_system, sizeof(saved_sys));
 	if (fw_eq(ct, "Identifier")) {
 		const char *sys = fw_get_str(obj, "system");
 
+		memcpy(saved_sys, w->ident_system, sizeof(saved_sys));
+		sys_saved = true;
 		w->ident_linking = fw_ident_is_linking(w->pol, obj) ||
 				   (w->res && w->res->link_ident == obj);
 		w->ident_uid = fw_streq(sys, "urn:dicom:uid");
@@ -1917,7 +1972,8 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		if (skip_attach && (fw_eq(key, "data") || fw_eq(key, "size") ||
 				    fw_eq(key, "hash")))
 			continue;
-		keep = fw_member(w, &nv, key, &dd, ct, rule, root);
+		keep = fw_member(w, &nv, key, lh_entry_k_is_constant(entrykey),
+				 &dd, ct, rule, root);
 		if (!keep)
 			ed[ne++] = (struct fw_edit){key, entrykey, NULL};
 		else if (nv != val)
@@ -1959,7 +2015,8 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 	w->ident_linking = saved_link;
 	w->ident_uid = saved_uid;
 	w->ref_person = saved_person;
-	memcpy(w->ident_system, saved_sys, sizeof(saved_sys));
+	if (sys_saved)
+		memcpy(w->ident_system, saved_sys, sizeof(saved_sys));
 	return w->st == FW_OK;
 }
 
@@ -2381,7 +2438,7 @@ static bool fw_resource(struct fw *w, json_object *obj, bool contained)
 static void fw_init(struct fw *w, const struct dd_fhir *f,
 		    const struct dd_index *local)
 {
-	memset(w, 0, sizeof(*w));
+	memset(w, 0, offsetof(struct fw, slots));
 	w->f = f;
 	w->pol = f->pol;
 	w->local = local;
@@ -2485,7 +2542,7 @@ enum fw_status dd_fhir_walk_bundle_member(const struct dd_fhir *f,
 		struct dd_fhir_def dd;
 
 		dd_fhir_def_init(&dd, "Bundle");
-		keep = fw_member(&w, val, key, &dd, "Bundle",
+		keep = fw_member(&w, val, key, false, &dd, "Bundle",
 				 fw_rule_at(&w, FW_RULE_NONE), true);
 		if (*val != orig) /* replaced: the caller owns the new one */
 			json_object_put(orig);
