@@ -1295,6 +1295,7 @@ dd_err dd_fhir_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 	dd_err e = DD_OK;
 
 	*out = NULL;
+	dd_fhir_walk_prepare();
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return DD_E_NOMEM;

@@ -120,6 +120,10 @@ void dd_fhir_memo_fhir_id(const struct dd_fhir *f, const char *type,
 dd_err dd_fhir_memo_shift_days(const struct dd_fhir *f, const char *key,
 			       size_t len, int *days);
 
+/* One-time set-up of the walk's tables (dd_fhir_new calls it; a walk
+ * without it is slower, not different). */
+void dd_fhir_walk_prepare(void);
+
 /* Result of transforming one unit. */
 enum fw_status {
 	FW_OK = 0,

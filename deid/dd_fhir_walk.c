@@ -125,6 +125,94 @@ static bool fw_is_number(const char *t)
 	       fw_eq(t, "positiveInt") || fw_eq(t, "unsignedInt");
 }
 
+/* ---- classes of R4 types ------------------------------------------------------
+ *
+ * Every member asks of its element's R4 type whether it is a boolean, a
+ * number, a date, Extension, Resource, a backbone... (strcmp chains per
+ * member and per leaf).  The answers for the table's elements are taken
+ * once, into an array parallel to dd_fhir_elems; an element made up by
+ * the walk itself is classified from its type each time.
+ */
+enum {
+	FW_T_BOOL = 1u << 0,
+	FW_T_NUMBER = 1u << 1,     /* fw_is_number */
+	FW_T_DATE = 1u << 2,       /* fw_is_date */
+	FW_T_DATE_ONLY = 1u << 3,  /* "date" */
+	FW_T_STRING = 1u << 4,
+	FW_T_TEXT = 1u << 5,       /* markdown, xhtml */
+	FW_T_B64 = 1u << 6,        /* base64Binary */
+	FW_T_CODE = 1u << 7,
+	FW_T_EXT = 1u << 8,        /* Extension */
+	FW_T_RESOURCE = 1u << 9,
+	FW_T_BACKBONE = 1u << 10,  /* BackboneElement, Element */
+	FW_T_REF = 1u << 11,       /* "ref:<path>" */
+	FW_T_ATTACHMENT = 1u << 12,
+};
+
+static unsigned fw_type_class(const char *t)
+{
+	unsigned c = 0;
+
+	if (fw_eq(t, "boolean"))
+		c |= FW_T_BOOL;
+	if (fw_is_number(t))
+		c |= FW_T_NUMBER;
+	if (fw_is_date(t))
+		c |= FW_T_DATE;
+	if (fw_eq(t, "date"))
+		c |= FW_T_DATE_ONLY;
+	if (fw_eq(t, "string"))
+		c |= FW_T_STRING;
+	if (fw_eq(t, "markdown") || fw_eq(t, "xhtml"))
+		c |= FW_T_TEXT;
+	if (fw_eq(t, "base64Binary"))
+		c |= FW_T_B64;
+	if (fw_eq(t, "code"))
+		c |= FW_T_CODE;
+	if (fw_eq(t, "Extension"))
+		c |= FW_T_EXT;
+	if (fw_eq(t, "Resource"))
+		c |= FW_T_RESOURCE;
+	if (fw_eq(t, "BackboneElement") || fw_eq(t, "Element"))
+		c |= FW_T_BACKBONE;
+	if (!strncmp(t, "ref:", 4))
+		c |= FW_T_REF;
+	if (fw_eq(t, "Attachment"))
+		c |= FW_T_ATTACHMENT;
+	return c;
+}
+
+static uint16_t *fw_tclass; /* per element of dd_fhir_elems; NULL: none */
+static pthread_once_t fw_tclass_once = PTHREAD_ONCE_INIT;
+
+static void fw_tclass_init(void)
+{
+	uint16_t *c = malloc(dd_fhir_n_elems * sizeof(*c));
+
+	if (!c)
+		return; /* classified one by one */
+	for (size_t i = 0; i < dd_fhir_n_elems; i++)
+		c[i] = (uint16_t)fw_type_class(dd_fhir_elems[i].type);
+	fw_tclass = c;
+}
+
+/* Called by dd_fhir_new: the array exists before any engine does, so a
+ * walk (which has an engine) reads it without synchronising again. */
+void dd_fhir_walk_prepare(void)
+{
+	pthread_once(&fw_tclass_once, fw_tclass_init);
+}
+
+static inline unsigned fw_elem_class(const struct dd_fhir_elem *e)
+{
+	uintptr_t a = (uintptr_t)e, b = (uintptr_t)dd_fhir_elems;
+
+	if (fw_tclass && a >= b &&
+	    a < (uintptr_t)(dd_fhir_elems + dd_fhir_n_elems))
+		return fw_tclass[(a - b) / sizeof(*e)];
+	return fw_type_class(e->type);
+}
+
 static json_object *fw_get(json_object *o, const char *key)
 {
 	json_object *v = NULL;
@@ -1082,7 +1170,7 @@ static const char *const fw_ident_names[] = {
 /* BASIC (and CLEAN_ALL) for a leaf of type @pt named @key inside complex
  * type @ct.  docs/fhir.md lists the same rules in prose. */
 static enum fw_act fw_basic(const struct fw *w, const char *ct,
-			    const char *key, const char *pt)
+			    const char *key, unsigned tc)
 {
 	static const char *const hn[] = {"text", "family", "given", "prefix",
 					 "suffix", NULL};
@@ -1110,20 +1198,20 @@ static enum fw_act fw_basic(const struct fw *w, const char *ct,
 		return FA_REMOVE;
 	if (fw_eq(ct, "Signature") && fw_eq(key, "data"))
 		return FA_REMOVE;
-	if (fw_eq(key, "birthDate") && fw_eq(pt, "date"))
+	if (fw_eq(key, "birthDate") && (tc & FW_T_DATE_ONLY))
 		return FA_BIRTH;
-	if (fw_is_date(pt))
+	if (tc & FW_T_DATE)
 		return FA_SHIFT;
-	if (fw_eq(pt, "markdown") || fw_eq(pt, "xhtml"))
+	if (tc & FW_T_TEXT)
 		return FA_CLEAN;
-	if (fw_eq(pt, "base64Binary"))
+	if (tc & FW_T_B64)
 		return FA_REMOVE;
-	if (fw_eq(pt, "string") && fw_eq(key, "name") &&
+	if ((tc & FW_T_STRING) && fw_eq(key, "name") &&
 	    fw_in(w->res->type, fw_named_people))
 		return FA_CLEAN;
 	if (fw_eq(ct, "FamilyMemberHistory") && fw_eq(key, "name"))
 		return FA_REMOVE; /* a relative's name */
-	if (fw_eq(pt, "string")) {
+	if (tc & FW_T_STRING) {
 		if (fw_in(key, fw_ident_names))
 			return FA_IDENT;
 		if (fw_in(key, fw_free_text) ||
@@ -1334,9 +1422,11 @@ static bool fw_push(struct fw *w, const struct dd_fhir_elem *e,
 		w->st = FW_LIMIT;
 		return false;
 	}
-	if (fw_eq(e->type, "code") && klen == 6 && !memcmp(key, "gender", 6))
+	if (klen == 6 && !memcmp(key, "gender", 6) &&
+	    (fw_elem_class(e) & FW_T_CODE))
 		alias = "AdministrativeGenderCode";
-	if (fw_eq(e->type, "code") && klen == 8 && !memcmp(key, "language", 8))
+	if (klen == 8 && !memcmp(key, "language", 8) &&
+	    (fw_elem_class(e) & FW_T_CODE))
 		alias = "LanguageCode";
 	if (e->choice) {
 		w->slots[w->n_slots++] = (struct fw_slot){
@@ -1457,6 +1547,7 @@ static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 	enum fw_role role = fw_role_of(def, ct, key, root);
 	json_object *v = *pv;
 	enum json_type jt = json_object_get_type(v);
+	unsigned tc = fw_elem_class(e);
 	enum fw_act act;
 
 	if (role != FR_NONE) {
@@ -1466,10 +1557,10 @@ static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		return fw_role_apply(w, pv, role);
 	}
 	/* the JSON type must fit the R4 type */
-	if (fw_eq(e->type, "boolean") ? jt != json_type_boolean
-	    : fw_is_number(e->type)     ? jt != json_type_int &&
-					  jt != json_type_double
-					: jt != json_type_string)
+	if ((tc & FW_T_BOOL)	  ? jt != json_type_boolean
+	    : (tc & FW_T_NUMBER) ? jt != json_type_int &&
+				       jt != json_type_double
+				     : jt != json_type_string)
 		return false;
 	if (rule != FW_RULE_NONE)
 		act = fw_rule_act(w->f->rules[rule].action);
@@ -1477,7 +1568,7 @@ static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		 fw_eq(key, "value"))
 		act = FA_IDENT; /* DICOM UIDs: mapped in every profile */
 	else
-		act = fw_basic(w, ct, key, e->type);
+		act = fw_basic(w, ct, key, tc);
 	return fw_leaf_act(w, pv, e->type, act);
 }
 
@@ -1505,12 +1596,13 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 	json_object *v = *pv;
 	const char *t = e->type;
 	const char *cdef, *cct;
-	bool is_ext = fw_eq(t, "Extension");
+	unsigned tc = fw_elem_class(e);
+	bool is_ext = tc & FW_T_EXT;
 	bool ok;
 
 	if (!v || json_object_is_type(v, json_type_null))
 		return false;
-	if (fw_eq(t, "Resource")) {
+	if (tc & FW_T_RESOURCE) {
 		if (!json_object_is_type(v, json_type_object))
 			return false;
 		if (rule != FW_RULE_NONE &&
@@ -1528,15 +1620,15 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		return false;
 	if (rule == FW_RULE_NONE &&
 	    w->pol->fhir.profile != DD_FHIR_PROFILE_KEEP_ALL) {
-		if (fw_eq(key, "photo") && fw_eq(t, "Attachment"))
+		if ((tc & FW_T_ATTACHMENT) && fw_eq(key, "photo"))
 			return false;
 		if (fw_eq(def, "Patient") && fw_eq(key, "contact"))
 			return false;
 	}
-	if (!strncmp(t, "ref:", 4)) {
+	if (tc & FW_T_REF) {
 		cdef = t + 4; /* static, as every def (fw_elem) */
 		cct = "BackboneElement";
-	} else if (fw_eq(t, "BackboneElement") || fw_eq(t, "Element")) {
+	} else if (tc & FW_T_BACKBONE) {
 		cdef = e->path;
 		cct = "BackboneElement";
 	} else {
