@@ -132,20 +132,21 @@ static dd_err img_regen(void *ctx, int src_fd, const struct dd_manifest *m,
 			const uint8_t *desc, size_t desc_len,
 			struct dd_buf *out);
 
-dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
-		    const struct dd_text *text, const char *policy_hash,
-		    struct dd_dicom **out)
+static dd_err dicom_new(const struct dd_policy *pol,
+			const struct dd_pseudo *pseudo,
+			const struct dd_text *text, const char *policy_hash,
+			bool deferred, struct dd_dicom **out)
 {
 	struct dd_dicom *d;
-	const struct dd_policy_dicom *pd = &pol->dicom;
+	const struct dd_policy_dicom *pd;
 	size_t i;
 	dd_err err;
 
 	*out = NULL;
 	if (!pol || !pseudo)
 		return DD_E_INVAL;
-	err = dd_bridge_init();
-	if (err)
+	pd = &pol->dicom;
+	if (!deferred && (err = dd_bridge_init()))
 		return err;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -188,6 +189,21 @@ dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 	d->registered = true;
 	*out = d;
 	return DD_OK;
+}
+
+dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
+		    const struct dd_text *text, const char *policy_hash,
+		    struct dd_dicom **out)
+{
+	return dicom_new(pol, pseudo, text, policy_hash, false, out);
+}
+
+dd_err dd_dicom_new_deferred(const struct dd_policy *pol,
+			     const struct dd_pseudo *pseudo,
+			     const struct dd_text *text,
+			     const char *policy_hash, struct dd_dicom **out)
+{
+	return dicom_new(pol, pseudo, text, policy_hash, true, out);
 }
 
 void dd_dicom_free(struct dd_dicom *d)

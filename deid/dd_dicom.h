@@ -50,6 +50,16 @@ struct dd_dicom;
 dd_err dd_dicom_new(const struct dd_policy *pol, const struct dd_pseudo *pseudo,
 		    const struct dd_text *text, const char *policy_hash,
 		    struct dd_dicom **out);
+/* dd_dicom_new without dcmtk's one-time set-up (dd_bridge_init: its data
+ * dictionary, about 0.04 s of CPU), which the first DICOM file then does:
+ * a run over FHIR files only never loads the dictionary.  Only for a
+ * program that uses dcmtk from one thread (dd_bridge.h).  A dictionary
+ * that cannot be loaded then hides each DICOM file (its load fails)
+ * instead of failing here. */
+dd_err dd_dicom_new_deferred(const struct dd_policy *pol,
+			     const struct dd_pseudo *pseudo,
+			     const struct dd_text *text,
+			     const char *policy_hash, struct dd_dicom **out);
 void dd_dicom_free(struct dd_dicom *d);
 
 /* True if @head (the first @n bytes of a file) is a Part 10 file: 128-byte

@@ -152,8 +152,11 @@ dd_err dd_view_new(const struct dd_policy *pol, const struct dd_view_opts *o,
 		snprintf(errbuf, errlen, "text engine: %s", dd_strerror(e));
 		goto out_free;
 	}
-	e = dd_dicom_new(pol, &v->pseudo, v->text, v->policy_hash,
-			 &v->dicom);
+	e = o && o->one_thread
+		    ? dd_dicom_new_deferred(pol, &v->pseudo, v->text,
+					    v->policy_hash, &v->dicom)
+		    : dd_dicom_new(pol, &v->pseudo, v->text, v->policy_hash,
+				   &v->dicom);
 	if (e) {
 		snprintf(errbuf, errlen, "DICOM engine: %s", dd_strerror(e));
 		goto out_free;

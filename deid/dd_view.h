@@ -66,6 +66,11 @@ struct dd_view_opts {
 	 * file).  patientLinking {"sources": [...]} needs no src_dir. */
 	const char *src_dir;
 	FILE *progress; /* index progress lines (stderr), or NULL */
+	/* The front end uses the view from one thread only: dcmtk's one-time
+	 * set-up waits for the first DICOM file (dd_dicom_new_deferred).  A
+	 * front end with worker threads leaves it false (the set-up must
+	 * come before they start). */
+	bool one_thread;
 };
 
 struct dd_view;

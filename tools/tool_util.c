@@ -52,7 +52,9 @@ struct dd_view *dd_tool_open_view(const struct dd_tool_policy_opts *o,
 	struct dd_view_opts vo = {.key_file = o->key_file,
 				  .may_generate_key = true,
 				  .src_dir = o->src_dir,
-				  .progress = o->quiet ? NULL : stderr};
+				  .progress = o->quiet ? NULL : stderr,
+				  /* each command uses dcmtk from one thread */
+				  .one_thread = true};
 	struct dd_policy *pol = dd_tool_load_policy(o);
 	struct dd_view *v = NULL;
 	char err[512] = "";

@@ -71,6 +71,8 @@ extern "C" bool dd_bridge_pixels_can_encode(const char *xfer_uid)
 {
 	E_TransferSyntax x;
 
+	if (dd_bridge_init()) /* a deferred set-up: at first use */
+		return false;
 	return xfer_uid && xfer_of(xfer_uid, &x);
 }
 
@@ -185,6 +187,10 @@ extern "C" dd_err dd_bridge_pixels_encode(const struct dd_bpix_geom *g,
 					  uint32_t *frag_len,
 					  char photometric[17])
 {
+	dd_err e = dd_bridge_init(); /* a deferred set-up: at first use */
+
+	if (e)
+		return e;
 	DD_BRIDGE_TRY(return pix_encode(g, px, n, xfer_uid, out, frag_len,
 					photometric);)
 }

@@ -67,7 +67,11 @@ static dd_err gen_insert(struct dd_bgen *g, DcmElement *el, OFCondition put)
 
 extern "C" dd_err dd_bridge_gen_new(struct dd_bgen **out)
 {
+	dd_err e = dd_bridge_init(); /* a deferred set-up: at first use */
+
 	*out = NULL;
+	if (e)
+		return e;
 	DD_BRIDGE_TRY({
 		struct dd_bgen *g = new dd_bgen;
 		g->stack.push_back(g->ff.getDataset());

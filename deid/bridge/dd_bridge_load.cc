@@ -95,6 +95,11 @@ static dd_err load(int fd, struct dd_bfile **out, struct dd_bfile_info *info)
 extern "C" dd_err dd_bridge_file_load_fd(int fd, struct dd_bfile **out,
 					 struct dd_bfile_info *info)
 {
+	dd_err e = dd_bridge_init(); /* a deferred set-up: at first use */
+
+	*out = NULL;
+	if (e)
+		return e;
 	try {
 		return load(fd, out, info);
 	} catch (const std::bad_alloc &) {

@@ -188,6 +188,13 @@ static dd_err pix_open(int fd, struct dd_bpix **out, struct dd_bpix_info *in)
 extern "C" dd_err dd_bridge_pixels_open(int fd, struct dd_bpix **out,
 					struct dd_bpix_info *info)
 {
+	dd_err e = dd_bridge_init(); /* a deferred set-up: at first use */
+
+	*out = NULL;
+	if (e) {
+		memset(info, 0, sizeof(*info));
+		return e;
+	}
 	DD_BRIDGE_TRY(return pix_open(fd, out, info);)
 }
 
