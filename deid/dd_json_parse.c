@@ -50,6 +50,12 @@
 static const char *jp_keys[JP_KEYS];
 static uint8_t jp_key_len[JP_KEYS];
 static pthread_once_t jp_keys_once = PTHREAD_ONCE_INIT;
+/* json-c's hash of each constant key (lh_get_hash: strlen and a hash
+ * over the key at every insert otherwise), valid for tables whose hash
+ * function is jp_key_hfn (json-c's string hash; its seed is fixed once
+ * per process); NULL when it could not be taken. */
+static unsigned long jp_key_h[JP_KEYS];
+static lh_hash_fn *jp_key_hfn;
 
 static inline uint32_t jp_hash(const char *s, size_t n)
 {
@@ -93,10 +99,23 @@ static void jp_keys_init(void)
 		if (dot && jp_key_put(dot + 1))
 			used++;
 	}
+	{
+		json_object *o = json_object_new_object();
+		struct lh_table *t = json_object_get_object(o);
+
+		if (!t)
+			return; /* every insert hashes its key */
+		for (size_t k = 0; k < JP_KEYS; k++)
+			if (jp_keys[k])
+				jp_key_h[k] = lh_get_hash(t, jp_keys[k]);
+		jp_key_hfn = t->hash_fn;
+		json_object_put(o);
+	}
 }
 
-/* The static spelling of the key @s (@n bytes), or NULL. */
-static const char *jp_key_find(const char *s, size_t n)
+/* The static spelling of the key @s (@n bytes), or NULL; *kh is set to
+ * its json-c hash (jp_key_h). */
+static const char *jp_key_find(const char *s, size_t n, unsigned long *kh)
 {
 	uint32_t h;
 
@@ -108,8 +127,10 @@ static const char *jp_key_find(const char *s, size_t n)
 
 		if (!jp_keys[k])
 			return NULL;
-		if (jp_key_len[k] == n && !memcmp(jp_keys[k], s, n))
+		if (jp_key_len[k] == n && !memcmp(jp_keys[k], s, n)) {
+			*kh = jp_key_h[k];
 			return jp_keys[k];
+		}
 	}
 	return NULL;
 }
@@ -131,6 +152,7 @@ struct jp {
 	struct dd_buf kb;  /* the key of the member being parsed */
 	const char *key;   /* NULL, a constant key, or kb's text */
 	bool key_const;
+	unsigned long key_h; /* a constant key's json-c hash (jp_key_h) */
 	enum dd_json_status err;
 };
 
@@ -525,15 +547,22 @@ static bool jp_add(struct jp *j, json_object *v)
 
 	if (!f->is_obj)
 		r = json_object_array_add(f->o, v);
-	else if (j->key_const) /* json_object_object_add, minus the strdup
-				* (and minus the lookup of a new key) */
-		r = json_object_object_add_ex(
-			f->o, j->key, v,
-			JSON_C_OBJECT_ADD_CONSTANT_KEY |
-				(jp_key_new(f->o, j->key)
-					 ? JSON_C_OBJECT_ADD_KEY_IS_NEW
-					 : 0));
-	else
+	else if (j->key_const && jp_key_new(f->o, j->key)) {
+		/* json_object_object_add, minus the strdup, the lookup of a
+		 * new key and, with the hash taken once, the key's hashing:
+		 * what json_object_object_add_ex does for a new constant key */
+		struct lh_table *t = json_object_get_object(f->o);
+		const unsigned opts = JSON_C_OBJECT_ADD_CONSTANT_KEY |
+				      JSON_C_OBJECT_ADD_KEY_IS_NEW;
+
+		r = jp_key_hfn && t->hash_fn == jp_key_hfn
+			    ? lh_table_insert_w_hash(t, j->key, v, j->key_h,
+						     opts)
+			    : json_object_object_add_ex(f->o, j->key, v, opts);
+	} else if (j->key_const) {
+		r = json_object_object_add_ex(f->o, j->key, v,
+					      JSON_C_OBJECT_ADD_CONSTANT_KEY);
+	} else
 		r = json_object_object_add(f->o, j->key, v);
 	j->key = NULL;
 	if (r) {
@@ -556,7 +585,7 @@ static bool jp_key(struct jp *j)
 	/* json-c strdup()s the key: it ends at a NUL */
 	if ((z = memchr(s, 0, n)))
 		n = (size_t)(z - s);
-	j->key = jp_key_find(s, n);
+	j->key = jp_key_find(s, n, &j->key_h);
 	j->key_const = j->key != NULL;
 	if (!j->key) {
 		dd_buf_reset(&j->kb);

@@ -91,9 +91,17 @@ static void fz_same(json_object *a, json_object *b)
 		if (json_object_object_length(a) != json_object_object_length(b))
 			abort();
 		while (!json_object_iter_equal(&ia, &ea)) {
+			json_object *v;
+
 			if (json_object_iter_equal(&ib, &eb) ||
 			    strcmp(json_object_iter_peek_name(&ia),
 				   json_object_iter_peek_name(&ib)))
+				abort();
+			/* b's entries are found by their keys (dd_json_parse
+			 * inserts constant keys with their hash taken once) */
+			if (!json_object_object_get_ex(
+				    b, json_object_iter_peek_name(&ib), &v) ||
+			    v != json_object_iter_peek_value(&ib))
 				abort();
 			fz_same(json_object_iter_peek_value(&ia),
 				json_object_iter_peek_value(&ib));
