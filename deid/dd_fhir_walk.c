@@ -269,16 +269,32 @@ struct fw_memo_ent {
 
 static _Thread_local struct fw_memo_ent fw_memo[FW_MEMO_SLOTS];
 
+/* A hash of @n bytes for choosing a memo's slot (any spread will do: the
+ * slot's key is then compared whole), 8 bytes per step: FNV-1a's byte
+ * at a time was most of a memo hit. */
+static inline uint64_t fw_slot_hash(uint64_t h, const char *s, size_t n)
+{
+	uint64_t x;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&x, s, 8);
+		h = (h ^ x) * 0x9E3779B97F4A7C15ull;
+		h ^= h >> 29;
+	}
+	x = (uint64_t)n << 56;
+	memcpy(&x, s, n);
+	h = (h ^ x) * 0x9E3779B97F4A7C15ull;
+	return h ^ (h >> 29);
+}
+
 /* The slot for @kind/@key, and whether it holds that key. */
 static struct fw_memo_ent *fw_memo_slot(const struct dd_fhir *f, uint8_t kind,
 					const char *key, size_t len, bool *hit)
 {
-	uint64_t h = 1469598103934665603ull ^ kind;
+	uint64_t h = fw_slot_hash(1469598103934665603ull ^ kind, key, len);
 	struct fw_memo_ent *m;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
-	m = &fw_memo[(h ^ (h >> 29)) % FW_MEMO_SLOTS];
+	m = &fw_memo[h % FW_MEMO_SLOTS];
 	*hit = m->serial == f->serial && m->kind == kind && m->len == len &&
 	       !memcmp(m->key, key, len);
 	return m;
@@ -1398,7 +1414,9 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 
 static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		      const char *ct, size_t rule, bool root);
-static bool fw_resource(struct fw *w, json_object *obj, bool contained);
+static bool fw_resource_rt(struct fw *w, json_object *obj, bool contained,
+			   const char *rt);
+static const char *fw_res_type(json_object *obj);
 
 static size_t fw_rule_at(const struct fw *w, size_t rule)
 {
@@ -1608,7 +1626,8 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		if (rule != FW_RULE_NONE &&
 		    w->f->rules[rule].action == DD_FACT_REMOVE)
 			return false;
-		return fw_resource(w, v, fw_eq(key, "contained"));
+		return fw_resource_rt(w, v, fw_eq(key, "contained"),
+				      fw_res_type(v));
 	}
 	if (dd_fhir_type_primitive(t))
 		return fw_leaf(w, pv, e, key, def, ct, rule, root);
@@ -1667,9 +1686,26 @@ struct fw_ememo_ent {
 
 static _Thread_local struct fw_ememo_ent fw_ememo[1u << FW_EMEMO_BITS];
 
+/* A def set up by fw_def_lazy is prepared (dd_fhir_def_init: its length
+ * and hash) at its first lookup the memo does not answer. */
+#define FW_DEF_LAZY ((size_t)-1)
+
+static inline void fw_def_lazy(struct dd_fhir_def *dd, const char *def)
+{
+	dd->def = def;
+	dd->len = FW_DEF_LAZY;
+}
+
+static inline const struct dd_fhir_def *fw_def_ready(struct dd_fhir_def *dd)
+{
+	if (dd->len == FW_DEF_LAZY)
+		dd_fhir_def_init(dd, dd->def);
+	return dd;
+}
+
 /* The element @key (@kconst: a constant key of the tree) of @dd; *kl is
  * set to strlen(@key). */
-static const struct dd_fhir_elem *fw_elem(const struct dd_fhir_def *dd,
+static const struct dd_fhir_elem *fw_elem(struct dd_fhir_def *dd,
 					  const char *key, bool kconst,
 					  size_t *kl)
 {
@@ -1678,14 +1714,14 @@ static const struct dd_fhir_elem *fw_elem(const struct dd_fhir_def *dd,
 
 	if (!kconst) {
 		*kl = strlen(key);
-		return dd_fhir_elem_find_in(dd, key, *kl);
+		return dd_fhir_elem_find_in(fw_def_ready(dd), key, *kl);
 	}
 	h = (uint64_t)(uintptr_t)dd->def * 0x9E3779B97F4A7C15ull ^
 	    (uint64_t)(uintptr_t)key * 0xC2B2AE3D27D4EB4Full;
 	m = &fw_ememo[h >> (64 - FW_EMEMO_BITS)];
 	if (m->def != dd->def || m->key != key) {
 		m->kl = strlen(key);
-		m->e = dd_fhir_elem_find_in(dd, key, m->kl);
+		m->e = dd_fhir_elem_find_in(fw_def_ready(dd), key, m->kl);
 		m->key = key;
 		m->def = dd->def;
 	}
@@ -1697,7 +1733,7 @@ static const struct dd_fhir_elem *fw_elem(const struct dd_fhir_def *dd,
  * is a constant key of the tree): arrays element by element.  Returns
  * false to drop. */
 static bool fw_member(struct fw *w, json_object **pv, const char *key,
-		      bool kconst, const struct dd_fhir_def *dd,
+		      bool kconst, struct dd_fhir_def *dd,
 		      const char *ct, size_t rule, bool root)
 {
 	const char *def = dd->def;
@@ -2022,7 +2058,7 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		     w->pol->fhir.profile != DD_FHIR_PROFILE_KEEP_ALL;
 	struct dd_fhir_def dd;
 
-	dd_fhir_def_init(&dd, def);
+	fw_def_lazy(&dd, def);
 	if (nkeys > cap) {
 		ed = malloc(nkeys * sizeof(*ed));
 		if (!ed) {
@@ -2085,7 +2121,8 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 					base_gone = true;
 		}
 		if (base_gone ||
-		    !dd_fhir_elem_find_in(&dd, pkey + 1, strlen(pkey + 1)) ||
+		    !dd_fhir_elem_find_in(fw_def_ready(&dd), pkey + 1,
+					  strlen(pkey + 1)) ||
 		    !fw_prim_ext(w, &nv, def, rule))
 			ed[ne++] = (struct fw_edit){pkey, entrypkey, NULL};
 	}
@@ -2486,10 +2523,18 @@ static bool fw_res_init(struct fw *w, struct fw_res *r, json_object *obj,
 	return true;
 }
 
-static bool fw_resource(struct fw *w, json_object *obj, bool contained)
+/* The static spelling of @obj's resourceType, or NULL. */
+static const char *fw_res_type(json_object *obj)
 {
 	const char *rts = fw_get_str(obj, "resourceType");
-	const char *rt = rts ? dd_fhir_resource_type(rts) : NULL;
+
+	return rts ? dd_fhir_resource_type(rts) : NULL;
+}
+
+/* The resource @obj of type @rt (fw_res_type: NULL drops it). */
+static bool fw_resource_rt(struct fw *w, json_object *obj, bool contained,
+			   const char *rt)
+{
 	struct fw_res r, *prev = w->res;
 	struct fw_slot root;
 	bool ok;
@@ -2543,14 +2588,12 @@ enum fw_status dd_fhir_walk_resource(const struct dd_fhir *f,
 {
 	struct fw w;
 	enum fw_status st;
+	const char *rt = fw_res_type(res); /* NULL for a non-object too */
 
-	if (!json_object_is_type(res, json_type_object) ||
-	    !dd_fhir_resource_type(fw_get_str(res, "resourceType")
-					   ? fw_get_str(res, "resourceType")
-					   : ""))
+	if (!rt)
 		return FW_UNSUPPORTED;
 	fw_init(&w, f, local);
-	fw_resource(&w, res, false);
+	fw_resource_rt(&w, res, false, rt);
 	st = w.st;
 	dd_buf_free(&w.tmp);
 	return st;
