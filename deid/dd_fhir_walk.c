@@ -1183,56 +1183,97 @@ static const char *const fw_ident_names[] = {
 	"preAuthRef", "lotNumber", NULL,
 };
 
-/* BASIC (and CLEAN_ALL) for a leaf of type @pt named @key inside complex
- * type @ct.  docs/fhir.md lists the same rules in prose. */
-static enum fw_act fw_basic(const struct fw *w, const char *ct,
-			    const char *key, unsigned tc)
+/* BASIC (and CLEAN_ALL) for a leaf, in two steps: what the leaf's
+ * element decides (its type class @tc, its name @key, the complex type
+ * @ct that holds it), taken once per element by fw_leaf_class, then what
+ * depends on the walk (fw_basic).  docs/fhir.md lists the same rules in
+ * prose; in this order, the first that applies decides. */
+enum fw_bclass {
+	FB_KEEP,
+	FB_REMOVE,
+	FB_IDENT,
+	FB_CLEAN,
+	FB_SHIFT,
+	FB_BIRTH,
+	FB_REF_DISPLAY, /* removed when the target is a person, else cleaned */
+	FB_STRING,      /* cleaned with CLEAN_ALL, else kept */
+};
+
+/* The class of the leaf; *named: a string "name", cleaned first when the
+ * resource is one of fw_named_people (else the class decides). */
+static enum fw_bclass fw_basic_class(const char *ct, const char *key,
+				     unsigned tc, bool *named)
 {
 	static const char *const hn[] = {"text", "family", "given", "prefix",
 					 "suffix", NULL};
 	static const char *const addr[] = {"text", "line", "city", "district",
 					   "postalCode", NULL};
+
+	*named = false;
+	if (fw_eq(ct, "HumanName") && fw_in(key, hn))
+		return FB_REMOVE;
+	if (fw_eq(ct, "ContactPoint") && fw_eq(key, "value"))
+		return FB_REMOVE;
+	if (fw_eq(ct, "Address") && fw_in(key, addr))
+		return FB_REMOVE;
+	if (fw_eq(ct, "Identifier") && fw_eq(key, "value"))
+		return FB_IDENT;
+	if (fw_eq(ct, "Attachment") && fw_eq(key, "url"))
+		return FB_REMOVE;
+	if (fw_eq(ct, "Annotation") && fw_eq(key, "authorString"))
+		return FB_REMOVE;
+	if (fw_eq(ct, "Reference") && fw_eq(key, "display"))
+		return FB_REF_DISPLAY;
+	if (fw_eq(ct, "Meta") && fw_eq(key, "source"))
+		return FB_REMOVE;
+	if (fw_eq(ct, "Signature") && fw_eq(key, "data"))
+		return FB_REMOVE;
+	if (fw_eq(key, "birthDate") && (tc & FW_T_DATE_ONLY))
+		return FB_BIRTH;
+	if (tc & FW_T_DATE)
+		return FB_SHIFT;
+	if (tc & FW_T_TEXT)
+		return FB_CLEAN;
+	if (tc & FW_T_B64)
+		return FB_REMOVE;
+	*named = (tc & FW_T_STRING) && fw_eq(key, "name");
+	if (fw_eq(ct, "FamilyMemberHistory") && fw_eq(key, "name"))
+		return FB_REMOVE; /* a relative's name */
+	if (tc & FW_T_STRING) {
+		if (fw_in(key, fw_ident_names))
+			return FB_IDENT;
+		if (fw_in(key, fw_free_text))
+			return FB_CLEAN;
+		return FB_STRING;
+	}
+	return FB_KEEP;
+}
+
+static enum fw_act fw_basic(const struct fw *w, enum fw_bclass c, bool named)
+{
 	enum dd_fhir_profile prof = w->pol->fhir.profile;
 
 	if (prof == DD_FHIR_PROFILE_KEEP_ALL)
 		return FA_KEEP;
-	if (fw_eq(ct, "HumanName") && fw_in(key, hn))
+	if (named && fw_in(w->res->type, fw_named_people))
+		return FA_CLEAN;
+	switch (c) {
+	case FB_REMOVE:
 		return FA_REMOVE;
-	if (fw_eq(ct, "ContactPoint") && fw_eq(key, "value"))
-		return FA_REMOVE;
-	if (fw_eq(ct, "Address") && fw_in(key, addr))
-		return FA_REMOVE;
-	if (fw_eq(ct, "Identifier") && fw_eq(key, "value"))
+	case FB_IDENT:
 		return FA_IDENT;
-	if (fw_eq(ct, "Attachment") && fw_eq(key, "url"))
-		return FA_REMOVE;
-	if (fw_eq(ct, "Annotation") && fw_eq(key, "authorString"))
-		return FA_REMOVE;
-	if (fw_eq(ct, "Reference") && fw_eq(key, "display"))
-		return w->ref_person ? FA_REMOVE : FA_CLEAN;
-	if (fw_eq(ct, "Meta") && fw_eq(key, "source"))
-		return FA_REMOVE;
-	if (fw_eq(ct, "Signature") && fw_eq(key, "data"))
-		return FA_REMOVE;
-	if (fw_eq(key, "birthDate") && (tc & FW_T_DATE_ONLY))
-		return FA_BIRTH;
-	if (tc & FW_T_DATE)
+	case FB_CLEAN:
+		return FA_CLEAN;
+	case FB_SHIFT:
 		return FA_SHIFT;
-	if (tc & FW_T_TEXT)
-		return FA_CLEAN;
-	if (tc & FW_T_B64)
-		return FA_REMOVE;
-	if ((tc & FW_T_STRING) && fw_eq(key, "name") &&
-	    fw_in(w->res->type, fw_named_people))
-		return FA_CLEAN;
-	if (fw_eq(ct, "FamilyMemberHistory") && fw_eq(key, "name"))
-		return FA_REMOVE; /* a relative's name */
-	if (tc & FW_T_STRING) {
-		if (fw_in(key, fw_ident_names))
-			return FA_IDENT;
-		if (fw_in(key, fw_free_text) ||
-		    prof == DD_FHIR_PROFILE_CLEAN_ALL)
-			return FA_CLEAN;
+	case FB_BIRTH:
+		return FA_BIRTH;
+	case FB_REF_DISPLAY:
+		return w->ref_person ? FA_REMOVE : FA_CLEAN;
+	case FB_STRING:
+		return prof == DD_FHIR_PROFILE_CLEAN_ALL ? FA_CLEAN : FA_KEEP;
+	case FB_KEEP:
+		break;
 	}
 	return FA_KEEP;
 }
@@ -1558,16 +1599,44 @@ static bool fw_role_apply(struct fw *w, json_object **pv, enum fw_role role)
 	return *pv != NULL;
 }
 
+/* What a leaf's element decides (the leaf's role, its BASIC class, whether
+ * it is an Identifier's value): a function of the element, its name, the
+ * def and complex type that hold it and whether that is a resource's root
+ * object, so fw_elem keeps it with the element. */
+struct fw_leafc {
+	uint8_t role;   /* enum fw_role */
+	uint8_t basic;  /* enum fw_bclass */
+	bool named;     /* fw_basic_class's *named */
+	bool ident_value;
+};
+
+static void fw_leaf_class(const struct dd_fhir_elem *e, const char *key,
+			  const char *def, const char *ct, bool root,
+			  struct fw_leafc *lc)
+{
+	lc->role = (uint8_t)fw_role_of(def, ct, key, root);
+	lc->basic = (uint8_t)fw_basic_class(ct, key, fw_elem_class(e),
+					    &lc->named);
+	lc->ident_value = fw_eq(ct, "Identifier") && fw_eq(key, "value");
+}
+
+/* @lc: the leaf's class (fw_leaf_class), or NULL to take it here. */
 static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e,
 		    const char *key, const char *def, const char *ct,
-		    size_t rule, bool root)
+		    size_t rule, bool root, const struct fw_leafc *lc)
 {
-	enum fw_role role = fw_role_of(def, ct, key, root);
+	struct fw_leafc lc0;
+	enum fw_role role;
 	json_object *v = *pv;
 	enum json_type jt = json_object_get_type(v);
 	unsigned tc = fw_elem_class(e);
 	enum fw_act act;
 
+	if (!lc) {
+		fw_leaf_class(e, key, def, ct, root, &lc0);
+		lc = &lc0;
+	}
+	role = (enum fw_role)lc->role;
 	if (role != FR_NONE) {
 		if (rule != FW_RULE_NONE &&
 		    w->f->rules[rule].action == DD_FACT_REMOVE)
@@ -1582,11 +1651,10 @@ static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		return false;
 	if (rule != FW_RULE_NONE)
 		act = fw_rule_act(w->f->rules[rule].action);
-	else if (w->ident_uid && fw_eq(ct, "Identifier") &&
-		 fw_eq(key, "value"))
+	else if (w->ident_uid && lc->ident_value)
 		act = FA_IDENT; /* DICOM UIDs: mapped in every profile */
 	else
-		act = fw_basic(w, ct, key, tc);
+		act = fw_basic(w, (enum fw_bclass)lc->basic, lc->named);
 	return fw_leaf_act(w, pv, e->type, act);
 }
 
@@ -1605,11 +1673,12 @@ static bool fw_ext_allowed(const struct fw *w, json_object *ext)
 	return false;
 }
 
-/* Walk the value @*pv of element @e (member @key of @def/@ct).  Returns
- * false to drop it; *pv may be replaced. */
+/* Walk the value @*pv of element @e (member @key of @def/@ct; @lc: its
+ * leaf class when known, see fw_leaf).  Returns false to drop it; *pv may
+ * be replaced. */
 static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e,
 		    const char *key, const char *def, const char *ct,
-		    size_t rule, bool root)
+		    size_t rule, bool root, const struct fw_leafc *lc)
 {
 	json_object *v = *pv;
 	const char *t = e->type;
@@ -1630,7 +1699,7 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 				      fw_res_type(v));
 	}
 	if (dd_fhir_type_primitive(t))
-		return fw_leaf(w, pv, e, key, def, ct, rule, root);
+		return fw_leaf(w, pv, e, key, def, ct, rule, root, lc);
 	if (!json_object_is_type(v, json_type_object))
 		return false;
 	if (rule == 0 && w->f->rules[0].action == DD_FACT_REMOVE)
@@ -1680,6 +1749,10 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 struct fw_ememo_ent {
 	const char *def; /* NULL: empty */
 	const char *key;
+	const char *ct;  /* the leaf class depends on these two too */
+	bool root;
+	bool has_lc;     /* lc is set (a primitive element) */
+	struct fw_leafc lc;
 	const struct dd_fhir_elem *e;
 	size_t kl;
 };
@@ -1703,15 +1776,20 @@ static inline const struct dd_fhir_def *fw_def_ready(struct dd_fhir_def *dd)
 	return dd;
 }
 
-/* The element @key (@kconst: a constant key of the tree) of @dd; *kl is
- * set to strlen(@key). */
+/* The element @key (@kconst: a constant key of the tree) of @dd, an
+ * object of complex type @ct (@root: a resource's); *kl is set to
+ * strlen(@key), and *lc to the leaf class of a primitive element the
+ * memo holds (else NULL). */
 static const struct dd_fhir_elem *fw_elem(struct dd_fhir_def *dd,
 					  const char *key, bool kconst,
-					  size_t *kl)
+					  const char *ct, bool root,
+					  size_t *kl, struct fw_leafc *lc,
+					  const struct fw_leafc **lcp)
 {
 	struct fw_ememo_ent *m;
 	uint64_t h;
 
+	*lcp = NULL;
 	if (!kconst) {
 		*kl = strlen(key);
 		return dd_fhir_elem_find_in(fw_def_ready(dd), key, *kl);
@@ -1719,13 +1797,24 @@ static const struct dd_fhir_elem *fw_elem(struct dd_fhir_def *dd,
 	h = (uint64_t)(uintptr_t)dd->def * 0x9E3779B97F4A7C15ull ^
 	    (uint64_t)(uintptr_t)key * 0xC2B2AE3D27D4EB4Full;
 	m = &fw_ememo[h >> (64 - FW_EMEMO_BITS)];
-	if (m->def != dd->def || m->key != key) {
+	if (m->def != dd->def || m->key != key || m->ct != ct ||
+	    m->root != root) {
 		m->kl = strlen(key);
 		m->e = dd_fhir_elem_find_in(fw_def_ready(dd), key, m->kl);
+		m->has_lc = m->e && dd_fhir_type_primitive(m->e->type);
+		if (m->has_lc)
+			fw_leaf_class(m->e, key, dd->def, ct, root, &m->lc);
 		m->key = key;
+		m->ct = ct;
+		m->root = root;
 		m->def = dd->def;
 	}
 	*kl = m->kl;
+	if (m->has_lc) {
+		/* a copy: the walk below may reuse the slot */
+		*lc = m->lc;
+		*lcp = lc;
+	}
 	return m->e;
 }
 
@@ -1738,7 +1827,10 @@ static bool fw_member(struct fw *w, json_object **pv, const char *key,
 {
 	const char *def = dd->def;
 	size_t kl;
-	const struct dd_fhir_elem *e = fw_elem(dd, key, kconst, &kl);
+	struct fw_leafc lcb;
+	const struct fw_leafc *lc;
+	const struct dd_fhir_elem *e =
+		fw_elem(dd, key, kconst, ct, root, &kl, &lcb, &lc);
 	json_object *v = *pv;
 	bool keep = true;
 
@@ -1756,7 +1848,7 @@ static bool fw_member(struct fw *w, json_object **pv, const char *key,
 			json_object *it = json_object_array_get_idx(v, i);
 			json_object *nv = it;
 
-			if (fw_item(w, &nv, e, key, def, ct, rule, root)) {
+			if (fw_item(w, &nv, e, key, def, ct, rule, root, lc)) {
 				if (nv != it)
 					json_object_array_put_idx(v, i, nv);
 				kept++;
@@ -1784,7 +1876,7 @@ static bool fw_member(struct fw *w, json_object **pv, const char *key,
 			*pv = na;
 		}
 	} else {
-		keep = fw_item(w, pv, e, key, def, ct, rule, root);
+		keep = fw_item(w, pv, e, key, def, ct, rule, root, lc);
 	}
 out:
 	fw_pop(w, e);
@@ -1823,7 +1915,7 @@ static bool fw_prim_ext_one(struct fw *w, json_object *o, const char *def,
 				json_object *x = it;
 
 				if (fw_item(w, &x, &e, "extension", "Element",
-					    "Element", rule, false)) {
+					    "Element", rule, false, NULL)) {
 					json_object_array_add(
 						na, x == it ? json_object_get(it) : x);
 					kept++;
