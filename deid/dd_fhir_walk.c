@@ -147,6 +147,11 @@ enum {
 	FW_T_BACKBONE = 1u << 10,  /* BackboneElement, Element */
 	FW_T_REF = 1u << 11,       /* "ref:<path>" */
 	FW_T_ATTACHMENT = 1u << 12,
+	FW_T_XHTML = 1u << 13,
+	FW_T_ID = 1u << 14,        /* "id" */
+	FW_T_IDENTIFIER = 1u << 15,
+	FW_T_REFERENCE = 1u << 16,
+	FW_T_AGE = 1u << 17,
 };
 
 static unsigned fw_type_class(const char *t)
@@ -179,20 +184,30 @@ static unsigned fw_type_class(const char *t)
 		c |= FW_T_REF;
 	if (fw_eq(t, "Attachment"))
 		c |= FW_T_ATTACHMENT;
+	if (fw_eq(t, "xhtml"))
+		c |= FW_T_XHTML;
+	if (fw_eq(t, "id"))
+		c |= FW_T_ID;
+	if (fw_eq(t, "Identifier"))
+		c |= FW_T_IDENTIFIER;
+	if (fw_eq(t, "Reference"))
+		c |= FW_T_REFERENCE;
+	if (fw_eq(t, "Age"))
+		c |= FW_T_AGE;
 	return c;
 }
 
-static uint16_t *fw_tclass; /* per element of dd_fhir_elems; NULL: none */
+static uint32_t *fw_tclass; /* per element of dd_fhir_elems; NULL: none */
 static pthread_once_t fw_tclass_once = PTHREAD_ONCE_INIT;
 
 static void fw_tclass_init(void)
 {
-	uint16_t *c = malloc(dd_fhir_n_elems * sizeof(*c));
+	uint32_t *c = malloc(dd_fhir_n_elems * sizeof(*c));
 
 	if (!c)
 		return; /* classified one by one */
 	for (size_t i = 0; i < dd_fhir_n_elems; i++)
-		c[i] = (uint16_t)fw_type_class(dd_fhir_elems[i].type);
+		c[i] = fw_type_class(dd_fhir_elems[i].type);
 	fw_tclass = c;
 }
 
@@ -1304,8 +1319,9 @@ static json_object *fw_new_str(struct fw *w, const char *s, size_t n)
 	return o;
 }
 
-/* Apply @act to the primitive @*pv of type @pt; returns false to drop. */
-static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
+/* Apply @act to the primitive @*pv of type class @tc (fw_elem_class);
+ * returns false to drop. */
+static bool fw_leaf_act(struct fw *w, json_object **pv, unsigned tc,
 			enum fw_act act)
 {
 	json_object *v = *pv;
@@ -1315,8 +1331,8 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 	char buf[128];
 
 	if (act == FA_TRANSFORM)
-		act = fw_is_date(pt) ? FA_SHIFT : fw_transform_kind(w);
-	if (act == FA_CLEAN && fw_is_date(pt))
+		act = (tc & FW_T_DATE) ? FA_SHIFT : fw_transform_kind(w);
+	if (act == FA_CLEAN && (tc & FW_T_DATE))
 		act = FA_SHIFT;
 	switch (act) {
 	case FA_KEEP:
@@ -1324,7 +1340,7 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 	case FA_REMOVE:
 		return false;
 	case FA_SHIFT:
-		if (!is_str || !fw_is_date(pt) ||
+		if (!is_str || !(tc & FW_T_DATE) ||
 		    !fw_shift(s, n, w->res->shift, buf, sizeof(buf)))
 			return false;
 		*pv = fw_new_str(w, buf, strlen(buf));
@@ -1392,7 +1408,7 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 		const char *m = w->pol->fhir.mask_char[0] ? w->pol->fhir.mask_char
 							  : "*";
 
-		if (!is_str || fw_is_date(pt))
+		if (!is_str || (tc & FW_T_DATE))
 			return false;
 		dd_buf_reset(&w->tmp);
 		for (size_t i = 0; i < n; i++)
@@ -1407,9 +1423,9 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 	case FA_HASH: {
 		char out[45];
 
-		if (!is_str || fw_is_date(pt))
+		if (!is_str || (tc & FW_T_DATE))
 			return false;
-		if (fw_eq(pt, "id")) {
+		if ((tc & FW_T_ID)) {
 			uint8_t mac[32];
 
 			dd_pseudo_mac(&w->f->hash_pseudo, DD_DOM_HASH, s, n, mac);
@@ -1427,7 +1443,7 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 		if (!is_str)
 			return true; /* numbers, booleans: nothing to inspect */
 		dd_buf_reset(&w->tmp);
-		if (fw_eq(pt, "xhtml")) {
+		if ((tc & FW_T_XHTML)) {
 			ok = w->pol->deidfs.inspect_free_text && w->f->text &&
 			     dd_fhir_xhtml_clean(s, n, fw_clean_node, w, &w->tmp);
 			if (!ok) {
@@ -1454,7 +1470,7 @@ static bool fw_leaf_act(struct fw *w, json_object **pv, const char *pt,
 /* ---- the walk --------------------------------------------------------------- */
 
 static bool fw_object(struct fw *w, json_object *obj, const char *def,
-		      const char *ct, size_t rule, bool root);
+		      const char *ct, unsigned ctc, size_t rule, bool root);
 static bool fw_resource_rt(struct fw *w, json_object *obj, bool contained,
 			   const char *rt);
 static const char *fw_res_type(json_object *obj);
@@ -1655,7 +1671,7 @@ static bool fw_leaf(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 		act = FA_IDENT; /* DICOM UIDs: mapped in every profile */
 	else
 		act = fw_basic(w, (enum fw_bclass)lc->basic, lc->named);
-	return fw_leaf_act(w, pv, e->type, act);
+	return fw_leaf_act(w, pv, tc, act);
 }
 
 static bool fw_ext_allowed(const struct fw *w, json_object *ext)
@@ -1725,7 +1741,7 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
 	}
 	if (is_ext)
 		w->ext_keep++;
-	ok = fw_object(w, v, cdef, cct, rule, false);
+	ok = fw_object(w, v, cdef, cct, cct == t ? tc : 0, rule, false);
 	if (is_ext)
 		w->ext_keep--;
 	return ok && json_object_object_length(v) > 0;
@@ -2135,9 +2151,10 @@ static void fw_age_cap(struct fw *w, json_object *obj)
 }
 
 /* Walk the members of @obj, an object of @def (a static string: fw_elem
- * keys on its address) inside complex type @ct. */
+ * keys on its address) inside complex type @ct (@ctc: its class,
+ * fw_type_class; 0 for a resource or a backbone element). */
 static bool fw_object(struct fw *w, json_object *obj, const char *def,
-		      const char *ct, size_t rule, bool root)
+		      const char *ct, unsigned ctc, size_t rule, bool root)
 {
 	struct fw_edit stack_edits[32], *ed = stack_edits;
 	size_t ne = 0, cap = 32, nkeys = (size_t)json_object_object_length(obj);
@@ -2159,7 +2176,7 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		}
 		cap = nkeys;
 	}
-	if (fw_eq(ct, "Identifier")) {
+	if (ctc & FW_T_IDENTIFIER) {
 		const char *sys = fw_get_str(obj, "system");
 
 		memcpy(saved_sys, w->ident_system, sizeof(saved_sys));
@@ -2169,10 +2186,10 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 		w->ident_uid = fw_streq(sys, "urn:dicom:uid");
 		snprintf(w->ident_system, sizeof(w->ident_system), "%s",
 			 sys ? sys : "");
-	} else if (fw_eq(ct, "Reference")) {
+	} else if (ctc & FW_T_REFERENCE) {
 		w->ref_person = fw_ref_person(obj);
 	}
-	if (basic && fw_eq(ct, "Attachment")) {
+	if (basic && (ctc & FW_T_ATTACHMENT)) {
 		fw_attachment(w, obj, "contentType", "data");
 		skip_attach = true;
 	} else if (basic && root && fw_eq(def, "Binary")) {
@@ -2231,7 +2248,7 @@ static bool fw_object(struct fw *w, json_object *obj, const char *def,
 					      ed[i].ent);
 	if (ed != stack_edits)
 		free(ed);
-	if (basic && w->st == FW_OK && fw_eq(ct, "Age"))
+	if (basic && w->st == FW_OK && (ctc & FW_T_AGE))
 		fw_age_cap(w, obj);
 	w->ident_linking = saved_link;
 	w->ident_uid = saved_uid;
@@ -2493,7 +2510,7 @@ static void fw_people(struct fw *w, struct fw_res *r, json_object *o,
 			r->people = np;
 		} else if (v && (json_object_get_type(v) == json_type_object ||
 				 json_object_get_type(v) == json_type_array) &&
-			   strcmp(k, "contained")) {
+			   !fw_eq(k, "contained")) {
 			/* only containers can hold a reference: no call
 			 * per scalar */
 			fw_people(w, r, v, depth + 1);
@@ -2655,7 +2672,7 @@ static bool fw_resource_rt(struct fw *w, json_object *obj, bool contained,
 	root = (struct fw_slot){FW_SLOT_PLAIN, rt, strlen(rt), rt, NULL};
 	w->slots[w->n_slots++] = root;
 	w->res = &r;
-	ok = fw_object(w, obj, rt, rt, fw_rule_at(w, FW_RULE_NONE), true);
+	ok = fw_object(w, obj, rt, rt, 0, fw_rule_at(w, FW_RULE_NONE), true);
 	w->res = prev;
 	w->n_slots--;
 	fw_res_release(&r);
@@ -2738,7 +2755,7 @@ enum fw_status dd_fhir_walk_entry(const struct dd_fhir *f,
 	if (!fw_bundle_begin(&w, &r, f, local, bundle_id))
 		return FW_INTERNAL;
 	fw_push(&w, &e, "entry", 5);
-	fw_object(&w, entry, "Bundle.entry", "BackboneElement",
+	fw_object(&w, entry, "Bundle.entry", "BackboneElement", 0,
 		  fw_rule_at(&w, FW_RULE_NONE), false);
 	st = w.st;
 	fw_res_release(&r);
