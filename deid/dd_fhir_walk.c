@@ -2320,140 +2320,22 @@ static const char *fw_patient_ref(const struct fw_res_members *m)
 	return NULL;
 }
 
-/* ---- lookups in the tree's index ----------------------------------------------
- *
- * A lookup in a tree's index is two preads (dd_index.c keeps nothing in
- * memory), and bulk NDJSON asks for the same patient again and again: the
- * Observations of one patient follow each other.  This per-thread memo
- * holds the last answers (found or not) for the engine's own index,
- * keyed like fw_memo by the engine's serial (the index is borrowed by the
- * engine and read-only once finished, so an answer never changes), as a
- * compact copy: a record larger than FW_PMEMO_BYTES is not kept.  A hit
- * returns a fresh malloc'd block of the same form as dd_index_lookup's;
- * errors are never kept.
- */
-#define FW_PMEMO_SLOTS 32
-#define FW_PMEMO_REF 96
-#define FW_PMEMO_BYTES 1024
-
-struct fw_pmemo_ent {
-	uint64_t serial; /* 0: empty */
-	uint16_t rl;
-	uint16_t nv;     /* values */
-	uint16_t len;    /* bytes of data: nv types, key NUL, values NUL */
-	bool found;
-	char ref[FW_PMEMO_REF];
-	uint8_t data[FW_PMEMO_BYTES];
-};
-
-static _Thread_local struct fw_pmemo_ent fw_pmemo[FW_PMEMO_SLOTS];
-
-static struct fw_pmemo_ent *fw_pmemo_slot(const struct dd_fhir *f,
-					  const char *ref, size_t rl, bool *hit)
-{
-	uint64_t h = 1469598103934665603ull;
-	struct fw_pmemo_ent *m;
-
-	for (size_t i = 0; i < rl; i++)
-		h = (h ^ (uint8_t)ref[i]) * 1099511628211ull;
-	m = &fw_pmemo[(h ^ (h >> 29)) % FW_PMEMO_SLOTS];
-	*hit = f->serial && m->serial == f->serial && m->rl == rl &&
-	       !memcmp(m->ref, ref, rl);
-	return m;
-}
-
-/* Keep @p (NULL: not found) as the answer for @ref in @m. */
-static void fw_pmemo_put(const struct dd_fhir *f, struct fw_pmemo_ent *m,
-			 const char *ref, size_t rl,
-			 const struct dd_index_patient *p)
-{
-	size_t len = 0;
-
-	m->serial = 0;
-	if (!f->serial || rl > sizeof(m->ref))
-		return;
-	if (p) {
-		size_t kl = strlen(p->key) + 1;
-
-		if (p->n_values + kl > sizeof(m->data))
-			return;
-		for (size_t i = 0; i < p->n_values; i++)
-			m->data[i] = (uint8_t)p->values[i].type;
-		len = p->n_values;
-		memcpy(m->data + len, p->key, kl);
-		len += kl;
-		for (size_t i = 0; i < p->n_values; i++) {
-			size_t vl = strlen(p->values[i].s) + 1;
-
-			if (vl > sizeof(m->data) - len)
-				return;
-			memcpy(m->data + len, p->values[i].s, vl);
-			len += vl;
-		}
-	}
-	memcpy(m->ref, ref, rl);
-	m->rl = (uint16_t)rl;
-	m->nv = p ? (uint16_t)p->n_values : 0;
-	m->len = (uint16_t)len;
-	m->found = p != NULL;
-	m->serial = f->serial;
-}
-
-/* The kept answer of @m as dd_index_lookup gives it; false: no memory. */
-static bool fw_pmemo_get(const struct fw_pmemo_ent *m,
-			 struct dd_index_patient **out)
-{
-	struct dd_index_patient *p;
-	struct dd_index_value *v;
-	const char *s;
-	char *d;
-
-	*out = NULL;
-	if (!m->found)
-		return true;
-	p = malloc(sizeof(*p) + m->nv * sizeof(*v) + m->len - m->nv);
-	if (!p)
-		return false;
-	v = (struct dd_index_value *)(p + 1);
-	d = (char *)(v + m->nv);
-	memcpy(d, m->data + m->nv, m->len - m->nv);
-	s = d;
-	p->key = s;
-	s += strlen(s) + 1;
-	for (size_t i = 0; i < m->nv; i++) {
-		v[i].type = (enum dd_info_type)m->data[i];
-		v[i].s = s;
-		s += strlen(s) + 1;
-	}
-	p->values = v;
-	p->n_values = m->nv;
-	*out = p;
-	return true;
-}
-
-/* The person @ref points to (malloc'd), or NULL; a failed read stops
- * the walk (fail closed: the person's values would be missing). */
+/* The person @ref points to (malloc'd), or NULL: the file's own index
+ * first, then the tree's (dd_index_lookup keeps each thread's last
+ * answers: bulk NDJSON asks for one patient line after line).  A failed
+ * read stops the walk (fail closed: the person's values would be
+ * missing). */
 static struct dd_index_patient *fw_lookup(struct fw *w, const char *ref)
 {
 	struct dd_index_patient *p = NULL;
 	size_t rl = strlen(ref);
-	struct fw_pmemo_ent *m;
-	bool hit;
 
 	if (w->local && dd_index_lookup(w->local, ref, rl, &p))
 		w->st = FW_INTERNAL;
 	if (p || !w->f->index)
 		return p;
-	m = fw_pmemo_slot(w->f, ref, rl, &hit);
-	if (hit) {
-		if (!fw_pmemo_get(m, &p))
-			w->st = FW_INTERNAL;
-		return p;
-	}
 	if (dd_index_lookup(w->f->index, ref, rl, &p))
 		w->st = FW_INTERNAL;
-	else
-		fw_pmemo_put(w->f, m, ref, rl, p);
 	return p;
 }
 

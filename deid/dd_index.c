@@ -476,6 +476,8 @@ struct ix_rec {
 	size_t rl, kl, nv;
 	const uint8_t *vals; /* the n value entries */
 	size_t vals_len;
+	const uint8_t *raw;  /* the record's bytes, as parsed */
+	size_t raw_len;
 };
 
 /* Parse the record @r of @len bytes (its own u32 length included); every
@@ -486,6 +488,8 @@ static bool ix_rec_parse(const uint8_t *r, size_t len, struct ix_rec *o)
 
 	if (len < 8 + 3 + 3 + 2 || ix_get32(r) != len || r[4] > 1 || r[5])
 		return false;
+	o->raw = r;
+	o->raw_len = len;
 	o->kind = r[4];
 	o->rl = ix_get16(r + 6);
 	if (o->rl == 0 || len - at < o->rl + 1 + 2 || r[at + o->rl] ||
@@ -1397,22 +1401,109 @@ static dd_err ix_find(const struct dd_index *x, uint8_t kind, const char *ref,
 	}
 }
 
+/* ---- the last answers, per thread ---------------------------------------------
+ *
+ * Bulk NDJSON asks for one patient line after line (the subject of an
+ * Observation, then of the next), and a lookup the table cache serves
+ * still normalises the reference, hashes it (an HMAC), reads its bucket
+ * (a pread) and copies the record out.  Each thread keeps the last
+ * IX_MEMO answers (found or not; errors never) of lookups in finished
+ * indexes (files, and Bundles' own in memory), direct mapped, keyed by the index's serial (never reused) and the
+ * reference as asked (the answer is a function of the two), as the
+ * record's own bytes, parsed (ix_rec_parse) when kept: a hit copies them
+ * out as a read does (ix_rec_patient), so it gives the same answer.  A
+ * record over IX_MEMO_REC bytes or a reference over IX_MEMO_REF is not
+ * kept.  Fixed size (about 40 KiB per thread); freed when the thread
+ * exits.
+ */
+#define IX_MEMO 32
+#define IX_MEMO_REF 96
+#define IX_MEMO_REC 1024
+
+struct ix_memo_ent {
+	uint64_t serial; /* 0: empty */
+	uint16_t rl;
+	bool found;
+	struct ix_rec r; /* parsed from rec */
+	char ref[IX_MEMO_REF];
+	uint8_t rec[IX_MEMO_REC];
+};
+
+static struct dd_tls ix_memo_tls =
+	DD_TLS_INIT(IX_MEMO * sizeof(struct ix_memo_ent), NULL, NULL);
+
+/* @x's slot for @ref (NULL: a reference too long to keep, or no memory);
+ * *hit when it holds @ref's answer.  Any spread will do for the slot (the
+ * reference is compared whole): 8 bytes a step, not the keyed hash
+ * ix_find needs. */
+static struct ix_memo_ent *ix_memo_slot(const struct dd_index *x,
+					const char *ref, size_t rl, bool *hit)
+{
+	struct ix_memo_ent *m;
+	uint64_t h = 0x243F6A8885A308D3ull, w;
+	size_t n = rl;
+	const char *s = ref;
+
+	*hit = false;
+	if (rl > IX_MEMO_REF || !(m = dd_tls_get(&ix_memo_tls)))
+		return NULL;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+		h ^= h >> 29;
+	}
+	w = (uint64_t)n << 56;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+	m += (h ^ (h >> 29)) % IX_MEMO;
+	*hit = m->serial == x->serial && m->rl == rl && !memcmp(m->ref, ref, rl);
+	return m;
+}
+
+/* Keep the answer for @ref in @m: @r's record (NULL: not found). */
+static void ix_memo_put(const struct dd_index *x, struct ix_memo_ent *m,
+			const char *ref, size_t rl, const struct ix_rec *r)
+{
+	m->serial = 0;
+	if (r) {
+		if (r->raw_len > IX_MEMO_REC)
+			return;
+		memcpy(m->rec, r->raw, r->raw_len);
+		if (!ix_rec_parse(m->rec, r->raw_len, &m->r))
+			return;
+	}
+	memcpy(m->ref, ref, rl);
+	m->rl = (uint16_t)rl;
+	m->found = r != NULL;
+	m->serial = x->serial;
+}
+
 dd_err dd_index_lookup(const struct dd_index *x, const char *ref, size_t len,
 		       struct dd_index_patient **out)
 {
 	char norm[DD_INDEX_KEY_MAX];
 	uint8_t buf[IX_REC_MAX];
 	struct ix_rec r;
-	bool found;
+	struct ix_memo_ent *m;
+	bool found, hit;
 	size_t n;
 	dd_err e;
 
 	*out = NULL;
-	if (!x || !x->finished || !ref || !x->h.n ||
-	    !(n = dd_index_ref_norm(ref, len, norm, sizeof(norm))) ||
-	    !ix_ref_may_be_person(norm))
+	if (!x || !x->finished || !ref || !x->h.n)
 		return DD_OK;
-	e = ix_find(x, IX_KIND_PERSON, norm, n, buf, &r, &found);
+	m = ix_memo_slot(x, ref, len, &hit);
+	if (hit)
+		return m->found ? ix_rec_patient(&m->r, out) : DD_OK;
+	if (!(n = dd_index_ref_norm(ref, len, norm, sizeof(norm))) ||
+	    !ix_ref_may_be_person(norm)) {
+		found = false;
+		e = DD_OK;
+	} else {
+		e = ix_find(x, IX_KIND_PERSON, norm, n, buf, &r, &found);
+	}
+	if (!e && m)
+		ix_memo_put(x, m, ref, len, found ? &r : NULL);
 	if (!e && found)
 		e = ix_rec_patient(&r, out);
 	return e;
