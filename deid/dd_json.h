@@ -15,7 +15,10 @@
  *    place and its last value.  Only containers: the input must start
  *    (after whitespace) with '{' or '['; callers keep json-c for a bare
  *    scalar.  Iterative (no recursion), whatever @max_depth.  Element
- *    names of the R4 table are stored as constant keys (no copy).
+ *    names of the R4 table are stored as constant keys (no copy): static
+ *    strings that need no escape in JSON (the FHIR walk keys a memo on
+ *    their addresses; dd_json_write writes them as they are).  Nothing
+ *    else in the engine adds constant keys.
  *    tests/fuzz/fuzz_json.c compares both parsers on every input.
  *  - dd_json_write appends what json_object_to_json_string_length(o,
  *    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) returns.

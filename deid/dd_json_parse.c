@@ -66,7 +66,9 @@ static inline uint32_t jp_hash(const char *s, size_t n)
 	return h;
 }
 
-/* Add @s; true when it was not there yet. */
+/* Add @s; true when it was not there yet.  Only names that JSON writes
+ * without an escape (printable ASCII, no '"' or '\\'): dd_json_write
+ * writes constant keys as they are. */
 static bool jp_key_put(const char *s)
 {
 	size_t n = strlen(s);
@@ -74,6 +76,9 @@ static bool jp_key_put(const char *s)
 
 	if (n == 0 || n > 255)
 		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			return false;
 	for (uint32_t i = 0; i < JP_KEYS; i++) {
 		uint32_t k = (h + i) & (JP_KEYS - 1);
 
@@ -582,8 +587,9 @@ static bool jp_key(struct jp *j)
 
 	if (!jp_string(j, q, &s, &n))
 		return false;
-	/* json-c strdup()s the key: it ends at a NUL */
-	if ((z = memchr(s, 0, n)))
+	/* json-c strdup()s the key: it ends at a NUL, which only an escape
+	 * can put there (the string is then in sb; a raw NUL fails) */
+	if ((const uint8_t *)s == j->sb.data && (z = memchr(s, 0, n)))
 		n = (size_t)(z - s);
 	j->key = jp_key_find(s, n, &j->key_h);
 	j->key_const = j->key != NULL;

@@ -192,11 +192,21 @@ static dd_err jw_value(struct dd_buf *b, json_object *o)
 		if ((e = jw_putc(b, '{')))
 			return e;
 		json_object_object_foreach(o, key, val) {
+			size_t kl = strlen(key);
+
 			if (!first && (e = jw_putc(b, ',')))
 				return e;
 			first = false;
-			if ((e = jw_str(b, key, strlen(key))) ||
-			    (e = jw_putc(b, ':')) || (e = jw_value(b, val)))
+			/* a constant key is one of dd_json_parse's: it needs
+			 * no escape (dd_json.h) */
+			if (lh_entry_k_is_constant(entrykey)
+				    ? (e = jw_putc(b, '"')) ||
+					      (e = jw_put(b, key, kl)) ||
+					      (e = jw_put(b, "\":", 2))
+				    : (e = jw_str(b, key, kl)) ||
+					      (e = jw_putc(b, ':')))
+				return e;
+			if ((e = jw_value(b, val)))
 				return e;
 		}
 		return jw_putc(b, '}');
