@@ -792,8 +792,8 @@ enum { FR_REF, FR_LINK, FR_REQUEST };
 /* Map a reference-like URL; false: drop it.  @mode: FR_REF (references,
  * fullUrl, response.location), FR_LINK (Bundle.link.url: query dropped),
  * FR_REQUEST (request.url: query dropped, relative kept relative). */
-static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
-		       struct dd_buf *out)
+static bool fw_map_url1(struct fw *w, const char *s, size_t n, int mode,
+			struct dd_buf *out)
 {
 	const struct dd_fhir *f = w->f;
 	const char *q = memchr(s, '?', n);
@@ -908,6 +908,56 @@ static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
 			return false;
 		return out->len > 0;
 	}
+}
+
+/* fw_map_url1's answer is a function of the engine (its keys), the mode
+ * and the URL's bytes when @out starts empty, and bulk NDJSON maps the
+ * same references line after line (a patient's, an encounter's): each
+ * time a split, a type lookup, an id check and a pseudonym from fw_memo.
+ * The thread's last FW_UMEMO_SLOTS answers are kept whole, keyed like
+ * fw_memo by the engine's serial; URLs over FW_UMEMO_KEY bytes, answers
+ * over FW_UMEMO_OUT and failures are not kept. */
+#define FW_UMEMO_SLOTS 64
+#define FW_UMEMO_KEY 96
+#define FW_UMEMO_OUT 128
+
+struct fw_umemo_ent {
+	uint64_t serial; /* 0: empty */
+	uint8_t mode;
+	uint8_t len;
+	uint8_t olen;
+	char key[FW_UMEMO_KEY];
+	char out[FW_UMEMO_OUT];
+};
+
+static _Thread_local struct fw_umemo_ent fw_umemo[FW_UMEMO_SLOTS];
+
+static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
+		       struct dd_buf *out)
+{
+	const struct dd_fhir *f = w->f;
+	struct fw_umemo_ent *m;
+
+	if (!f->serial || n > FW_UMEMO_KEY || out->len)
+		return fw_map_url1(w, s, n, mode, out);
+	m = &fw_umemo[fw_slot_hash(0x452821E638D01377ull ^ (unsigned)mode, s,
+				   n) %
+		      FW_UMEMO_SLOTS];
+	if (m->serial == f->serial && m->mode == mode && m->len == n &&
+	    !memcmp(m->key, s, n))
+		return dd_buf_add(out, m->out, m->olen) == DD_OK;
+	if (!fw_map_url1(w, s, n, mode, out))
+		return false;
+	m->serial = 0;
+	if (out->len <= FW_UMEMO_OUT) {
+		memcpy(m->key, s, n);
+		memcpy(m->out, out->data, out->len);
+		m->mode = (uint8_t)mode;
+		m->len = (uint8_t)n;
+		m->olen = (uint8_t)out->len;
+		m->serial = f->serial;
+	}
+	return true;
 }
 
 /* ---- dates ------------------------------------------------------------------ */
