@@ -43,6 +43,8 @@ static const struct fuse_opt fs_opts[] = {
 	FS_OPT("listing_cache=", listing_cache_set, 1),
 	FS_OPT("read_ahead_kb=%u", read_ahead_kb, 0),
 	FS_OPT("read_ahead_kb=", read_ahead_set, 1),
+	FS_OPT("prefill_kb=%u", prefill_kb, 0),
+	FS_OPT("prefill_kb=", prefill_set, 1),
 	FS_OPT("verbose", verbose, 1),
 	FUSE_OPT_KEY("allow_other", FS_KEY_ALLOW_OTHER),
 	FUSE_OPT_END
@@ -83,6 +85,10 @@ static void fs_help(void)
 "    -o read_ahead_kb=KIB   the mount's read-ahead, set through sysfs when\n"
 "                           run as root (default 4096: a 256 KiB file is\n"
 "                           one READ); 0 keeps the kernel's 128 KiB\n"
+"    -o prefill_kb=KIB      files up to this size are read whole at their\n"
+"                           first open and stored in the kernel's page\n"
+"                           cache: the reader makes no READ request\n"
+"                           (default and largest 1024); 0: never\n"
 "    -o notify_pipe=FIFO    write \"s\" to FIFO once mounted, \"f\" on failure\n"
 "    -o verbose             log hidden files and other events (info level)\n"
 "    -o allow_other         let other users read (implies\n"
@@ -285,7 +291,7 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = {0};
-	struct fuse_loop_config lc;
+	struct fuse_loop_config *lc;
 	struct fuse_session *se = NULL;
 	struct dd_fs fs;
 	struct dd_view_opts vo = {.may_generate_key = true};
@@ -357,6 +363,9 @@ int main(int argc, char *argv[])
 	fs.cfg.umask &= 0777;
 	if (!fs.cfg.read_ahead_set)
 		fs.cfg.read_ahead_kb = FS_READ_AHEAD_KB;
+	/* at most one READ's worth: the per-thread buffers stay as they are */
+	if (!fs.cfg.prefill_set || fs.cfg.prefill_kb > FS_PREFILL_KB)
+		fs.cfg.prefill_kb = FS_PREFILL_KB;
 	if (!fs.cfg.workers) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -412,9 +421,15 @@ int main(int argc, char *argv[])
 	if (opts.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
-		lc.clone_fd = opts.clone_fd;
-		lc.max_idle_threads = opts.max_idle_threads;
-		ret = fuse_session_loop_mt(se, &lc);
+		lc = fuse_loop_cfg_create();
+		if (!lc)
+			goto out_unmount;
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned)opts.clone_fd);
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
+		ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
 	}
 	ret = ret < 0 ? 1 : 0; /* a signal (SIGTERM, SIGINT) is a clean end */
 out_unmount:

@@ -58,6 +58,8 @@ struct dd_fs_config {
 	int listing_cache_set;
 	unsigned read_ahead_kb; /* -o read_ahead_kb=KIB: the mount's bdi */
 	int read_ahead_set;
+	unsigned prefill_kb;  /* -o prefill_kb=KIB: store at the first open */
+	int prefill_set;
 };
 
 /* Counters, updated with relaxed atomics; read through the counters
@@ -78,6 +80,7 @@ struct dd_fs_counters {
 	uint64_t inodes, listings;    /* live now */
 	uint64_t write_attempts;      /* EROFS replies */
 	uint64_t size_only_transforms; /* stats answered without OCR */
+	uint64_t prefills;            /* files stored whole at their open */
 };
 
 #define FS_CTR_ADD(fs, field, n) \
@@ -154,6 +157,9 @@ struct fs_inode {
 	int fd;                  /* directories: O_RDONLY|O_DIRECTORY fd */
 	bool hashed;             /* in the table; fs->ino_lock */
 	bool is_dir;
+	/* files: a first open is storing the file in the kernel's page cache
+	 * (atomic: set under fs_ilock, cleared under fs->pf_lock) */
+	bool prefilling;
 	/* fs_ilock(fs, in) protects the fields below */
 	bool opened;
 	struct fs_fstate st;     /* files: last known state */
@@ -195,6 +201,9 @@ struct dd_fs {
 	bool hk_running, hk_stop;
 	pthread_mutex_t hk_lock;
 	pthread_cond_t hk_cond;
+	/* opens waiting for a first open's prefill (fs_prefill_done) */
+	pthread_mutex_t pf_lock;
+	pthread_cond_t pf_cond;
 	int64_t attr_timeout_ns;
 	/* the mount's device (0:N, its bdi in sysfs) and whether its
 	 * read-ahead is still to be set (fs_set_read_ahead) */
@@ -270,9 +279,17 @@ dd_err fs_getattr(struct dd_fs *fs, struct fs_inode *in, struct stat *out);
 
 /* Open @in: pins the source fd and the manifest.  *keep_cache says the
  * content is the same as at the previous open.  *changed says the view
- * size or content changed since the kernel last saw attributes. */
-dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, struct fs_fh **out,
-	       bool *keep_cache, bool *changed);
+ * size or content changed since the kernel last saw attributes.
+ * *prefill says the caller is to store the file (at most @prefill_max
+ * bytes, not empty) in the kernel's page cache before answering, then
+ * call fs_prefill_done(): this is the first open of @in, so the kernel
+ * holds no page of it (node ids are our inodes, which outlive the
+ * kernel's), and other opens of @in wait until the store is done, so no
+ * reader holds a page lock the store would wait for. */
+dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, uint64_t prefill_max,
+	       struct fs_fh **out, bool *keep_cache, bool *changed,
+	       bool *prefill);
+void fs_prefill_done(struct dd_fs *fs, struct fs_inode *in);
 void fs_release(struct dd_fs *fs, struct fs_fh *fh);
 /* Read into @buf; DD_E_CHANGED if the source changed since the open. */
 dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
@@ -283,6 +300,11 @@ dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
  * a 256 KiB DICOM file costs two READ requests; 4 MiB makes the first
  * window 512 KiB (four times the read), so such a file is one READ. */
 #define FS_READ_AHEAD_KB 4096
+/* Default -o prefill_kb: a view file up to this size is read whole at its
+ * first open and stored in the kernel's page cache before the open is
+ * answered, so its reader makes no READ request (a CT slice is ~513 KiB;
+ * one READ carries at most 1 MiB). */
+#define FS_PREFILL_KB 1024
 /* Find the mount's device in /proc/self/mountinfo (after the mount, before
  * the session loop); sets fs->ra_pending when there is one to set. */
 void fs_read_ahead_prepare(struct dd_fs *fs, const char *mountpoint);

@@ -303,6 +303,8 @@ dd_err fs_init(struct dd_fs *fs, int root_fd)
 		return DD_E_INVAL;
 	pthread_mutex_init(&fs->ino_lock, NULL);
 	pthread_mutex_init(&fs->lst_lock, NULL);
+	pthread_mutex_init(&fs->pf_lock, NULL);
+	pthread_cond_init(&fs->pf_cond, NULL);
 	for (int i = 0; i < FS_ILOCKS; i++)
 		pthread_mutex_init(&fs->ilocks[i], NULL);
 	fs->tab_size = 1024;
@@ -564,6 +566,8 @@ void fs_destroy(struct dd_fs *fs)
 	for (int i = 0; i < FS_ILOCKS; i++)
 		pthread_mutex_destroy(&fs->ilocks[i]);
 	pthread_mutex_destroy(&fs->lst_lock);
+	pthread_cond_destroy(&fs->pf_cond);
+	pthread_mutex_destroy(&fs->pf_lock);
 	pthread_mutex_destroy(&fs->ino_lock);
 }
 
@@ -1082,13 +1086,15 @@ dd_err fs_getattr(struct dd_fs *fs, struct fs_inode *in, struct stat *out)
 	return DD_OK;
 }
 
-dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, struct fs_fh **out,
-	       bool *keep_cache, bool *changed)
+dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, uint64_t prefill_max,
+	       struct fs_fh **out, bool *keep_cache, bool *changed,
+	       bool *prefill)
 {
 	struct fs_fstate prev, st;
 	struct fs_mf *mf = NULL;
 	struct fs_fh *fh;
 	struct stat sb;
+	bool wait;
 	int fd = -1;
 	dd_err e;
 
@@ -1122,9 +1128,19 @@ dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, struct fs_fh **out,
 		   prev.size != st.size;
 	pthread_mutex_lock(fs_ilock(fs, in));
 	*keep_cache = in->opened && dd_ident_equal(&in->open_id, &mf->id);
+	*prefill = !in->opened && mf->m.size && mf->m.size <= prefill_max;
+	wait = __atomic_load_n(&in->prefilling, __ATOMIC_ACQUIRE);
+	if (*prefill)
+		__atomic_store_n(&in->prefilling, true, __ATOMIC_RELEASE);
 	in->open_id = mf->id;
 	in->opened = true;
 	pthread_mutex_unlock(fs_ilock(fs, in));
+	if (wait) {
+		pthread_mutex_lock(&fs->pf_lock);
+		while (__atomic_load_n(&in->prefilling, __ATOMIC_ACQUIRE))
+			pthread_cond_wait(&fs->pf_cond, &fs->pf_lock);
+		pthread_mutex_unlock(&fs->pf_lock);
+	}
 	fh->fd = fd;
 	fh->mf = mf;
 	fh->checked_ns = fs_now_ns();
@@ -1139,6 +1155,14 @@ out_close:
 out_err:
 	FS_CTR_INC(fs, open_errors);
 	return e;
+}
+
+void fs_prefill_done(struct dd_fs *fs, struct fs_inode *in)
+{
+	pthread_mutex_lock(&fs->pf_lock);
+	__atomic_store_n(&in->prefilling, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&fs->pf_cond);
+	pthread_mutex_unlock(&fs->pf_lock);
 }
 
 void fs_release(struct dd_fs *fs, struct fs_fh *fh)
@@ -1417,7 +1441,8 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		"  \"write_attempts\": %lu,\n  \"inodes\": %lu,\n"
 		"  \"listings\": %lu,\n  \"manifest_bytes\": %lu,\n"
 		"  \"listing_bytes\": %lu,\n  \"listing_evictions\": %lu,\n"
-		"  \"size_only_transforms\": %lu,\n  \"ocr_calls\": %lu",
+		"  \"size_only_transforms\": %lu,\n  \"ocr_calls\": %lu,\n"
+		"  \"prefills\": %lu",
 		(unsigned long)FS_LOAD(c->hidden_names),
 		(unsigned long)FS_LOAD(c->name_collisions),
 		(unsigned long)errors, (unsigned long)FS_LOAD(c->lookups),
@@ -1445,7 +1470,8 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		(unsigned long)FS_LOAD(fs->listing_bytes),
 		(unsigned long)FS_LOAD(fs->listing_evictions),
 		(unsigned long)FS_LOAD(c->size_only_transforms),
-		(unsigned long)dd_ocr_calls_total());
+		(unsigned long)dd_ocr_calls_total(),
+		(unsigned long)FS_LOAD(c->prefills));
 	if (e)
 		return e;
 	if (fs->cache && dd_cache_stats(fs->cache, &cs) == DD_OK)

@@ -306,11 +306,38 @@ static void dd_fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 /* ---- files ------------------------------------------------------------------ */
 
+/* Store the whole view of the file open at @fh in the kernel's page
+ * cache, before the open is answered: the bytes a READ would get
+ * (fs_read() of the pinned source, the identity check after it: never
+ * mixed), copied once into the page cache as a READ reply would be.  The
+ * reader then finds every page cached and makes no READ request.  Only at
+ * the first open of an inode (fs_open() says when), so the kernel holds
+ * no page of it.  Returns true when stored: the open must then keep the
+ * cache (keep_cache = 0 would drop it). */
+static bool fs_prefill(struct dd_fs *fs, fuse_ino_t ino, struct fs_fh *fh)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	size_t size = (size_t)fh->mf->m.size, got = 0;
+	void *buf = fs_tbuf_get(size);
+
+	if (!buf || fs_read(fs, fh, buf, size, 0, &got) != DD_OK ||
+	    got != size)
+		return false;
+	bv.buf[0].mem = buf;
+	bv.buf[0].size = got;
+	if (fuse_lowlevel_notify_store(fs->se, ino, 0, &bv, 0) != 0)
+		return false;
+	FS_CTR_INC(fs, prefills);
+	return true;
+}
+
 static void dd_fs_op_open(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	struct dd_fs *fs = fs_of(req);
-	bool keep = false, changed = false;
+	bool keep = false, changed = false, prefill = false;
+	struct fs_inode *in = fs_in(req, ino);
+	uint64_t prefill_max;
 	struct fs_fh *fh;
 	dd_err err;
 
@@ -322,7 +349,10 @@ static void dd_fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	}
 	if (__atomic_load_n(&fs->ra_pending, __ATOMIC_RELAXED))
 		fs_set_read_ahead(fs); /* once; INIT is answered by now */
-	err = fs_open(fs, fs_in(req, ino), &fh, &keep, &changed);
+	/* O_DIRECT reads do not use the page cache */
+	prefill_max = (fi->flags & O_DIRECT) ? 0 :
+		      (uint64_t)fs->cfg.prefill_kb << 10;
+	err = fs_open(fs, in, prefill_max, &fh, &keep, &changed, &prefill);
 	if (err) {
 		fs_reply_dd_err(req, err);
 		return;
@@ -333,6 +363,11 @@ static void dd_fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	 * attributes, so no page lock is taken: safe inside open. */
 	if (changed)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	if (prefill) {
+		if (fs_prefill(fs, ino, fh))
+			keep = true;
+		fs_prefill_done(fs, in);
+	}
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = keep;
 	/* close(2) needs no answer from a read-only view: without FLUSH a

@@ -4,7 +4,7 @@
 #ifndef DD_FS_OPS_H
 #define DD_FS_OPS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312 /* fuse_loop_cfg_*: the loop's max_threads */
 #include <fuse_lowlevel.h>
 
 #include "fs_i.h"

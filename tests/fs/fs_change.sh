@@ -7,31 +7,39 @@
 #  - rewritten in place: every read returns the old bytes or fails with
 #    EIO, never new bytes; at least one EIO shows the change was caught;
 #  - in both cases the next open sees the new content (== deid file).
+# Twice: a 2 MiB file (read through READ requests) and a 128 KiB one
+# (stored whole in the kernel's page cache at its first open: prefill).
 . "$(dirname "$0")/fs_lib.sh"
 fs_check_fuse
 
 SRC=$T/src MNT=$T/mnt
-# one large file alone in its directory (readahead must not cover it)
-fs_make_ct "$T/gen" 2 1024 1024
-mkdir -p "$SRC/one"
-ct1=$(find "$T/gen" -type f -name '*.dcm' | sort | sed -n 1p)
-ct2=$(find "$T/gen" -type f -name '*.dcm' | sort | sed -n 2p)
-cp "$ct1" "$SRC/one/ct.dcm"
-# the "new" content: a different image, same size (in place) / any size
-cp "$ct2" "$T/new.dcm"
-"$DEID" file "$T/new.dcm" "$T/new.view" -p "$POLICY" --key-file "$KEYFILE" ||
-	fail "deid file of the new content"
-cmp -s "$SRC/one/ct.dcm" "$T/new.dcm" && fail "old and new content are equal"
+mkdir -p "$SRC"
 
-fs_mount "$SRC" "$MNT" ",attr_timeout=0.2"
-view=$(find "$MNT" -type f)
-[ "$(echo "$view" | wc -l)" = 1 ] || fail "expected one view file, got: $view"
+# change_while_open NAME ROWS COLS PREFILLS: SRC/NAME/ct.dcm alone in its
+# directory (readahead must not cover it); PREFILLS: the prefills counter
+# wanted after the first open (0: the file is larger than prefill_kb)
+change_while_open() {
+	local name=$1 rows=$2 cols=$3 want_pf=$4 ct1 ct2 view mode
+	fs_make_ct "$T/gen.$name" 2 "$rows" "$cols"
+	mkdir -p "$SRC/$name"
+	ct1=$(find "$T/gen.$name" -type f -name '*.dcm' | sort | sed -n 1p)
+	ct2=$(find "$T/gen.$name" -type f -name '*.dcm' | sort | sed -n 2p)
+	cp "$ct1" "$SRC/$name/ct.dcm"
+	# the "new" content: a different image, same size (in place) / any size
+	cp "$ct2" "$T/new.dcm"
+	"$DEID" file "$T/new.dcm" "$T/new.view" -p "$POLICY" --key-file "$KEYFILE" ||
+		fail "deid file of the new content"
+	cmp -s "$SRC/$name/ct.dcm" "$T/new.dcm" && fail "old and new content are equal"
 
-for mode in rename inplace; do
-	cp "$ct1" "$SRC/one/ct.dcm.tmp"
-	mv "$SRC/one/ct.dcm.tmp" "$SRC/one/ct.dcm"
-	sleep 0.3
-	"$PYTHON" - "$view" "$SRC/one/ct.dcm" "$T/new.dcm" "$T/new.view" "$mode" <<'PY' || fail "change while open ($mode)"
+	fs_mount "$SRC" "$MNT" ",attr_timeout=0.2"
+	view=$(find "$MNT" -type f)
+	[ "$(echo "$view" | wc -l)" = 1 ] || fail "expected one view file, got: $view"
+
+	for mode in rename inplace; do
+		cp "$ct1" "$SRC/$name/ct.dcm.tmp"
+		mv "$SRC/$name/ct.dcm.tmp" "$SRC/$name/ct.dcm"
+		sleep 0.3
+		"$PYTHON" - "$view" "$SRC/$name/ct.dcm" "$T/new.dcm" "$T/new.view" "$mode" <<'PY' || fail "change while open ($name, $mode)"
 import errno, os, shutil, sys, time
 view, src, new, new_view, mode = sys.argv[1:]
 old = open(view, "rb").read()
@@ -67,8 +75,17 @@ if open(view, "rb").read() != open(new_view, "rb").read():
     print("FAIL: %s: the next open does not see the new content" % mode); sys.exit(1)
 print("# %s: %d reads of old bytes, %d EIO, next open new" % (mode, good, eio))
 PY
-done
-[ "$(fs_counter "$MNT" changed_during_read)" -gt 0 ] || fail "changed_during_read not counted"
-fs_umount "$MNT"
-ok "source replaced or rewritten while open: old bytes or EIO, never a mix; next open sees the new content"
+		if [ "$mode" = rename ] && [ "$(fs_counter "$MNT" prefills)" != "$want_pf" ]; then
+			fail "$name: prefills $(fs_counter "$MNT" prefills) after the first open, want $want_pf"
+		fi
+	done
+	[ "$(fs_counter "$MNT" changed_during_read)" -gt 0 ] || fail "changed_during_read not counted"
+	fs_umount "$MNT"
+	rm -rf "$SRC/$name"
+}
+
+change_while_open large 1024 1024 0
+ok "2 MiB source replaced or rewritten while open: old bytes or EIO, never a mix; next open sees the new content"
+change_while_open small 256 256 1
+ok "128 KiB source (stored at its first open) replaced or rewritten while open: old bytes or EIO, never a mix; next open sees the new content"
 echo PASS

@@ -9,6 +9,12 @@
     fs_check.py readers MNT N [SECONDS]
                                      N threads read random ranges of every
                                      file; all equal one sequential read
+    fs_check.py first_opens MNT N REF
+                                     N threads open and read every file of
+                                     a fresh mount at once (each in its own
+                                     order); all get the bytes listed in
+                                     REF ("sha256 size path" lines)
+    fs_check.py digests MNT          prints REF for first_opens
     fs_check.py pydicom MNT          pydicom reads every DICOM file
     fs_check.py counters MNT         the counters xattr: JSON, not listed
 
@@ -172,6 +178,54 @@ def cmd_readers(mnt, nthreads, seconds="3"):
           "sequential read" % (nthreads, sum(counts), len(fs)))
 
 
+def cmd_digests(mnt):
+    import hashlib
+    for f in files(mnt):
+        data = read_all(f)
+        print(hashlib.sha256(data).hexdigest(), len(data),
+              os.path.relpath(f, mnt))
+
+
+def cmd_first_opens(mnt, nthreads, ref):
+    """The first opens of a fresh mount, at once: a file's first open stores
+    it in the kernel's page cache (prefill) while other threads open it
+    too; they must wait for the store and get the same bytes, and nothing
+    may hang (the caller runs this under a timeout)."""
+    import hashlib
+    nthreads = int(nthreads)
+    want = {}
+    with open(ref) as f:
+        for line in f:
+            digest, size, path = line.rstrip("\n").split(" ", 2)
+            want[os.path.join(mnt, path)] = (digest, int(size))
+    if not want:
+        fail("no file in " + ref)
+    errors = []
+    start = threading.Barrier(nthreads)
+
+    def reader(i):
+        order = sorted(want)
+        random.Random(i).shuffle(order)
+        start.wait()
+        try:
+            for f in order:
+                data = read_all(f)
+                if (hashlib.sha256(data).hexdigest(), len(data)) != want[f]:
+                    errors.append("reader %d: %s differs" % (i, f))
+        except Exception as e:  # a thread's exception must fail the run
+            errors.append("reader %d: %s" % (i, e))
+
+    th = [threading.Thread(target=reader, args=(i,)) for i in range(nthreads)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    if errors:
+        fail(errors[0])
+    print("# %d readers opened %d files at once on a fresh mount: the "
+          "bytes of a mount without prefill" % (nthreads, len(want)))
+
+
 def is_dicom(path):
     with open(path, "rb") as f:
         head = f.read(132)
@@ -217,6 +271,7 @@ def cmd_counters(mnt):
 
 def main():
     cmds = {"times": cmd_times, "attrs": cmd_attrs, "erofs": cmd_erofs,
+            "digests": cmd_digests, "first_opens": cmd_first_opens,
             "sizes": cmd_sizes, "readers": cmd_readers,
             "pydicom": cmd_pydicom, "counters": cmd_counters}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:

@@ -1,7 +1,10 @@
 #!/bin/bash
 # fs_readers.sh: real readers through the mount: pydicom and dcmdump read
 # every DICOM file; 8 parallel readers at random offsets get the same
-# bytes as one sequential read (cold cache, then warm).
+# bytes as one sequential read (cold cache, then warm); 8 readers opening
+# every file of a fresh mount at once (the first opens store files in the
+# kernel's page cache: prefill) get the bytes of a mount without prefill,
+# and make no READ request for them.
 . "$(dirname "$0")/fs_lib.sh"
 fs_check_fuse
 
@@ -42,4 +45,24 @@ for c in transform_errors read_errors changed_during_read open_errors; do
 done
 fs_umount "$MNT"
 ok "8 parallel random readers == sequential read (cold and warm)"
+
+# prefill: the reference from a mount that never stores, then 8 readers
+# racing for the first opens of every file
+fs_mount "$SRC" "$MNT" ",prefill_kb=0"
+"$PYTHON" "$FS_LIB_DIR/fs_check.py" digests "$MNT" >"$T/digests" || fail "digests"
+[ "$(fs_counter "$MNT" prefills)" = 0 ] || fail "prefill_kb=0: files were stored"
+fs_umount "$MNT"
+n_small=$(awk '$2 > 0 && $2 <= 1048576' "$T/digests" | wc -l)
+[ "$n_small" -gt 0 ] || fail "no file of at most 1 MiB to store"
+fs_mount "$SRC" "$MNT"
+timeout 120 "$PYTHON" "$FS_LIB_DIR/fs_check.py" first_opens "$MNT" 8 "$T/digests" ||
+	fail "8 readers at the first opens (prefill)"
+pf=$(fs_counter "$MNT" prefills) reads=$(fs_counter "$MNT" reads)
+[ "$pf" = "$n_small" ] || fail "prefills $pf, want one per file of at most 1 MiB ($n_small)"
+# every file is at most 1 MiB: each was read once, by its store, and the
+# readers' reads were all served from the kernel's page cache
+[ "$n_small" = "$(wc -l <"$T/digests")" ] && [ "$reads" != "$pf" ] &&
+	fail "$reads reads for $pf stored files: READ requests were made"
+fs_umount "$MNT"
+ok "8 readers at the first opens of $pf files: prefilled once each, no READ, same bytes as without prefill"
 echo PASS
