@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "dd_json.h"
 
@@ -82,6 +85,25 @@ static dd_err jw_str(struct dd_buf *b, const char *s, size_t n)
 		unsigned char c;
 		char x, u[6];
 
+#if defined(__SSE2__)
+		if (i + 16 <= n) {
+			/* 16 bytes: '"', '\\', or <= 0x1f (unsigned) */
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+			__m128i m = _mm_or_si128(
+				_mm_or_si128(
+					_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+					_mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				_mm_cmpeq_epi8(
+					_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+			unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+			if (!bits) {
+				i += 16;
+				continue;
+			}
+			i += (size_t)__builtin_ctz(bits); /* the byte to escape */
+		}
+#endif
 		if (i + 8 <= n && jw_plain8(s + i)) {
 			i += 8;
 			continue;
