@@ -32,7 +32,16 @@
 #define MAX_READERS 1022   /* reader slots of an environment */
 #define NOTES_MAX 8192     /* noted hits kept between batches */
 #define BAD_MAX 1024       /* noted bad records kept between batches */
-#define BATCH_MAX_ITEMS 1024
+/* Bounds of one write transaction.  LMDB copies every page a write
+ * transaction dirties into a malloc'd page and, after the commit, keeps
+ * those pages on its environment's free list (me_dpages) for reuse until
+ * the environment is closed: the largest transaction sets the writer's
+ * heap for good.  A stamp or a put into a large cache dirties about one
+ * leaf page of its own (the keys are hashes), so 8192 hits in one
+ * transaction over a cache of a million records kept ~17 MiB, and 1024
+ * puts ~10 MiB (bench_cache N hits); at these bounds it is 2-5 MiB. */
+#define BATCH_MAX_ITEMS 256
+#define HITS_PER_TXN 1024
 #define FORMAT_VERSION 1   /* of the environment (sub-databases, meta) */
 
 enum item_kind { ITEM_PUT, ITEM_META_PUT, ITEM_META_DEL };
@@ -1000,6 +1009,7 @@ struct batch {
 	struct item *items;
 	uint8_t (*hits)[DD_CACHE_KEY_LEN];
 	size_t hits_n;
+	size_t hits_off, hits_end; /* the part stamped by this transaction */
 	struct bad_note *bad;
 	size_t bad_n;
 };
@@ -1143,7 +1153,7 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 				rc = MDB_SUCCESS;
 		}
 	}
-	for (size_t i = 0; i < b->hits_n && !rc; i++) {
+	for (size_t i = b->hits_off; i < b->hits_end && !rc; i++) {
 		map_touched(c);
 		rc = stamp_hit(c, txn, b->hits[i], &clock);
 	}
@@ -1229,8 +1239,9 @@ static void writer_remap(struct dd_cache *c)
 	pthread_rwlock_unlock(&c->swap_lock);
 }
 
-/* Commit @b, handling a full map, a remap and a damaged environment. */
-static dd_err writer_commit(struct dd_cache *c, struct batch *b)
+/* Commit one part of @b, handling a full map, a remap and a damaged
+ * environment. */
+static dd_err writer_commit_part(struct dd_cache *c, struct batch *b)
 {
 	uint64_t evicted;
 	int rc = MDB_SUCCESS;
@@ -1255,7 +1266,7 @@ static dd_err writer_commit(struct dd_cache *c, struct batch *b)
 			       mdb_strerror(rc));
 			writer_rebuild(c);
 			/* Notes name records of the old environment. */
-			b->hits_n = 0;
+			b->hits_n = b->hits_end = 0;
 			b->bad_n = 0;
 			continue;
 		}
@@ -1264,6 +1275,31 @@ static dd_err writer_commit(struct dd_cache *c, struct batch *b)
 	dd_log(DD_LOG_WARN, "cache: a batch was not stored: %s",
 	       mdb_strerror(rc));
 	return mdb_to_dd(rc);
+}
+
+/* Commit @b: its items, bad notes and first HITS_PER_TXN hits in one
+ * transaction, then the other hits HITS_PER_TXN at a time.  The result is
+ * that of the first transaction (the items'); a stamp that is not stored
+ * only makes the LRU order a little less exact. */
+static dd_err writer_commit(struct dd_cache *c, struct batch *b)
+{
+	struct item *items = b->items;
+	dd_err derr;
+
+	b->hits_off = 0;
+	b->hits_end = b->hits_n < HITS_PER_TXN ? b->hits_n : HITS_PER_TXN;
+	derr = writer_commit_part(c, b);
+	b->items = NULL;
+	b->bad_n = 0;
+	while (!derr && b->hits_end < b->hits_n) {
+		b->hits_off = b->hits_end;
+		b->hits_end = b->hits_n - b->hits_off > HITS_PER_TXN ?
+			      b->hits_off + HITS_PER_TXN : b->hits_n;
+		if (writer_commit_part(c, b))
+			break;
+	}
+	b->items = items;
+	return derr;
 }
 
 /* Is there work the writer must do now (rather than after the delay)? */

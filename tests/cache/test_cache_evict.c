@@ -1,5 +1,6 @@
 /* test_cache_evict.c: the size cap and approximate LRU. */
 #include "cache_test_util.h"
+#include "dd_cache_i.h"
 
 #define CAP (2u << 20)
 #define LEN 3000 /* one overflow page per record */
@@ -97,6 +98,64 @@ static void test_lru(const char *dir)
 	dd_cache_close(c);
 }
 
+/* The stamps seen by a walk of "lru": the newest of records >= @split and
+ * the oldest of those below. */
+struct stamps {
+	unsigned split;
+	uint64_t old_max, new_min;
+	unsigned n_new;
+};
+
+static int stamps_walk(void *arg, enum dd_cache_db db, const uint8_t *key,
+		       size_t klen, const uint8_t *val, size_t vlen)
+{
+	struct stamps *s = arg;
+	uint64_t v = 0;
+	unsigned i;
+
+	if (db != DD_CACHE_DB_LRU || klen != DD_CACHE_KEY_LEN || vlen != 8)
+		return 0;
+	memcpy(&i, key, sizeof(i)); /* ct_key starts with the number */
+	for (int b = 7; b >= 0; b--)
+		v = v << 8 | val[b];
+	if (i < s->split) {
+		s->n_new++;
+		if (v < s->new_min)
+			s->new_min = v;
+	} else if (v > s->old_max) {
+		s->old_max = v;
+	}
+	return 0;
+}
+
+/* More hits than one write transaction stamps (the writer splits them so
+ * that LMDB's kept dirty pages stay bounded): every hit is still stamped,
+ * newer than every record not hit, in several commits. */
+static void test_many_hits(const char *dir)
+{
+	struct dd_cache *c = ct_open(dir, 64u << 20, DD_CACHE_NOSYNC);
+	struct stamps s = {3000, 0, UINT64_MAX, 0};
+	struct dd_cache_stats st;
+	uint64_t commits;
+
+	for (unsigned i = 0; i < 5000; i++)
+		EXPECT_EQ_INT(ct_put(c, i, 100), DD_OK);
+	EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+	EXPECT_EQ_INT(dd_cache_stats(c, &st), DD_OK);
+	commits = st.commits;
+	for (unsigned i = 0; i < s.split; i++)
+		EXPECT(ct_check(c, i, 100));
+	EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+	EXPECT_EQ_INT(dd_cache_stats(c, &st), DD_OK);
+	/* 3000 hits, at most 1024 a transaction */
+	EXPECT(st.commits >= commits + 3);
+	EXPECT_EQ_INT(dd_cache_walk(c, stamps_walk, &s), DD_OK);
+	EXPECT_EQ_INT(s.n_new, s.split);
+	EXPECT(s.new_min > s.old_max);
+	dd_cache_close(c);
+	dd_cache_clear(dir, NULL);
+}
+
 /* Values larger than a quarter of the cap are refused up front. */
 static void test_too_big(const char *dir)
 {
@@ -120,6 +179,7 @@ int main(void)
 
 	test_lru(dir);
 	test_too_big(dir);
+	test_many_hits(dir);
 	ct_rmtree(dir);
 	return dd_test_done("test_cache_evict");
 }
