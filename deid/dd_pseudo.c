@@ -63,16 +63,29 @@ static void ps_mac2(const struct dd_pseudo *p, enum dd_domain d, const void *a,
 		    size_t alen, const void *b, size_t blen, uint8_t mac[32])
 {
 	const char *tag = (unsigned)d < DD_DOM_LAST ? dd_domain_tag[d] : "?";
-	uint8_t inner[SHA256_DIGEST_LENGTH], zero = 0;
+	uint8_t inner[SHA256_DIGEST_LENGTH], zero = 0, msg[128];
+	size_t tl = strlen(tag);
 	SHA256_CTX c;
 
 	memcpy(&c, p->hstate[0], sizeof(c));
-	SHA256_Update(&c, tag, strlen(tag));
-	SHA256_Update(&c, &zero, 1);
-	if (alen)
-		SHA256_Update(&c, a, alen);
-	if (blen)
-		SHA256_Update(&c, b, blen);
+	if (tl + 1 + alen + blen <= sizeof(msg)) {
+		/* the usual short message in one update (each costs a copy
+		 * into the block and a call): the same bytes hashed */
+		memcpy(msg, tag, tl);
+		msg[tl] = 0;
+		if (alen)
+			memcpy(msg + tl + 1, a, alen);
+		if (blen)
+			memcpy(msg + tl + 1 + alen, b, blen);
+		SHA256_Update(&c, msg, tl + 1 + alen + blen);
+	} else {
+		SHA256_Update(&c, tag, tl);
+		SHA256_Update(&c, &zero, 1);
+		if (alen)
+			SHA256_Update(&c, a, alen);
+		if (blen)
+			SHA256_Update(&c, b, blen);
+	}
 	SHA256_Final(inner, &c);
 	memcpy(&c, p->hstate[1], sizeof(c));
 	SHA256_Update(&c, inner, sizeof(inner));

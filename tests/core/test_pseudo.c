@@ -1,5 +1,6 @@
 /* test_pseudo.c: keyed pseudonyms, date shifts and date arithmetic. */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -286,6 +287,29 @@ static void test_mac_reference(void)
 			HMAC(EVP_sha256(), key, (int)klens[k], buf, n + 4, ref, &rl);
 			dd_pseudo_mac(&p, DD_DOM_UID, val, n, mac);
 			EXPECT(memcmp(mac, ref, 32) == 0);
+		}
+	}
+	/* two parts (dd_pseudo_fhir_id: "fhir-id" || 0 || type || id), short
+	 * (one update) and long: the first 16 bytes in hex */
+	for (size_t tl = 0; tl < 40; tl += 9) {
+		for (size_t il = 1; il < 200; il += 13) {
+			char type[64], id[256], hex[33], want[33];
+
+			for (size_t i = 0; i < tl; i++)
+				type[i] = (char)('A' + i % 26);
+			type[tl] = 0;
+			for (size_t i = 0; i < il; i++)
+				id[i] = (char)('a' + (i * 7) % 26);
+			id[il] = 0;
+			memcpy(buf, "fhir-id", 8); /* with its NUL */
+			memcpy(buf + 8, type, tl);
+			memcpy(buf + 8 + tl, id, il);
+			HMAC(EVP_sha256(), key, 32, buf, 8 + tl + il, ref, &rl);
+			for (int i = 0; i < 16; i++)
+				snprintf(want + 2 * i, 3, "%02x", ref[i]);
+			EXPECT_EQ_INT(dd_pseudo_init(&p, key, 32), DD_OK);
+			dd_pseudo_fhir_id(&p, tl ? type : NULL, id, hex);
+			EXPECT_EQ_STR(hex, want);
 		}
 	}
 }
