@@ -1547,6 +1547,12 @@ static bool fw_push(struct fw *w, const struct dd_fhir_elem *e,
 		w->st = FW_LIMIT;
 		return false;
 	}
+	if (!w->f->n_rules) {
+		/* only policy rules read the slots (fw_rule_at); the depth
+		 * they count is still capped */
+		w->n_slots += e->choice ? 2 : 1;
+		return true;
+	}
 	if (klen == 6 && !memcmp(key, "gender", 6) &&
 	    (fw_elem_class(e) & FW_T_CODE))
 		alias = "AdministrativeGenderCode";
