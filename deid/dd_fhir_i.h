@@ -46,6 +46,8 @@ const struct dd_fhir_elem *dd_fhir_elem_find_in(const struct dd_fhir_def *d,
 						const char *key, size_t key_len);
 /* The static spelling of a resource type name, or NULL if R4 has none. */
 const char *dd_fhir_resource_type(const char *name);
+/* The same for the @n bytes at @name (no NUL needed; one inside fails). */
+const char *dd_fhir_resource_type_n(const char *name, size_t n);
 /* True for primitive types (lower-case first letter). */
 static inline bool dd_fhir_type_primitive(const char *type)
 {

@@ -27,6 +27,7 @@ static uint16_t ft_slots[1u << FT_HASH_BITS];
 static uint64_t *ft_h;    /* per element: the FNV-1a hash of its path */
 static uint16_t *ft_plen; /* per element: strlen of its path */
 static uint16_t ft_rt_slots[1u << FT_RT_BITS]; /* resource types, the same */
+static uint8_t *ft_rt_len; /* per resource type: its strlen (< 256) */
 static pthread_once_t ft_once = PTHREAD_ONCE_INIT;
 static bool ft_hash_ok;
 
@@ -87,10 +88,19 @@ static void ft_hash_build(void)
 	}
 	if (dd_fhir_n_resource_types * 2 > (1u << FT_RT_BITS))
 		return;
+	ft_rt_len = malloc(dd_fhir_n_resource_types);
+	if (!ft_rt_len)
+		return;
 	for (size_t i = 0; i < dd_fhir_n_resource_types; i++) {
 		const char *p = dd_fhir_resource_types[i];
-		uint32_t h = ft_hash(p, strlen(p)) & ((1u << FT_RT_BITS) - 1);
+		size_t pl = strlen(p);
+		uint32_t h = ft_hash(p, pl) & ((1u << FT_RT_BITS) - 1);
 
+		if (pl > 255) {
+			memset(ft_rt_slots, 0, sizeof(ft_rt_slots));
+			return;
+		}
+		ft_rt_len[i] = (uint8_t)pl;
 		while (ft_rt_slots[h])
 			h = (h + 1) & ((1u << FT_RT_BITS) - 1);
 		ft_rt_slots[h] = (uint16_t)(i + 1);
@@ -170,6 +180,34 @@ const struct dd_fhir_elem *dd_fhir_elem_find(const char *def, const char *key,
 static int ft_str_cmp(const void *k, const void *e)
 {
 	return strcmp(k, *(const char *const *)e);
+}
+
+const char *dd_fhir_resource_type_n(const char *name, size_t n)
+{
+	pthread_once(&ft_once, ft_hash_build);
+	if (ft_hash_ok) {
+		const uint32_t mask = (1u << FT_RT_BITS) - 1;
+
+		for (uint32_t h = ft_hash(name, n) & mask; ft_rt_slots[h];
+		     h = (h + 1) & mask) {
+			size_t i = ft_rt_slots[h] - 1u;
+
+			if (ft_rt_len[i] == n &&
+			    !memcmp(dd_fhir_resource_types[i], name, n))
+				return dd_fhir_resource_types[i];
+		}
+		return NULL;
+	}
+	{
+		/* no table: the bsearch of dd_fhir_resource_type */
+		char t[256];
+
+		if (n >= sizeof(t) || memchr(name, 0, n))
+			return NULL;
+		memcpy(t, name, n);
+		t[n] = 0;
+		return dd_fhir_resource_type(t);
+	}
 }
 
 const char *dd_fhir_resource_type(const char *name)

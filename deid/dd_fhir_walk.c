@@ -845,7 +845,6 @@ static bool fw_map_url1(struct fw *w, const char *s, size_t n, int mode,
 	}
 	/* comp[0] is last.  Forms: Type/id, Type/id/_history/v, Type */
 	for (size_t k = 0; k + 1 < nc; k++) {
-		char type[64];
 		const char *rt;
 		size_t tpos;
 
@@ -853,11 +852,9 @@ static bool fw_map_url1(struct fw *w, const char *s, size_t n, int mode,
 			continue;
 		if (k == 2 && !(clen[1] == 8 && !memcmp(comp[1], "_history", 8)))
 			continue;
-		if (clen[k + 1] >= sizeof(type))
+		if (clen[k + 1] >= 64)
 			continue;
-		memcpy(type, comp[k + 1], clen[k + 1]);
-		type[clen[k + 1]] = 0;
-		rt = dd_fhir_resource_type(type);
+		rt = dd_fhir_resource_type_n(comp[k + 1], clen[k + 1]);
 		if (!rt || !fw_id_valid(comp[k], clen[k]))
 			continue;
 		if (k == 2 && !fw_id_valid(comp[0], clen[0]))

@@ -423,15 +423,11 @@ size_t dd_index_ref_norm(const char *ref, size_t len, char *out, size_t outlen)
 		end = st - 1;
 	}
 	for (size_t k = 0; k + 1 < nc; k += 2) {
-		char type[64];
-
 		if (k == 2 && !(cl[1] == 8 && !memcmp(c[1], "_history", 8)))
 			break;
-		if (cl[k + 1] >= sizeof(type) || !ix_id_ok(c[k], cl[k]))
+		if (cl[k + 1] >= 64 || !ix_id_ok(c[k], cl[k]))
 			continue;
-		memcpy(type, c[k + 1], cl[k + 1]);
-		type[cl[k + 1]] = 0;
-		if (!dd_fhir_resource_type(type))
+		if (!dd_fhir_resource_type_n(c[k + 1], cl[k + 1]))
 			continue;
 		if (cl[k + 1] + 1 + cl[k] + 1 > outlen)
 			return 0;

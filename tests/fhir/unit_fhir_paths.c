@@ -113,5 +113,26 @@ int main(void)
 		EXPECT(dd_fhir_elem_find_in(&d, dot + 1, strlen(dot + 1) - 1) ==
 		       dd_fhir_elem_find(def, dot + 1, strlen(dot + 1) - 1));
 	}
+	for (size_t i = 0; i < dd_fhir_n_resource_types; i++) {
+		/* by length: each type, cut short and running on (no NUL) */
+		const char *t = dd_fhir_resource_types[i];
+		size_t n = strlen(t);
+		char more[80];
+
+		EXPECT(dd_fhir_resource_type(t) == t);
+		EXPECT(dd_fhir_resource_type_n(t, n) == t);
+		EXPECT(dd_fhir_resource_type_n(t, n - 1) == NULL ||
+		       strlen(dd_fhir_resource_type_n(t, n - 1)) == n - 1);
+		if (n + 2 < sizeof(more)) {
+			memcpy(more, t, n);
+			memcpy(more + n, "xy", 2);
+			EXPECT(dd_fhir_resource_type_n(more, n + 1) == NULL);
+			more[n] = 0;
+			EXPECT(dd_fhir_resource_type_n(more, n + 1) == NULL);
+		}
+	}
+	EXPECT(dd_fhir_resource_type_n("Patient/1", 7) ==
+	       dd_fhir_resource_type("Patient"));
+	EXPECT(dd_fhir_resource_type_n("", 0) == NULL);
 	return dd_test_done("unit_fhir_paths");
 }
