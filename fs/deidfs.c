@@ -366,6 +366,9 @@ int main(int argc, char *argv[])
 	/* at most one READ's worth: the per-thread buffers stay as they are */
 	if (!fs.cfg.prefill_set || fs.cfg.prefill_kb > FS_PREFILL_KB)
 		fs.cfg.prefill_kb = FS_PREFILL_KB;
+	if (getenv("DEIDFS_TEST_PREFILL_DELAY_US"))
+		fs.cfg.test_prefill_delay_us =
+			(unsigned)atoi(getenv("DEIDFS_TEST_PREFILL_DELAY_US"));
 	if (!fs.cfg.workers) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 

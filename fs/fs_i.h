@@ -60,6 +60,10 @@ struct dd_fs_config {
 	int read_ahead_set;
 	unsigned prefill_kb;  /* -o prefill_kb=KIB: store at the first open */
 	int prefill_set;
+	/* tests only ($DEIDFS_TEST_PREFILL_DELAY_US): a pause between a
+	 * spliced prefill and its identity check, for fs_change.sh to change
+	 * the source in between */
+	unsigned test_prefill_delay_us;
 };
 
 /* Counters, updated with relaxed atomics; read through the counters
@@ -291,6 +295,9 @@ dd_err fs_open(struct dd_fs *fs, struct fs_inode *in, uint64_t prefill_max,
 	       bool *prefill);
 void fs_prefill_done(struct dd_fs *fs, struct fs_inode *in);
 void fs_release(struct dd_fs *fs, struct fs_fh *fh);
+/* Is the source open at @fh still the file its manifest was made from?
+ * DD_E_CHANGED (counted as changed_during_read) if not. */
+dd_err fs_fh_check(struct dd_fs *fs, struct fs_fh *fh);
 /* Read into @buf; DD_E_CHANGED if the source changed since the open. */
 dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
 	       uint64_t off, size_t *got);

@@ -1186,13 +1186,28 @@ static bool fs_mf_has_source(const struct dd_manifest *m)
 	return false;
 }
 
+dd_err fs_fh_check(struct dd_fs *fs, struct fs_fh *fh)
+{
+	struct dd_ident now;
+	struct stat sb;
+
+	if (fstat(fh->fd, &sb) < 0)
+		return DD_E_IO;
+	dd_ident_from_stat(&sb, &now);
+	fh->checked_ns = fs_now_ns();
+	if (!dd_ident_equal(&now, &fh->mf->id)) {
+		FS_CTR_INC(fs, changed_during_read);
+		dd_log(DD_LOG_INFO, "read: source changed since open");
+		return DD_E_CHANGED;
+	}
+	return DD_OK;
+}
+
 dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
 	       uint64_t off, size_t *got)
 {
 	const struct dd_manifest *m = &fh->mf->m;
-	struct dd_ident now;
-	struct stat sb;
-	dd_err e;
+	dd_err e, c;
 
 	FS_CTR_INC(fs, reads);
 	e = dd_manifest_read(m, fh->fd, buf, n, off, got);
@@ -1203,15 +1218,10 @@ dd_err fs_read(struct dd_fs *fs, struct fs_fh *fh, void *buf, size_t n,
 	 * costs far less than the FUSE round trip, so it is done on every
 	 * read that touched the source, not only every attr_timeout. */
 	if (e == DD_E_IO || (e == DD_OK && *got && fs_mf_has_source(m))) {
-		if (fstat(fh->fd, &sb) < 0)
-			return DD_E_IO;
-		dd_ident_from_stat(&sb, &now);
-		fh->checked_ns = fs_now_ns();
-		if (!dd_ident_equal(&now, &fh->mf->id)) {
-			FS_CTR_INC(fs, changed_during_read);
-			dd_log(DD_LOG_INFO, "read: source changed since open");
+		c = fs_fh_check(fs, fh);
+		if (c) {
 			*got = 0;
-			return DD_E_CHANGED;
+			return c;
 		}
 	}
 	if (e) {

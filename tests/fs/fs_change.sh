@@ -88,4 +88,57 @@ change_while_open large 1024 1024 0
 ok "2 MiB source replaced or rewritten while open: old bytes or EIO, never a mix; next open sees the new content"
 change_while_open small 256 256 1
 ok "128 KiB source (stored at its first open) replaced or rewritten while open: old bytes or EIO, never a mix; next open sees the new content"
+
+# A first open stores the file by splicing the source into the kernel's
+# page cache and checks the source's identity after the copy.  The daemon
+# pauses between the two ($DEIDFS_TEST_PREFILL_DELAY_US) while the source
+# is rewritten in place: the check must see the change and drop the
+# stored pages, so the reader gets EIO (the rewrite came after the copy:
+# the pages hold old bytes, but a check made before the copy would let
+# them through unnoticed, and one made during it could not tell them from
+# mixed ones).
+fs_make_ct "$T/gen.delay" 2 256 256
+mkdir -p "$SRC/delay"
+ct1=$(find "$T/gen.delay" -type f -name '*.dcm' | sort | sed -n 1p)
+ct2=$(find "$T/gen.delay" -type f -name '*.dcm' | sort | sed -n 2p)
+cp "$ct1" "$SRC/delay/ct.dcm"
+"$DEID" file "$ct1" "$T/old.view" -p "$POLICY" --key-file "$KEYFILE" ||
+	fail "deid file of the old content"
+DEIDFS_TEST_PREFILL_DELAY_US=600000 fs_mount "$SRC" "$MNT"
+view=$(find "$MNT" -type f)
+"$PYTHON" - "$view" "$SRC/delay/ct.dcm" "$ct2" "$T/old.view" <<'PY' || fail "source rewritten between a prefill and its check"
+import errno, os, sys, threading, time
+view, src, new, old_view = sys.argv[1:]
+old = open(old_view, "rb").read()
+data = open(new, "rb").read()
+def rewrite():
+    time.sleep(0.3)  # the store is done, the check is not
+    with open(src, "r+b") as f:
+        f.write(data)
+        f.truncate(len(data))
+t = threading.Thread(target=rewrite)
+t.start()
+fd = os.open(view, os.O_RDONLY)  # the first open: store, pause, check
+t.join()
+good = eio = 0
+for off in range(0, len(old), 16384):
+    try:
+        got = os.pread(fd, 16384, off)
+    except OSError as e:
+        if e.errno != errno.EIO:
+            raise
+        eio += 1
+        continue
+    if got != old[off:off + len(got)]:
+        print("FAIL: mixed or new bytes at %d" % off); sys.exit(1)
+    good += 1
+os.close(fd)
+if good:
+    print("FAIL: %d reads served the stored pages after the source changed" % good); sys.exit(1)
+print("# %d reads, all EIO" % eio)
+PY
+[ "$(fs_counter "$MNT" prefills)" = 0 ] || fail "a prefill whose check failed was counted"
+[ "$(fs_counter "$MNT" changed_during_read)" -gt 0 ] || fail "the change after the store was not counted"
+fs_umount "$MNT"
+ok "source rewritten after a prefill's copy, before its check: the stored pages are dropped, reads get EIO"
 echo PASS
