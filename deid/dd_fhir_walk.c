@@ -200,10 +200,13 @@ static unsigned fw_type_class(const char *t)
 static uint32_t *fw_tclass; /* per element of dd_fhir_elems; NULL: none */
 static pthread_once_t fw_tclass_once = PTHREAD_ONCE_INIT;
 
+static void fw_hot_init(void);
+
 static void fw_tclass_init(void)
 {
 	uint32_t *c = malloc(dd_fhir_n_elems * sizeof(*c));
 
+	fw_hot_init();
 	if (!c)
 		return; /* classified one by one */
 	for (size_t i = 0; i < dd_fhir_n_elems; i++)
@@ -228,12 +231,30 @@ static inline unsigned fw_elem_class(const struct dd_fhir_elem *e)
 	return fw_type_class(e->type);
 }
 
+/* The members the walk asks for most (per Reference, Identifier and
+ * resource), with their constant spelling (dd_json_const_key, taken by
+ * dd_fhir_walk_prepare): fw_get finds them by address.  A key is matched
+ * here by its address only, so a key that is not one of these literals
+ * (another spelling, a key from a tree) is looked up by json-c. */
+static const char *const fw_hot[] = {"reference", "type", "system",
+				     "resourceType", "value", "url"};
+static const char *fw_hot_ck[sizeof(fw_hot) / sizeof(fw_hot[0])];
+
+static void fw_hot_init(void)
+{
+	for (size_t i = 0; i < sizeof(fw_hot) / sizeof(fw_hot[0]); i++)
+		fw_hot_ck[i] = dd_json_const_key(fw_hot[i]);
+}
+
 static json_object *fw_get(json_object *o, const char *key)
 {
 	json_object *v = NULL;
 
 	if (!o || !json_object_is_type(o, json_type_object))
 		return NULL;
+	for (size_t i = 0; i < sizeof(fw_hot) / sizeof(fw_hot[0]); i++)
+		if (key == fw_hot[i] && fw_hot_ck[i])
+			return dd_json_get(o, key, fw_hot_ck[i]);
 	return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 

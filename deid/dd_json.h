@@ -48,6 +48,18 @@ enum dd_json_status {
 enum dd_json_status dd_json_parse(const uint8_t *p, size_t n,
 				  unsigned max_depth, json_object **out);
 
+/* The static spelling under which dd_json_parse stores the key @name (a
+ * constant key), or NULL when it stores @name as a copy. */
+const char *dd_json_const_key(const char *name);
+
+/* The member @name of the object @o, as json_object_object_get_ex finds
+ * it (NULL: none, or null), where @ck is dd_json_const_key(@name) (not
+ * NULL): a member stored under @ck is found by its key's address, others
+ * by comparing keys json-c copied; an object of more than 16 members is
+ * asked to json-c.  Saves json-c's hash of @name (a strlen and a pass
+ * over it) for each lookup in small objects. */
+json_object *dd_json_get(json_object *o, const char *name, const char *ck);
+
 /* Append @o (NULL: "null") serialised as json-c does (see above).
  * DD_E_NOMEM, DD_E_LIMIT (@out's cap). */
 dd_err dd_json_write(json_object *o, struct dd_buf *out);

@@ -161,6 +161,35 @@ static const char *jp_key_find(const char *s, size_t n, unsigned long *kh)
 	return NULL;
 }
 
+const char *dd_json_const_key(const char *name)
+{
+	unsigned long h;
+
+	pthread_once(&jp_keys_once, jp_keys_init);
+	return name ? jp_key_find(name, strlen(name), &h) : NULL;
+}
+
+json_object *dd_json_get(json_object *o, const char *name, const char *ck)
+{
+	struct lh_table *t = json_object_get_object(o);
+	json_object *v = NULL;
+
+	if (!t)
+		return NULL;
+	if (t->count > 16)
+		return json_object_object_get_ex(o, name, &v) ? v : NULL;
+	/* a constant key equal to @name is @ck: dd_json_parse stores every
+	 * such name under its one static spelling, and nothing else adds
+	 * constant keys (dd_json.h) */
+	for (struct lh_entry *e = lh_table_head(t); e; e = lh_entry_next(e)) {
+		const char *k = lh_entry_k(e);
+
+		if (k == ck || (!lh_entry_k_is_constant(e) && !strcmp(k, name)))
+			return (json_object *)lh_entry_v(e);
+	}
+	return NULL;
+}
+
 /* ---- the parser ---------------------------------------------------------- */
 
 struct jp_frame {

@@ -103,6 +103,16 @@ static void fz_same(json_object *a, json_object *b)
 				    b, json_object_iter_peek_name(&ib), &v) ||
 			    v != json_object_iter_peek_value(&ib))
 				abort();
+			/* and by dd_json_get, in a and b alike */
+			{
+				const char *nm = json_object_iter_peek_name(&ia);
+				const char *ck = dd_json_const_key(nm);
+
+				if (ck && (dd_json_get(b, nm, ck) != v ||
+					   dd_json_get(a, nm, ck) !=
+						   json_object_iter_peek_value(&ia)))
+					abort();
+			}
 			fz_same(json_object_iter_peek_value(&ia),
 				json_object_iter_peek_value(&ib));
 			json_object_iter_next(&ia);
