@@ -1832,7 +1832,7 @@ static bool fw_item(struct fw *w, json_object **pv, const struct dd_fhir_elem *e
  * their addresses name them for the life of the process.  This per-thread,
  * direct-mapped memo answers a (def, key) pair seen before from the two
  * addresses alone: the element (or none) and the key's length.  Fixed
- * size (32 KiB); other keys are looked up every time.
+ * size (48 KiB); other keys are looked up every time.
  */
 #define FW_EMEMO_BITS 10
 
