@@ -36,12 +36,15 @@
  * transaction dirties into a malloc'd page and, after the commit, keeps
  * those pages on its environment's free list (me_dpages) for reuse until
  * the environment is closed: the largest transaction sets the writer's
- * heap for good.  A stamp or a put into a large cache dirties about one
- * leaf page of its own (the keys are hashes), so 8192 hits in one
- * transaction over a cache of a million records kept ~17 MiB, and 1024
- * puts ~10 MiB (bench_cache N hits); at these bounds it is 2-5 MiB. */
-#define BATCH_MAX_ITEMS 256
-#define HITS_PER_TXN 1024
+ * heap for good.  The keys are hashes, so in a large cache every stamp
+ * or put dirties leaf and branch pages of its own (about 2 pages a stamp,
+ * 6 a put, counted in the daemon's heap at 300k records): 8192 hits in
+ * one transaction over a million records kept ~17 MiB, 1024 puts ~10 MiB
+ * (bench_cache N hits); at these bounds it is about 4 MiB.  Smaller
+ * transactions cost more commits (an fsync each) and more page copies,
+ * in the writer thread only. */
+#define BATCH_MAX_ITEMS 128
+#define HITS_PER_TXN 512
 #define FORMAT_VERSION 1   /* of the environment (sub-databases, meta) */
 
 enum item_kind { ITEM_PUT, ITEM_META_PUT, ITEM_META_DEL };
