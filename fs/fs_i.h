@@ -239,8 +239,13 @@ static inline pthread_mutex_t *fs_ilock(struct dd_fs *fs,
  * map this process touched when idle (dd_cache_trim: they stay in the page
  * cache) and gives freed heap back to the system after inodes or listings
  * were dropped.  Start after daemonising; stop before closing the
- * cache. */
-#define FS_TRIM_EVERY 64
+ * cache.  Between two trims, each record read maps about three fault-
+ * around windows of 64 KiB (its path in "manifests" and the writer's stamp
+ * in "lru"), so the map's resident size is about FS_TRIM_EVERY x 300 KiB:
+ * 64 let it reach 15-28 MiB at a million files; 32 halves that, for a
+ * warm lookup's cost between the ~20 us at 64 and ~30 us at 16
+ * (docs/internals/fs.md). */
+#define FS_TRIM_EVERY 32
 dd_err fs_housekeeping_start(struct dd_fs *fs);
 void fs_housekeeping_stop(struct dd_fs *fs);
 
