@@ -394,8 +394,9 @@ size_t dd_index_ref_norm(const char *ref, size_t len, char *out, size_t outlen)
 
 	if (!ref || len == 0 || outlen == 0 || memchr(ref, 0, len))
 		return 0;
-	if ((len > 9 && !strncasecmp(ref, "urn:uuid:", 9)) ||
-	    (len > 8 && !strncasecmp(ref, "urn:oid:", 8))) {
+	if ((ref[0] == 'u' || ref[0] == 'U') &&
+	    ((len > 9 && !strncasecmp(ref, "urn:uuid:", 9)) ||
+	     (len > 8 && !strncasecmp(ref, "urn:oid:", 8)))) {
 		if (len >= outlen)
 			return 0;
 		for (size_t i = 0; i < len; i++)
@@ -476,6 +477,23 @@ struct ix_rec {
 	size_t raw_len;
 };
 
+/* Does @p[0..n) hold a NUL?  Inline: a lookup parses every record of its
+ * bucket, each with a dozen short strings (memchr was a call each). */
+static inline bool ix_has_nul(const uint8_t *p, size_t n)
+{
+	uint64_t x;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&x, p, 8);
+		if ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull)
+			return true;
+	}
+	for (; n; p++, n--)
+		if (!*p)
+			return true;
+	return false;
+}
+
 /* Parse the record @r of @len bytes (its own u32 length included); every
  * length checked. */
 static bool ix_rec_parse(const uint8_t *r, size_t len, struct ix_rec *o)
@@ -489,13 +507,14 @@ static bool ix_rec_parse(const uint8_t *r, size_t len, struct ix_rec *o)
 	o->kind = r[4];
 	o->rl = ix_get16(r + 6);
 	if (o->rl == 0 || len - at < o->rl + 1 + 2 || r[at + o->rl] ||
-	    memchr(r + at, 0, o->rl))
+	    ix_has_nul(r + at, o->rl))
 		return false;
 	o->ref = (const char *)r + at;
 	at += o->rl + 1;
 	o->kl = ix_get16(r + at);
 	at += 2;
-	if (len - at < o->kl + 1 + 2 || r[at + o->kl] || memchr(r + at, 0, o->kl))
+	if (len - at < o->kl + 1 + 2 || r[at + o->kl] ||
+	    ix_has_nul(r + at, o->kl))
 		return false;
 	o->key = (const char *)r + at;
 	at += o->kl + 1;
@@ -512,7 +531,7 @@ static bool ix_rec_parse(const uint8_t *r, size_t len, struct ix_rec *o)
 		vl = ix_get16(r + at + 1);
 		at += 3;
 		if (vl > DD_INDEX_VALUE_MAX || len - at < vl + 1 || r[at + vl] ||
-		    memchr(r + at, 0, vl))
+		    ix_has_nul(r + at, vl))
 			return false;
 		at += vl + 1;
 	}
