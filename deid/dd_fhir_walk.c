@@ -2430,18 +2430,24 @@ static bool fw_same_person(const struct dd_index_patient *a,
 static void fw_people(struct fw *w, struct fw_res *r, json_object *o,
 		      unsigned depth)
 {
+	enum json_type t;
+
 	if (depth > 24 || r->n_people >= 32)
 		return;
-	if (json_object_is_type(o, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(o); i++)
+	t = json_object_get_type(o);
+	if (t == json_type_array) {
+		size_t n = json_object_array_length(o);
+
+		for (size_t i = 0; i < n; i++)
 			fw_people(w, r, json_object_array_get_idx(o, i), depth + 1);
 		return;
 	}
-	if (!json_object_is_type(o, json_type_object))
+	if (t != json_type_object)
 		return;
 	json_object_object_foreach(o, k, v) {
-		if (fw_eq(k, "reference") &&
-		    json_object_is_type(v, json_type_string)) {
+		enum json_type vt = json_object_get_type(v); /* null for NULL */
+
+		if (fw_eq(k, "reference") && vt == json_type_string) {
 			const char *s = json_object_get_string(v);
 			struct dd_index_patient *p, **np;
 			bool dup;
@@ -2464,8 +2470,7 @@ static void fw_people(struct fw *w, struct fw_res *r, json_object *o,
 			}
 			np[r->n_people++] = p;
 			r->people = np;
-		} else if (v && (json_object_get_type(v) == json_type_object ||
-				 json_object_get_type(v) == json_type_array) &&
+		} else if ((vt == json_type_object || vt == json_type_array) &&
 			   !fw_eq(k, "contained")) {
 			/* only containers can hold a reference: no call
 			 * per scalar */

@@ -291,8 +291,11 @@ static uint64_t ix_get64(const uint8_t *p)
 
 bool dd_index_is_person(const char *rt)
 {
-	return rt && (!strcmp(rt, "Patient") || !strcmp(rt, "Practitioner") ||
-		      !strcmp(rt, "RelatedPerson") || !strcmp(rt, "Person"));
+	/* every resource asks: most are neither 'P' nor 'R' */
+	if (!rt || (rt[0] != 'P' && rt[0] != 'R'))
+		return false;
+	return !strcmp(rt, "Patient") || !strcmp(rt, "Practitioner") ||
+	       !strcmp(rt, "RelatedPerson") || !strcmp(rt, "Person");
 }
 
 static bool ix_key_is_patient(const char *key)
