@@ -122,5 +122,30 @@ note "remount, warm cache: find $n files in $(echo "$t1 - $t0" | bc) s; daemon $
 sleep 3
 note "idle: daemon $(rss "$FS_PID")"
 fs_umount "$MNT"
+
+# The target excludes the OCR workers: tesseract's model is loaded in the
+# daemon (one engine per OCR worker thread) at the first image that may
+# need OCR.  Its share: two daemons over one DICOM file, each with an
+# empty cache, one with the default policy and one with OCR off
+# (textRedactionMode REDACT_NO_TEXT); the difference of their RSS after
+# listing the file.
+ocr_rss() { # POLICY_FILE CACHE_DIR: the daemon's VmRSS (KiB) after a listing
+	fs_mount "$T/probe/src" "$T/probe/mnt" ",policy=$1,cache=$2"
+	ls -lR "$T/probe/mnt" >/dev/null || fail "listing the probe"
+	awk '/^VmRSS/ {print $2}' "/proc/$FS_PID/status"
+	fs_umount "$T/probe/mnt"
+}
+mkdir -p "$T/probe/src" "$T/probe/mnt" "$T/probe/c1" "$T/probe/c2"
+chmod 700 "$T/probe/c1" "$T/probe/c2"
+cp "$SRC/STUDY_0000/IMG0.dcm" "$T/probe/src/" || fail "probe file"
+sed 's/"textRedactionMode": *"REDACT_SENSITIVE_TEXT"/"textRedactionMode": "REDACT_NO_TEXT"/' \
+	"$POLICY" >"$T/probe/noocr.json"
+if grep -q REDACT_NO_TEXT "$T/probe/noocr.json"; then
+	with=$(ocr_rss "$POLICY" "$T/probe/c1")
+	without=$(ocr_rss "$T/probe/noocr.json" "$T/probe/c2")
+	note "OCR worker's share of the RSS: $(( (with - without) / 1024 )) MiB (one DICOM file listed: $(( with / 1024 )) MiB with OCR, $(( without / 1024 )) MiB without)"
+else
+	note "OCR worker's share of the RSS: not measured (no textRedactionMode in the default policy)"
+fi
 ok "find over $NFILES files in $NDIRS directories"
 echo PASS
