@@ -28,6 +28,7 @@
 
 #include "dd_fhir_i.h"
 #include "dd_json.h"
+#include "dd_hash.h"
 #include "dd_log.h"
 #include "dd_tls.h"
 
@@ -305,29 +306,11 @@ struct fw_memo_ent {
 
 static _Thread_local struct fw_memo_ent fw_memo[FW_MEMO_SLOTS];
 
-/* A hash of @n bytes for choosing a memo's slot (any spread will do: the
- * slot's key is then compared whole), 8 bytes per step: FNV-1a's byte
- * at a time was most of a memo hit. */
-static inline uint64_t fw_slot_hash(uint64_t h, const char *s, size_t n)
-{
-	uint64_t x;
-
-	for (; n >= 8; s += 8, n -= 8) {
-		memcpy(&x, s, 8);
-		h = (h ^ x) * 0x9E3779B97F4A7C15ull;
-		h ^= h >> 29;
-	}
-	x = (uint64_t)n << 56;
-	memcpy(&x, s, n);
-	h = (h ^ x) * 0x9E3779B97F4A7C15ull;
-	return h ^ (h >> 29);
-}
-
 /* The slot for @kind/@key, and whether it holds that key. */
 static struct fw_memo_ent *fw_memo_slot(const struct dd_fhir *f, uint8_t kind,
 					const char *key, size_t len, bool *hit)
 {
-	uint64_t h = fw_slot_hash(1469598103934665603ull ^ kind, key, len);
+	uint64_t h = dd_hash_slot(1469598103934665603ull ^ kind, key, len);
 	struct fw_memo_ent *m;
 
 	m = &fw_memo[h % FW_MEMO_SLOTS];
@@ -958,7 +941,7 @@ static bool fw_map_url(struct fw *w, const char *s, size_t n, int mode,
 
 	if (!f->serial || n > FW_UMEMO_KEY || out->len)
 		return fw_map_url1(w, s, n, mode, out);
-	m = &fw_umemo[fw_slot_hash(0x452821E638D01377ull ^ (unsigned)mode, s,
+	m = &fw_umemo[dd_hash_slot(0x452821E638D01377ull ^ (unsigned)mode, s,
 				   n) %
 		      FW_UMEMO_SLOTS];
 	if (m->serial == f->serial && m->mode == mode && m->len == n &&

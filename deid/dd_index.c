@@ -50,6 +50,7 @@
 
 #include "dd_fhir_i.h"
 #include "dd_index.h"
+#include "dd_hash.h"
 #include "dd_index_i.h"
 #include "dd_tls.h"
 
@@ -1458,22 +1459,11 @@ static struct ix_memo_ent *ix_memo_slot(const struct dd_index *x,
 					const char *ref, size_t rl, bool *hit)
 {
 	struct ix_memo_ent *m;
-	uint64_t h = 0x243F6A8885A308D3ull, w;
-	size_t n = rl;
-	const char *s = ref;
 
 	*hit = false;
 	if (rl > IX_MEMO_REF || !(m = dd_tls_get(&ix_memo_tls)))
 		return NULL;
-	for (; n >= 8; s += 8, n -= 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-		h ^= h >> 29;
-	}
-	w = (uint64_t)n << 56;
-	memcpy(&w, s, n);
-	h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-	m += (h ^ (h >> 29)) % IX_MEMO;
+	m += dd_hash_slot(0x243F6A8885A308D3ull, ref, rl) % IX_MEMO;
 	*hit = m->serial == x->serial && m->rl == rl && !memcmp(m->ref, ref, rl);
 	return m;
 }

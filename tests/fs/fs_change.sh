@@ -18,6 +18,27 @@ mkdir -p "$SRC"
 # change_while_open NAME ROWS COLS PREFILLS: SRC/NAME/ct.dcm alone in its
 # directory (readahead must not cover it); PREFILLS: the prefills counter
 # wanted after the first open (0: the file is larger than prefill_kb)
+# Python prepended to the checks below: pread @fd in @step blocks from
+# @start; every read must give @old's bytes or fail with EIO (never a
+# mix); returns (reads of old bytes, EIO count).
+PY_OLD_OR_EIO='
+import errno, os, sys
+def old_or_eio(fd, old, start, step, what):
+    good = eio = 0
+    for off in range(start, len(old), step):
+        try:
+            got = os.pread(fd, step, off)
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
+            eio += 1
+            continue
+        if got != old[off:off + len(got)]:
+            print("FAIL: %s at %d" % (what, off)); sys.exit(1)
+        good += 1
+    return good, eio
+'
+
 change_while_open() {
 	local name=$1 rows=$2 cols=$3 want_pf=$4 ct1 ct2 view mode
 	fs_make_ct "$T/gen.$name" 2 "$rows" "$cols"
@@ -39,7 +60,7 @@ change_while_open() {
 		cp "$ct1" "$SRC/$name/ct.dcm.tmp"
 		mv "$SRC/$name/ct.dcm.tmp" "$SRC/$name/ct.dcm"
 		sleep 0.3
-		"$PYTHON" - "$view" "$SRC/$name/ct.dcm" "$T/new.dcm" "$T/new.view" "$mode" <<'PY' || fail "change while open ($name, $mode)"
+		{ echo "$PY_OLD_OR_EIO"; cat <<'PY'; } | "$PYTHON" - "$view" "$SRC/$name/ct.dcm" "$T/new.dcm" "$T/new.view" "$mode" || fail "change while open ($name, $mode)"
 import errno, os, shutil, sys, time
 view, src, new, new_view, mode = sys.argv[1:]
 old = open(view, "rb").read()
@@ -55,18 +76,7 @@ else:
         f.truncate(len(data))
 # drop what the kernel cached, so reads reach the daemon
 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-good = eio = 0
-for off in range(4096, len(old), 65536):
-    try:
-        got = os.pread(fd, 65536, off)
-    except OSError as e:
-        if e.errno != errno.EIO:
-            raise
-        eio += 1
-        continue
-    if got != old[off:off + len(got)]:
-        print("FAIL: %s: mixed bytes at %d" % (mode, off)); sys.exit(1)
-    good += 1
+good, eio = old_or_eio(fd, old, 4096, 65536, mode + ": mixed bytes")
 os.close(fd)
 if mode == "inplace" and not eio:
     print("FAIL: inplace: every read returned old bytes: change not detected"); sys.exit(1)
@@ -106,7 +116,7 @@ cp "$ct1" "$SRC/delay/ct.dcm"
 	fail "deid file of the old content"
 DEIDFS_TEST_PREFILL_DELAY_US=600000 fs_mount "$SRC" "$MNT"
 view=$(find "$MNT" -type f)
-"$PYTHON" - "$view" "$SRC/delay/ct.dcm" "$ct2" "$T/old.view" <<'PY' || fail "source rewritten between a prefill and its check"
+{ echo "$PY_OLD_OR_EIO"; cat <<'PY'; } | "$PYTHON" - "$view" "$SRC/delay/ct.dcm" "$ct2" "$T/old.view" || fail "source rewritten between a prefill and its check"
 import errno, os, sys, threading, time
 view, src, new, old_view = sys.argv[1:]
 old = open(old_view, "rb").read()
@@ -120,18 +130,7 @@ t = threading.Thread(target=rewrite)
 t.start()
 fd = os.open(view, os.O_RDONLY)  # the first open: store, pause, check
 t.join()
-good = eio = 0
-for off in range(0, len(old), 16384):
-    try:
-        got = os.pread(fd, 16384, off)
-    except OSError as e:
-        if e.errno != errno.EIO:
-            raise
-        eio += 1
-        continue
-    if got != old[off:off + len(got)]:
-        print("FAIL: mixed or new bytes at %d" % off); sys.exit(1)
-    good += 1
+good, eio = old_or_eio(fd, old, 0, 16384, "mixed or new bytes")
 os.close(fd)
 if good:
     print("FAIL: %d reads served the stored pages after the source changed" % good); sys.exit(1)

@@ -50,6 +50,17 @@ def read_all(path):
         return f.read()
 
 
+def run_threads(fn, n, errors):
+    """fn(i) in n threads at once; the first error collected fails."""
+    th = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    if errors:
+        fail(errors[0])
+
+
 def cmd_times(src, mnt):
     src_times = set()
     for p in list(walk(src)) + [src]:
@@ -167,13 +178,7 @@ def cmd_readers(mnt, nthreads, seconds="3"):
             for fd in fds.values():
                 os.close(fd)
 
-    th = [threading.Thread(target=reader, args=(i,)) for i in range(nthreads)]
-    for t in th:
-        t.start()
-    for t in th:
-        t.join()
-    if errors:
-        fail(errors[0])
+    run_threads(reader, nthreads, errors)
     print("# %d readers, %d random reads over %d files: same bytes as a "
           "sequential read" % (nthreads, sum(counts), len(fs)))
 
@@ -215,13 +220,7 @@ def cmd_first_opens(mnt, nthreads, ref):
         except Exception as e:  # a thread's exception must fail the run
             errors.append("reader %d: %s" % (i, e))
 
-    th = [threading.Thread(target=reader, args=(i,)) for i in range(nthreads)]
-    for t in th:
-        t.start()
-    for t in th:
-        t.join()
-    if errors:
-        fail(errors[0])
+    run_threads(reader, nthreads, errors)
     print("# %d readers opened %d files at once on a fresh mount: the "
           "bytes of a mount without prefill" % (nthreads, len(want)))
 
