@@ -80,7 +80,7 @@ static void fs_help(void)
 "    -o workers=N           threads that classify the files of one\n"
 "                           directory listing (default: number of CPUs)\n"
 "    -o listing_cache=KIB   memory for the listings of recently used\n"
-"                           directories (default 16384 KiB); a directory\n"
+"                           directories (default 12288 KiB); a directory\n"
 "                           whose listing was dropped is listed again\n"
 "    -o read_ahead_kb=KIB   the mount's read-ahead, set through sysfs when\n"
 "                           run as root (default 4096: a 256 KiB file is\n"

@@ -320,12 +320,14 @@ dd_err fs_init(struct dd_fs *fs, int root_fd)
 	fs->attr_timeout_ns = (int64_t)(fs->cfg.attr_timeout * 1e9);
 	/* Within the daemon's memory target (100 MB at a million files):
 	 * manifests are kept only for the open that follows a lookup, and a
-	 * listing costs 64 bytes an entry plus its names, so 16 MiB keeps
-	 * the ~150 most recently used directories of 1,000 entries. */
+	 * listing costs about 93 bytes an entry with its names, so 12 MiB
+	 * keeps the ~135 most recently used directories of 1,000 entries
+	 * (a tree of 100,000 files whole; at a million, 16 MiB put the warm
+	 * find at the target's edge: docs/internals/fs.md). */
 	if (!fs->mf_budget)
 		fs->mf_budget = 16ULL << 20;
 	if (!fs->listing_budget)
-		fs->listing_budget = 16ULL << 20;
+		fs->listing_budget = 12ULL << 20;
 	return DD_OK;
 }
 
