@@ -114,18 +114,6 @@ static bool fw_in(const char *s, const char *const *list)
 	return false;
 }
 
-static bool fw_is_date(const char *t)
-{
-	return fw_eq(t, "date") || fw_eq(t, "dateTime") ||
-	       fw_eq(t, "instant");
-}
-
-static bool fw_is_number(const char *t)
-{
-	return fw_eq(t, "integer") || fw_eq(t, "decimal") ||
-	       fw_eq(t, "positiveInt") || fw_eq(t, "unsignedInt");
-}
-
 /* ---- classes of R4 types ------------------------------------------------------
  *
  * Every member asks of its element's R4 type whether it is a boolean, a
@@ -136,8 +124,8 @@ static bool fw_is_number(const char *t)
  */
 enum {
 	FW_T_BOOL = 1u << 0,
-	FW_T_NUMBER = 1u << 1,     /* fw_is_number */
-	FW_T_DATE = 1u << 2,       /* fw_is_date */
+	FW_T_NUMBER = 1u << 1,     /* integer, decimal, positive-, unsignedInt */
+	FW_T_DATE = 1u << 2,       /* date, dateTime, instant */
 	FW_T_DATE_ONLY = 1u << 3,  /* "date" */
 	FW_T_STRING = 1u << 4,
 	FW_T_TEXT = 1u << 5,       /* markdown, xhtml */
@@ -155,47 +143,44 @@ enum {
 	FW_T_AGE = 1u << 17,
 };
 
+/* R4 type names and their classes ("ref:<path>" is the one prefix) */
+static const struct {
+	const char *type;
+	unsigned cls;
+} fw_type_classes[] = {
+	{"boolean", FW_T_BOOL},
+	{"integer", FW_T_NUMBER},
+	{"decimal", FW_T_NUMBER},
+	{"positiveInt", FW_T_NUMBER},
+	{"unsignedInt", FW_T_NUMBER},
+	{"date", FW_T_DATE | FW_T_DATE_ONLY},
+	{"dateTime", FW_T_DATE},
+	{"instant", FW_T_DATE},
+	{"string", FW_T_STRING},
+	{"markdown", FW_T_TEXT},
+	{"xhtml", FW_T_TEXT | FW_T_XHTML},
+	{"base64Binary", FW_T_B64},
+	{"code", FW_T_CODE},
+	{"Extension", FW_T_EXT},
+	{"Resource", FW_T_RESOURCE},
+	{"BackboneElement", FW_T_BACKBONE},
+	{"Element", FW_T_BACKBONE},
+	{"Attachment", FW_T_ATTACHMENT},
+	{"id", FW_T_ID},
+	{"Identifier", FW_T_IDENTIFIER},
+	{"Reference", FW_T_REFERENCE},
+	{"Age", FW_T_AGE},
+};
+
 static unsigned fw_type_class(const char *t)
 {
-	unsigned c = 0;
-
-	if (fw_eq(t, "boolean"))
-		c |= FW_T_BOOL;
-	if (fw_is_number(t))
-		c |= FW_T_NUMBER;
-	if (fw_is_date(t))
-		c |= FW_T_DATE;
-	if (fw_eq(t, "date"))
-		c |= FW_T_DATE_ONLY;
-	if (fw_eq(t, "string"))
-		c |= FW_T_STRING;
-	if (fw_eq(t, "markdown") || fw_eq(t, "xhtml"))
-		c |= FW_T_TEXT;
-	if (fw_eq(t, "base64Binary"))
-		c |= FW_T_B64;
-	if (fw_eq(t, "code"))
-		c |= FW_T_CODE;
-	if (fw_eq(t, "Extension"))
-		c |= FW_T_EXT;
-	if (fw_eq(t, "Resource"))
-		c |= FW_T_RESOURCE;
-	if (fw_eq(t, "BackboneElement") || fw_eq(t, "Element"))
-		c |= FW_T_BACKBONE;
 	if (!strncmp(t, "ref:", 4))
-		c |= FW_T_REF;
-	if (fw_eq(t, "Attachment"))
-		c |= FW_T_ATTACHMENT;
-	if (fw_eq(t, "xhtml"))
-		c |= FW_T_XHTML;
-	if (fw_eq(t, "id"))
-		c |= FW_T_ID;
-	if (fw_eq(t, "Identifier"))
-		c |= FW_T_IDENTIFIER;
-	if (fw_eq(t, "Reference"))
-		c |= FW_T_REFERENCE;
-	if (fw_eq(t, "Age"))
-		c |= FW_T_AGE;
-	return c;
+		return FW_T_REF;
+	for (size_t i = 0; i < sizeof(fw_type_classes) /
+				       sizeof(fw_type_classes[0]); i++)
+		if (fw_eq(t, fw_type_classes[i].type))
+			return fw_type_classes[i].cls;
+	return 0;
 }
 
 static uint32_t *fw_tclass; /* per element of dd_fhir_elems; NULL: none */
