@@ -1427,8 +1427,9 @@ static dd_err ix_find(const struct dd_index *x, uint8_t kind, const char *ref,
  * still normalises the reference, hashes it (an HMAC), reads its bucket
  * (a pread) and copies the record out.  Each thread keeps the last
  * IX_MEMO answers (found or not; errors never) of lookups in finished
- * indexes (files, and Bundles' own in memory), direct mapped, keyed by the index's serial (never reused) and the
- * reference as asked (the answer is a function of the two), as the
+ * indexes (files, and Bundles' own in memory), direct mapped, keyed by
+ * the index's serial (never reused) and the reference as asked (the
+ * answer is a function of the two), as the
  * record's own bytes, parsed (ix_rec_parse) when kept: a hit copies them
  * out as a read does (ix_rec_patient), so it gives the same answer.  A
  * record over IX_MEMO_REC bytes or a reference over IX_MEMO_REF is not
