@@ -73,6 +73,7 @@ struct bad_note {
 struct counters {
 	uint64_t hits, misses, corrupt, evictions, puts, puts_failed, commits,
 		rebuilds, stale_readers;
+	uint64_t evict_txn_max; /* written by the writer only */
 };
 
 struct dd_cache {
@@ -932,82 +933,6 @@ static uint64_t used_bytes(struct dd_cache *c, MDB_txn *txn)
 	return pages * c->psize;
 }
 
-struct stamp {
-	uint64_t stamp;
-	uint8_t key[DD_CACHE_KEY_LEN];
-};
-
-static int stamp_cmp(const void *a, const void *b)
-{
-	const struct stamp *x = a, *y = b;
-
-	if (x->stamp != y->stamp)
-		return x->stamp < y->stamp ? -1 : 1;
-	return memcmp(x->key, y->key, DD_CACHE_KEY_LEN);
-}
-
-/* Evict the oldest-stamped records until the used pages are at most
- * @goal bytes.  Runs only when they are above @trigger.
- * The whole "lru" table is read and sorted: eviction is rare (it frees a
- * sixth of the cap at a time), so a scan is cheaper than keeping a second
- * index by age up to date on every hit. */
-static int evict(struct dd_cache *c, MDB_txn *txn, uint64_t trigger,
-		 uint64_t goal, uint64_t *evicted)
-{
-	struct stamp *arr = NULL;
-	size_t n = 0, cap = 0;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
-
-	if (used_bytes(c, txn) <= trigger)
-		return MDB_SUCCESS;
-	rc = mdb_cursor_open(txn, c->dbi_lru, &cur);
-	if (rc)
-		return rc;
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) ==
-	       MDB_SUCCESS) {
-		if (k.mv_size != DD_CACHE_KEY_LEN)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			struct stamp *na = realloc(arr, ncap * sizeof(*na));
-			if (!na) {
-				rc = ENOMEM;
-				break;
-			}
-			arr = na;
-			cap = ncap;
-		}
-		arr[n].stamp = v.mv_size == 8 ? get_le64(v.mv_data) : 0;
-		memcpy(arr[n].key, k.mv_data, DD_CACHE_KEY_LEN);
-		n++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		goto out_free;
-	rc = MDB_SUCCESS;
-	qsort(arr, n, sizeof(*arr), stamp_cmp);
-	for (size_t i = 0; i < n; i++) {
-		k.mv_size = DD_CACHE_KEY_LEN;
-		k.mv_data = arr[i].key;
-		rc = mdb_del(txn, c->dbi_man, &k, NULL);
-		if (rc == MDB_SUCCESS)
-			(*evicted)++;
-		else if (rc != MDB_NOTFOUND)
-			break;
-		rc = mdb_del(txn, c->dbi_lru, &k, NULL);
-		if (rc && rc != MDB_NOTFOUND)
-			break;
-		rc = MDB_SUCCESS;
-		if (used_bytes(c, txn) <= goal)
-			break;
-	}
-out_free:
-	free(arr);
-	return rc;
-}
-
 struct batch {
 	struct item *items;
 	uint8_t (*hits)[DD_CACHE_KEY_LEN];
@@ -1111,27 +1036,334 @@ static int write_stats(struct dd_cache *c, MDB_txn *txn, uint64_t evicted,
 	return meta_write(c, txn, "dd.stats", b, sizeof(b));
 }
 
-/* Write one batch in one transaction.  *@failed_item: the item whose put
- * failed, if any. */
-static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
+/* ---- eviction ------------------------------------------------------------ */
+
+/* Eviction frees the oldest-stamped records until the used pages are at
+ * most a goal, in memory and write transactions whose size does not
+ * depend on the number of records:
+ *
+ *  1. one pass over "lru" in a read transaction counts the stamps in a
+ *     histogram of EVICT_BUCKETS buckets (the newest stamp is dd.clock;
+ *     the buckets widen, by doubling, until they reach the oldest);
+ *  2. from it, a cutoff stamp T such that the records stamped at or
+ *     before T are about as many as the bytes to free take (at the
+ *     average bytes a record has in "manifests" and "lru");
+ *  3. a walk of "lru" in key order, over write transactions of at most
+ *     DD_CACHE_EVICT_PER_TXN deletions each (every transaction resumes
+ *     after the last key the one before saw), deletes each record
+ *     stamped at or before T with its stamp; the used pages are checked
+ *     after every transaction, and the eviction stops as soon as they
+ *     are at most the goal;
+ *  4. a walk that ends above the goal is followed by another with a
+ *     later cutoff from the same histogram, as many records further as
+ *     the bytes the last walk freed per record say (at most twice the
+ *     last step).
+ *
+ * Why: the old way (every stamp read into one array, sorted, the oldest
+ * deleted in order in the batch's transaction) took 40 bytes a record
+ * while it ran (40 MiB at a million) and deleted a sixth of the cache in
+ * one transaction, and LMDB keeps the pages a write transaction dirtied
+ * malloc'd until the environment is closed.  The order here is exact to
+ * within one bucket (the range of stamps / EVICT_BUCKETS at worst twice
+ * that) and one step of the last walk: a walk that reaches the goal half
+ * way keeps the rest of its step, which is later in key order, not in
+ * age.  Small records share leaf pages, and LMDB frees a leaf only when
+ * it falls below a quarter full (merging it), so the pages freed are not
+ * proportional to the records deleted: hence the measured rate of step 4.
+ * A record hit after the histogram was made has a newer stamp than any
+ * cutoff, so it stays.  Each walk reads all of "lru" (about 70 bytes a
+ * record in its leaves), a fraction of what it deletes; it counts as
+ * touching the map every EVICT_TOUCH records, so the trim
+ * (dd_cache_set_trim) bounds what a walk leaves mapped. */
+#define EVICT_BUCKETS 4096
+#define EVICT_WALKS 64         /* walks of one eviction, at most */
+#define EVICT_WALK_TXN 65536   /* records one transaction walks, at most */
+#define EVICT_TOUCH 32         /* records walked per map_touched() */
+
+struct evict_hist {
+	uint64_t top;   /* the newest stamp (dd.clock when counted) */
+	uint64_t width; /* stamps per bucket, a power of two */
+	uint64_t n;     /* stamps counted */
+	/* [i]: stamps s with i * width <= top - s < (i + 1) * width */
+	uint64_t count[EVICT_BUCKETS];
+};
+
+static void hist_add(struct evict_hist *h, uint64_t s)
 {
-	struct counters snap;
+	uint64_t age = s < h->top ? h->top - s : 0;
+
+	while (age / h->width >= EVICT_BUCKETS) {
+		for (size_t i = 0; i < EVICT_BUCKETS / 2; i++)
+			h->count[i] = h->count[2 * i] + h->count[2 * i + 1];
+		memset(h->count + EVICT_BUCKETS / 2, 0,
+		       sizeof(h->count) / 2);
+		h->width *= 2;
+	}
+	h->count[age / h->width]++;
+	h->n++;
+}
+
+/* The latest cutoff that leaves out at least @want of the oldest stamps;
+ * *@covered: how many stamps it covers. */
+static uint64_t hist_cutoff(const struct evict_hist *h, uint64_t want,
+			    uint64_t *covered)
+{
+	uint64_t sum = 0, age;
+	size_t i = EVICT_BUCKETS;
+
+	while (i > 0) {
+		sum += h->count[--i];
+		if (sum >= want)
+			break;
+	}
+	*covered = sum;
+	age = (uint64_t)i * h->width;
+	return age < h->top ? h->top - age : 0;
+}
+
+/* Step 1.  *@used: the used bytes; *@rec_bytes: the bytes of "manifests"
+ * and "lru".  Stops early (h->n == 0) when *@used is at most @goal. */
+static int evict_scan(struct dd_cache *c, struct evict_hist *h,
+		      uint64_t goal, uint64_t *used, uint64_t *rec_bytes)
+{
+	const MDB_dbi dbis[] = {c->dbi_man, c->dbi_lru};
+	MDB_cursor *cur;
 	MDB_txn *txn;
-	uint64_t clock, bytes = 0;
+	MDB_val k, v;
+	MDB_stat st;
+	uint64_t walked = 0;
 	int rc;
 
-	*evicted = 0;
+	memset(h, 0, sizeof(*h));
+	h->width = 1;
+	*rec_bytes = 0;
+	rc = reader_begin(c, &txn);
+	if (rc)
+		return rc;
+	*used = used_bytes(c, txn);
+	if (*used <= goal)
+		goto out;
+	for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++)
+		if (mdb_stat(txn, dbis[i], &st) == MDB_SUCCESS)
+			*rec_bytes += (st.ms_branch_pages + st.ms_leaf_pages +
+				       st.ms_overflow_pages) * c->psize;
+	h->top = meta_read_u64(c, txn, "dd.clock", 0);
+	rc = mdb_cursor_open(txn, c->dbi_lru, &cur);
+	if (rc)
+		goto out;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) ==
+	       MDB_SUCCESS) {
+		if (++walked % EVICT_TOUCH == 0)
+			map_touched(c);
+		/* a stamp that is not 8 bytes counts as the oldest (and is
+		 * deleted first); a key of another size was never ours */
+		if (k.mv_size == DD_CACHE_KEY_LEN)
+			hist_add(h, v.mv_size == 8 ? get_le64(v.mv_data) : 0);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = MDB_SUCCESS;
+out:
+	reader_end(c, txn);
+	return rc;
+}
+
+/* One walk of step 3. */
+struct evict_walk {
+	uint64_t cutoff;
+	uint8_t resume[DD_CACHE_KEY_LEN]; /* the last key seen */
+	bool started, ended;
+	uint64_t deleted; /* records (and stamps) deleted by this walk */
+	uint64_t used;    /* used bytes after the last transaction */
+};
+
+static void note_evict_txn(struct dd_cache *c, uint64_t n)
+{
+	if (n > CNT_GET(c, evict_txn_max))
+		__atomic_store_n(&c->cnt.evict_txn_max, n, __ATOMIC_RELAXED);
+}
+
+/* One transaction of a walk: delete up to DD_CACHE_EVICT_PER_TXN records
+ * stamped at or before w->cutoff, from after w->resume on. */
+static int evict_txn(struct dd_cache *c, struct evict_walk *w, uint64_t goal)
+{
+	uint8_t keys[DD_CACHE_EVICT_PER_TXN][DD_CACHE_KEY_LEN];
+	struct counters snap;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint64_t evicted = 0, walked = 0;
+	size_t n = 0;
+	int rc;
+
 	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 	if (rc)
 		return rc;
-	clock = meta_read_u64(c, txn, "dd.clock", 0);
-	/* Make room for the batch first, so the map never has to hold the
-	 * batch on top of a cache that is already at the high mark. */
+	/* another process may have evicted meanwhile */
+	w->used = used_bytes(c, txn);
+	if (w->used <= goal)
+		goto out_abort;
+	rc = mdb_cursor_open(txn, c->dbi_lru, &cur);
+	if (rc)
+		goto out_abort;
+	if (w->started) {
+		k.mv_size = DD_CACHE_KEY_LEN;
+		k.mv_data = w->resume;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_SUCCESS && k.mv_size == DD_CACHE_KEY_LEN &&
+		    !memcmp(k.mv_data, w->resume, DD_CACHE_KEY_LEN))
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	} else {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		w->started = true;
+	}
+	/* Collect first, delete after: no cursor position to keep across
+	 * deletions (and the rebalancing they do). */
+	for (; rc == MDB_SUCCESS && n < DD_CACHE_EVICT_PER_TXN &&
+	       walked < EVICT_WALK_TXN;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (++walked % EVICT_TOUCH == 0)
+			map_touched(c);
+		if (k.mv_size != DD_CACHE_KEY_LEN)
+			continue;
+		memcpy(w->resume, k.mv_data, DD_CACHE_KEY_LEN);
+		if ((v.mv_size == 8 ? get_le64(v.mv_data) : 0) <= w->cutoff)
+			memcpy(keys[n++], k.mv_data, DD_CACHE_KEY_LEN);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		w->ended = true;
+	else if (rc)
+		goto out_abort;
+	rc = MDB_SUCCESS;
+	if (!n)
+		goto out_abort; /* nothing to commit */
+	for (size_t i = 0; i < n && !rc; i++) {
+		k.mv_size = DD_CACHE_KEY_LEN;
+		k.mv_data = keys[i];
+		map_touched(c);
+		rc = mdb_del(txn, c->dbi_man, &k, NULL);
+		if (rc == MDB_SUCCESS)
+			evicted++;
+		if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND)
+			rc = mdb_del(txn, c->dbi_lru, &k, NULL);
+	}
+	if (!rc) {
+		w->used = used_bytes(c, txn);
+		rc = write_stats(c, txn, evicted, &snap);
+	}
+	if (rc)
+		goto out_abort;
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return rc;
+	c->persisted = snap;
+	CNT_ADD(c, evictions, evicted);
+	CNT_ADD(c, commits, 1);
+	note_evict_txn(c, n);
+	w->deleted += n;
+	return MDB_SUCCESS;
+out_abort:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Evict the oldest-stamped records until the used pages are at most
+ * @goal bytes (if they are above it).  Runs in its own transactions: the
+ * caller has none open. */
+static int evict_run(struct dd_cache *c, uint64_t goal)
+{
+	struct evict_hist *h = malloc(sizeof(*h));
+	struct evict_walk w = {0};
+	uint64_t used, rec_bytes, covered = 0, step, min_step, start;
+	uint64_t commits = CNT_GET(c, commits), evicted = CNT_GET(c, evictions);
+	unsigned walks = 0;
+	int rc;
+
+	if (!h)
+		return ENOMEM;
+	rc = evict_scan(c, h, goal, &used, &rec_bytes);
+	start = w.used = used;
+	if (rc || used <= goal || !h->n)
+		goto out;
+	/* The first step at the average bytes of a record (the most a
+	 * deletion frees, on average); no step under 1/256 of the records,
+	 * so that a walk (a pass over all of them) always pays. */
+	step = (used - goal) / (rec_bytes / h->n + 1) + 1;
+	min_step = h->n / 256 + 1;
+	while (walks < EVICT_WALKS && covered < h->n) {
+		uint64_t freed;
+		double est;
+
+		walks++;
+		if (step < min_step)
+			step = min_step;
+		memset(&w, 0, sizeof(w));
+		w.used = used;
+		w.cutoff = hist_cutoff(h, covered + step, &covered);
+		while (!w.ended && w.used > goal) {
+			rc = evict_txn(c, &w, goal);
+			if (rc)
+				goto out;
+		}
+		dd_log(DD_LOG_DEBUG, "cache: eviction walk %u: cutoff %" PRIu64
+		       " (%" PRIu64 " of %" PRIu64 " stamps), %" PRIu64
+		       " deleted, %" PRIu64 " bytes used", walks, w.cutoff,
+		       covered, h->n, w.deleted, w.used);
+		if (w.used <= goal)
+			goto out;
+		freed = used > w.used ? used - w.used : 0;
+		est = freed ? (double)(w.used - goal) * (double)w.deleted /
+				(double)freed + 1 : (double)step * 2;
+		step = est < (double)step * 2 ? (uint64_t)est : step * 2;
+		used = w.used;
+	}
+	dd_log(DD_LOG_WARN, "cache: eviction stopped at %" PRIu64
+	       " bytes used, above its goal of %" PRIu64, w.used, goal);
+out:
+	if (!rc && w.used < start)
+		dd_log(DD_LOG_INFO, "cache: evicted %" PRIu64 " records in %"
+		       PRIu64 " transactions, %u walks: %" PRIu64 " -> %"
+		       PRIu64 " bytes used", CNT_GET(c, evictions) - evicted,
+		       CNT_GET(c, commits) - commits, walks, start,
+		       w.used);
+	free(h);
+	return rc;
+}
+
+/* The room a batch needs: its records and two pages each (at most the
+ * low mark). */
+static uint64_t batch_bytes(struct dd_cache *c, const struct batch *b)
+{
+	uint64_t bytes = 0;
+
 	for (struct item *it = b->items; it; it = it->next)
 		bytes += it->len + 2 * c->psize;
-	if (bytes > c->lo_mark)
-		bytes = c->lo_mark;
-	rc = evict(c, txn, c->hi_mark - bytes, c->lo_mark - bytes, evicted);
+	return bytes > c->lo_mark ? c->lo_mark : bytes;
+}
+
+/* Write one batch in one transaction.  When the used pages are above
+ * @room (the high mark less the batch), nothing is written and the
+ * return is MDB_MAP_FULL: the caller evicts first, so that the map never
+ * has to hold the batch on top of a cache already at the high mark.
+ * *@over: the used pages passed the high mark (evict after). */
+static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t room,
+		     bool *over)
+{
+	struct counters snap;
+	MDB_txn *txn;
+	uint64_t clock;
+	int rc;
+
+	*over = false;
+	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	if (used_bytes(c, txn) > room) {
+		mdb_txn_abort(txn);
+		return MDB_MAP_FULL;
+	}
+	clock = meta_read_u64(c, txn, "dd.clock", 0);
 	for (size_t i = 0; i < b->bad_n && !rc; i++)
 		rc = drop_bad(c, txn, &b->bad[i]);
 	for (struct item *it = b->items; it && !rc; it = it->next) {
@@ -1160,12 +1392,12 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 		map_touched(c);
 		rc = stamp_hit(c, txn, b->hits[i], &clock);
 	}
-	if (!rc)
-		rc = evict(c, txn, c->hi_mark, c->lo_mark, evicted);
-	if (!rc)
+	if (!rc) {
+		*over = used_bytes(c, txn) > c->hi_mark;
 		rc = meta_write_u64(c, txn, "dd.clock", clock);
+	}
 	if (!rc)
-		rc = write_stats(c, txn, *evicted, &snap);
+		rc = write_stats(c, txn, 0, &snap);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -1173,30 +1405,10 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t *evicted)
 	rc = mdb_txn_commit(txn);
 	if (!rc) {
 		c->persisted = snap;
-		CNT_ADD(c, evictions, *evicted);
 		CNT_ADD(c, commits, 1);
+	} else {
+		*over = false;
 	}
-	return rc;
-}
-
-/* An eviction-only transaction down to the low mark (after MDB_MAP_FULL). */
-static int evict_txn(struct dd_cache *c)
-{
-	uint64_t evicted = 0;
-	MDB_txn *txn;
-	int rc;
-
-	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
-	if (rc)
-		return rc;
-	rc = evict(c, txn, c->lo_mark, c->lo_mark, &evicted);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	rc = mdb_txn_commit(txn);
-	if (!rc)
-		CNT_ADD(c, evictions, evicted);
 	return rc;
 }
 
@@ -1242,21 +1454,45 @@ static void writer_remap(struct dd_cache *c)
 	pthread_rwlock_unlock(&c->swap_lock);
 }
 
+/* After a commit passed the high mark: evict down to the low mark.  The
+ * batch is stored whatever happens here; a damaged or resized
+ * environment is handled now rather than at the next batch. */
+static void writer_evict_after(struct dd_cache *c)
+{
+	int rc = evict_run(c, c->lo_mark);
+
+	if (rc == MDB_SUCCESS)
+		return;
+	dd_log(DD_LOG_WARN, "cache: eviction: %s", mdb_strerror(rc));
+	if (rc == MDB_MAP_RESIZED)
+		writer_remap(c);
+	else if (mdb_is_damage(rc))
+		writer_rebuild(c);
+}
+
 /* Commit one part of @b, handling a full map, a remap and a damaged
  * environment. */
 static dd_err writer_commit_part(struct dd_cache *c, struct batch *b)
 {
-	uint64_t evicted;
+	uint64_t bytes = batch_bytes(c, b), room = c->hi_mark - bytes;
+	bool over;
 	int rc = MDB_SUCCESS;
 
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (c->broken)
 			return DD_E_IO;
-		rc = batch_txn(c, b, &evicted);
-		if (rc == MDB_SUCCESS)
+		rc = batch_txn(c, b, room, &over);
+		if (rc == MDB_SUCCESS) {
+			if (over)
+				writer_evict_after(c);
 			return DD_OK;
+		}
 		if (rc == MDB_MAP_FULL) {
-			rc = evict_txn(c);
+			/* The batch does not fit (batch_txn's check, or
+			 * LMDB's): make room, then store it whatever the
+			 * used pages are. */
+			room = UINT64_MAX;
+			rc = evict_run(c, c->lo_mark - bytes);
 			if (rc == MDB_SUCCESS)
 				continue;
 		}
@@ -1636,6 +1872,7 @@ dd_err dd_cache_stats(struct dd_cache *c, struct dd_cache_stats *s)
 	s->commits = CNT_GET(c, commits);
 	s->rebuilds = CNT_GET(c, rebuilds);
 	s->stale_readers = CNT_GET(c, stale_readers);
+	s->evict_txn_max = CNT_GET(c, evict_txn_max);
 	pthread_rwlock_rdlock(&c->swap_lock);
 	if (c->broken || !c->env) {
 		derr = DD_E_IO;

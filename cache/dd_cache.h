@@ -46,7 +46,9 @@
  *  - Size cap with approximate LRU: a hit is noted in memory, and the
  *    writer stamps the noted keys in its next batch.  When the used pages
  *    pass 90% of the cap, the writer evicts the oldest-stamped records
- *    until they are below 75%.  The LMDB map is 1.25 x the cap.
+ *    until they are below 75%, in transactions of at most 128 deletions
+ *    and with memory that does not grow with the number of records.  The
+ *    LMDB map is 1.25 x the cap.
  *
  * Several processes (daemons and `deid` runs) may share one cache
  * directory; LMDB serialises their writers.
@@ -172,6 +174,8 @@ struct dd_cache_stats {
 	uint64_t rebuilds;        /* environments abandoned and recreated */
 	uint64_t stale_readers;   /* reader slots of dead processes cleared by
 				   * mdb_reader_check() at open */
+	uint64_t evict_txn_max;   /* the most records one eviction transaction
+				   * of this handle deleted (at most 128) */
 	/* all processes, kept in "meta" */
 	uint64_t total_hits;
 	uint64_t total_misses;

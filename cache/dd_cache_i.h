@@ -130,6 +130,12 @@ uint64_t dd_cache_generation(struct dd_cache *cache);
 /* (last page + 1) x page size: the least size of data.mdb. */
 uint64_t dd_cache_needed_bytes(struct dd_cache *cache);
 
+/* The most records (each with its stamp) one eviction transaction
+ * deletes: like the writer's other transactions, bounded because LMDB
+ * keeps every page a write transaction dirtied malloc'd until the
+ * environment is closed (dd_cache.c, "eviction"). */
+#define DD_CACHE_EVICT_PER_TXN 128
+
 /* ---- test hooks (dd_cache.c) ----------------------------------------- */
 
 /* Queue @raw as the stored value of @key without encoding it (a bad

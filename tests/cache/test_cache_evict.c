@@ -1,6 +1,7 @@
 /* test_cache_evict.c: the size cap and approximate LRU. */
 #include "cache_test_util.h"
 #include "dd_cache_i.h"
+#include "dd_log.h"
 
 #define CAP (2u << 20)
 #define LEN 3000 /* one overflow page per record */
@@ -156,6 +157,139 @@ static void test_many_hits(const char *dir)
 	dd_cache_clear(dir, NULL);
 }
 
+/* Which records a walk finds: in "manifests" and in "lru", by number. */
+struct present {
+	unsigned n;
+	uint8_t *man, *lru;
+	unsigned other; /* keys that are not ours */
+};
+
+static int present_walk(void *arg, enum dd_cache_db db, const uint8_t *key,
+			size_t klen, const uint8_t *val, size_t vlen)
+{
+	struct present *p = arg;
+	unsigned i;
+
+	(void)val;
+	(void)vlen;
+	if (db == DD_CACHE_DB_META)
+		return 0;
+	memcpy(&i, key, sizeof(i));
+	if (klen != DD_CACHE_KEY_LEN || i >= p->n) {
+		p->other++;
+		return 0;
+	}
+	(db == DD_CACHE_DB_LRU ? p->lru : p->man)[i] = 1;
+	return 0;
+}
+
+#define MANY_CAP (8u << 20)
+#define MANY_LEN 16 /* 40-byte values: about 190 bytes a record */
+#define MANY_HIT 200
+
+/* Tens of thousands of small records (they share leaf pages, so freeing
+ * pages takes many more deletions than the bytes suggest) in a small
+ * cap: the eviction frees down to the low mark in transactions of at
+ * most DD_CACHE_EVICT_PER_TXN deletions, oldest stamps first, and keeps
+ * the records hit shortly before. */
+static void test_many_small(const char *dir)
+{
+	struct dd_cache *c = ct_open(dir, MANY_CAP, DD_CACHE_NOSYNC);
+	struct dd_cache_verify_report rep;
+	struct dd_cache_stats st;
+	struct present p = {0};
+	unsigned next = 0, hit_at = 0, missing = 0, newest_missing = 0;
+	unsigned oldest_kept = UINT32_MAX, unpaired = 0, hits_lost = 0;
+	uint64_t lo = MANY_CAP / 4 * 3;
+
+	memset(&st, 0, sizeof(st));
+	/* Fill in order (stamps increase with the number); close to the
+	 * high mark, hit records 0, 2, 4, ...: they become the newest. */
+	while (next < 200000 && !st.evictions) {
+		EXPECT_EQ_INT(ct_put(c, next++, MANY_LEN), DD_OK);
+		if (next % 256)
+			continue;
+		EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+		EXPECT_EQ_INT(dd_cache_stats(c, &st), DD_OK);
+		if (!hit_at && st.used_bytes > lo - MANY_CAP / 32) {
+			hit_at = next;
+			for (unsigned i = 0; i < 2 * MANY_HIT; i += 2)
+				EXPECT(ct_check(c, i, MANY_LEN));
+		}
+	}
+	EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+	EXPECT_EQ_INT(dd_cache_stats(c, &st), DD_OK);
+	EXPECT(hit_at > 0);
+	EXPECT(st.evictions > 0);
+	EXPECT(next > 20000);
+
+	/* (a) down to the low mark, less the room of the batch that did
+	 * not fit (128 puts, two pages each: 1 MiB), and not much below:
+	 * the eviction stops at the first transaction that reaches it. */
+	EXPECT(st.used_bytes <= lo);
+	EXPECT(st.used_bytes >= lo - (1u << 20) - MANY_CAP / 16);
+	/* (c) bounded transactions */
+	EXPECT(st.evict_txn_max > 0);
+	EXPECT(st.evict_txn_max <= DD_CACHE_EVICT_PER_TXN);
+
+	/* (b) the oldest went.  Stamps follow the numbers (but for the
+	 * hits), so the records missing should be 0..missing-1 less the
+	 * hits.  Tolerance: the last walk of an eviction may reach the goal
+	 * half way, in key order, and its step is at most twice the one
+	 * before, so at least a third of what went is the oldest (all
+	 * steps but the last) and nothing went that is newer than three
+	 * times that, give or take a histogram bucket (8 stamps here). */
+	p.n = next;
+	p.man = calloc(next, 1);
+	p.lru = calloc(next, 1);
+	EXPECT_EQ_INT(dd_cache_walk(c, present_walk, &p), DD_OK);
+	EXPECT_EQ_INT(p.other, 0);
+	for (unsigned i = 0; i < next; i++) {
+		if (p.man[i] != p.lru[i])
+			unpaired++;
+		if (i < 2 * MANY_HIT && i % 2 == 0) {
+			hits_lost += !p.man[i];
+			continue;
+		}
+		if (!p.man[i]) {
+			missing++;
+			newest_missing = i;
+		} else if (oldest_kept == UINT32_MAX) {
+			oldest_kept = i;
+		}
+	}
+	fprintf(stderr, "many: %u puts, %u evicted (%llu counted), newest "
+		"evicted %u, oldest kept %u; used %llu "
+		"(low mark %llu), %llu commits, largest eviction txn %llu, "
+		"%llu puts failed\n",
+		next, missing, (unsigned long long)st.evictions,
+		newest_missing, oldest_kept,
+		(unsigned long long)st.used_bytes, (unsigned long long)lo,
+		(unsigned long long)st.commits,
+		(unsigned long long)st.evict_txn_max,
+		(unsigned long long)st.puts_failed);
+	EXPECT_EQ_INT(st.puts_failed, 0);
+	EXPECT_EQ_INT(hits_lost, 0);
+	EXPECT_EQ_INT(missing, st.evictions);
+	EXPECT_EQ_INT(st.total_evictions, st.evictions);
+	EXPECT(missing > 0);
+	EXPECT(oldest_kept + 8 >= missing / 3);
+	EXPECT(newest_missing < 3 * missing + 2 * MANY_HIT + 8);
+	/* nothing put after the hits went */
+	EXPECT(newest_missing < hit_at);
+	/* (d) every record with its stamp, and verify agrees */
+	EXPECT_EQ_INT(unpaired, 0);
+	EXPECT_EQ_INT(dd_cache_verify(dir, &rep), DD_OK);
+	EXPECT(!rep.corrupt);
+	EXPECT_EQ_INT(rep.records_bad, 0);
+	EXPECT_EQ_INT(rep.lru_orphans, 0);
+	EXPECT_EQ_INT(rep.records, st.entries);
+	free(p.man);
+	free(p.lru);
+	dd_cache_close(c);
+	dd_cache_clear(dir, NULL);
+}
+
 /* Values larger than a quarter of the cap are refused up front. */
 static void test_too_big(const char *dir)
 {
@@ -177,9 +311,13 @@ int main(void)
 {
 	char *dir = ct_tmpdir("evict");
 
+	if (getenv("DD_TEST_DEBUG"))
+		dd_log_set_level(DD_LOG_DEBUG);
+
 	test_lru(dir);
 	test_too_big(dir);
 	test_many_hits(dir);
+	test_many_small(dir);
 	ct_rmtree(dir);
 	return dd_test_done("test_cache_evict");
 }
