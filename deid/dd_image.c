@@ -147,6 +147,28 @@ dd_err dd_image_new(const struct dd_policy *pol, int mode_override,
 	return DD_OK;
 }
 
+/* The modes the DICOM engine can make engines for (dd_dicom.c,
+ * img_choose): the image config's when one is given (options.cleanImage,
+ * the top-level "image", or fixed regions, which alone mean
+ * REDACT_NO_TEXT), and each cleanImageTag action's. */
+bool dd_image_policy_ocr(const struct dd_policy *pol)
+{
+	const struct dd_policy_dicom *pd;
+	size_t i;
+
+	if (!pol)
+		return false;
+	pd = &pol->dicom;
+	if ((pd->clean_image.present || pol->image.present ||
+	     pol->deidfs.n_ocr_regions) && pd->clean_image.mode != DD_REDACT_NO_TEXT)
+		return true;
+	for (i = 0; i < pd->n_actions; i++)
+		if (pd->actions[i].kind == DD_DACT_CLEAN_IMAGE &&
+		    pd->actions[i].image.mode != DD_REDACT_NO_TEXT)
+			return true;
+	return false;
+}
+
 void dd_image_free(struct dd_image *im)
 {
 	if (!im)

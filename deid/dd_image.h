@@ -153,13 +153,20 @@ struct dd_image;
 /* Build it: the image config (mode, infoTypes) and the deidfs OCR settings
  * are taken from @pol (the image config is options.cleanImage, else the
  * top-level "image"; @mode_override >= 0 replaces the mode, e.g. for a
- * cleanImageTag action).  Starts deidfs.ocrWorkers OCR threads when the
- * mode is not REDACT_NO_TEXT (needs OMP_THREAD_LIMIT=1 in the environment,
- * see dd_ocr_ensure_env(); DD_E_INVAL otherwise).  @text (may be NULL
- * unless the mode is a sensitive one) and @pol must outlive the result. */
+ * cleanImageTag action).  Makes a pool of deidfs.ocrWorkers OCR threads
+ * when the mode is not REDACT_NO_TEXT, started (and tesseract's model
+ * loaded) at the first image OCR'd, not here (needs OMP_THREAD_LIMIT=1 in
+ * the environment, see dd_ocr_ensure_env(); DD_E_INVAL otherwise).  @text
+ * (may be NULL unless the mode is a sensitive one) and @pol must outlive
+ * the result. */
 dd_err dd_image_new(const struct dd_policy *pol, int mode_override,
 		    const struct dd_text *text, struct dd_image **out);
 void dd_image_free(struct dd_image *im);
+
+/* May an image engine of @pol run OCR: does the DICOM engine's image
+ * config, or a cleanImageTag action, have a mode other than
+ * REDACT_NO_TEXT?  For start-up checks (dd_ocr_check()). */
+bool dd_image_policy_ocr(const struct dd_policy *pol);
 
 /* What the DICOM engine knows from the header (strings as stored, trailing
  * spaces allowed; NULL: absent). */

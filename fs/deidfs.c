@@ -254,6 +254,26 @@ static int fs_setup(struct dd_fs *fs, struct dd_view_opts *vo)
 	fs->pol = fs_load_policy(&fs->cfg);
 	if (!fs->pol)
 		return -1;
+	/* the OCR workers start at the first image that needs them; a
+	 * broken tesseract install must still be learnt here, at mount
+	 * time, not from images hidden later (and before the FHIR index's
+	 * scan, which can take minutes) */
+	if (dd_image_policy_ocr(fs->pol) && (e = dd_ocr_check())) {
+		const char *td = getenv("TESSDATA_PREFIX");
+
+		if (e == DD_E_UNSUPPORTED)
+			fprintf(stderr, "deidfs: the policy redacts burnt-in "
+				"text, and tesseract cannot load its \"eng\" "
+				"model: no usable eng.traineddata in %s%s\n",
+				td ? "TESSDATA_PREFIX=" : "tesseract's own "
+				"tessdata directory", td ? td : "");
+		else
+			fprintf(stderr, "deidfs: the policy redacts burnt-in "
+				"text, and OCR cannot run: %s\n",
+				e == DD_E_INVAL ? "OMP_THREAD_LIMIT=1 is not set"
+						: dd_strerror(e));
+		return -1;
+	}
 	e = dd_view_new(fs->pol, vo, &fs->view, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "deidfs: %s\n", err[0] ? err : dd_strerror(e));
