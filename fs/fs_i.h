@@ -70,6 +70,8 @@ struct dd_fs_config {
  * xattr (see fs_counters_json). */
 struct dd_fs_counters {
 	uint64_t lookups, negative_lookups, opendirs, opens, open_errors;
+	uint64_t readdirs;            /* READDIR(PLUS) requests answered */
+	uint64_t dir_cache_kept;      /* OPENDIRs that kept the kernel's copy */
 	uint64_t reads, bytes_served;
 	uint64_t served_files;        /* successful opens of view files */
 	uint64_t transforms, transform_errors, changed_during_transform;
@@ -129,8 +131,15 @@ struct fs_listing {
 	struct fs_inode *owner;
 	struct fs_listing *lru_prev, *lru_next;
 	struct dd_ident dir_id;
-	pthread_mutex_t lock;    /* protects ents[].st, refreshed_ns */
+	pthread_mutex_t lock;    /* protects ents[].st, refreshed_ns, gen, served */
 	int64_t refreshed_ns;    /* CLOCK_MONOTONIC of the last refresh */
+	/* The kernel caches a directory's entries (FOPEN_CACHE_DIR) until an
+	 * OPENDIR answered without keep_cache.  gen counts changes of what
+	 * readdir would show (an entry shown or hidden, or its inode number);
+	 * served is the gen the last OPENDIR handed out (0: none yet), and
+	 * filled_ns when the kernel last read the listing from us. */
+	uint64_t gen, served;
+	int64_t filled_ns;
 	size_t n;
 	struct fs_ent *ents;     /* sorted by view name; one allocation ... */
 	char *arena;             /* ... with the names after the entries */
@@ -267,6 +276,10 @@ void fs_attr_dir(struct dd_fs *fs, const struct stat *src, struct stat *out);
 dd_err fs_listing_get(struct dd_fs *fs, struct fs_inode *dir, bool refresh,
 		      struct fs_listing **out);
 void fs_listing_put(struct dd_fs *fs, struct fs_listing *l);
+/* For an OPENDIR handing out @l: may the kernel keep the entries it
+ * cached from this directory?  Only if they came from @l as it is now,
+ * less than attr_timeout ago. */
+bool fs_listing_serve(struct dd_fs *fs, struct fs_listing *l);
 
 /* Result of a lookup or a readdirplus entry. */
 struct fs_entry {

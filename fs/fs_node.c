@@ -674,6 +674,7 @@ static dd_err fs_listing_build(struct dd_fs *fs, int dirfd,
 	}
 	l->n = d.n;
 	l->refs = 1;
+	l->gen = 1; /* served 0: the first OPENDIR drops the kernel's copy */
 	l->dir_id = *dir_id;
 	l->bytes = sizeof(*l) + d.n * sizeof(*l->ents) + arena;
 	pthread_mutex_init(&l->lock, NULL);
@@ -682,6 +683,43 @@ static dd_err fs_listing_build(struct dd_fs *fs, int dirfd,
 	__atomic_add_fetch(&fs->ctr.listings, 1, __ATOMIC_RELAXED);
 	*out = l;
 	return DD_OK;
+}
+
+/* Is an entry in state @st shown by readdir? */
+static bool fs_st_shown(const struct fs_fstate *st)
+{
+	return st->valid && st->reason == DD_REASON_NONE;
+}
+
+/* Set @ent's state to @st (l->lock held), counting a change of what
+ * readdir shows for it in l->gen: the kernel's cached copy of the
+ * directory is then dropped at the next OPENDIR. */
+static void fs_ent_set(struct fs_listing *l, struct fs_ent *ent,
+		       const struct fs_fstate *st)
+{
+	bool was = fs_st_shown(&ent->st), now = fs_st_shown(st);
+
+	if (was != now || (now && ent->st.id.ino != st->id.ino))
+		l->gen++;
+	ent->st = *st;
+}
+
+bool fs_listing_serve(struct dd_fs *fs, struct fs_listing *l)
+{
+	int64_t now = fs_now_ns();
+	bool keep;
+
+	/* Past attr_timeout the kernel reads the listing again: its first
+	 * READDIRPLUS then renews the entries' attributes in bulk, where a
+	 * kept copy would leave a LOOKUP per entry to the next `ls -l`. */
+	pthread_mutex_lock(&l->lock);
+	keep = l->served == l->gen &&
+	       now - l->filled_ns < fs->attr_timeout_ns;
+	l->served = l->gen;
+	if (!keep)
+		l->filled_ns = now;
+	pthread_mutex_unlock(&l->lock);
+	return keep;
 }
 
 /* Parallel classification of the entries of one listing. */
@@ -711,7 +749,7 @@ static void fs_job_one(struct fs_job *j, size_t k)
 		st.reason = DD_REASON_UNREADABLE;
 	}
 	pthread_mutex_lock(&j->l->lock);
-	ent->st = st;
+	fs_ent_set(j->l, ent, &st);
 	pthread_mutex_unlock(&j->l->lock);
 }
 
@@ -771,9 +809,10 @@ static dd_err fs_listing_refresh(struct dd_fs *fs, struct fs_inode *dir,
 		if (fstatat(dir->fd, fs_ent_src(l, ent), &j.sb[j.n],
 			    AT_SYMLINK_NOFOLLOW) < 0) {
 			/* gone since the listing: hidden until re-listed */
+			struct fs_fstate gone = {.reason = DD_REASON_UNREADABLE};
+
 			pthread_mutex_lock(&l->lock);
-			memset(&ent->st, 0, sizeof(ent->st));
-			ent->st.reason = DD_REASON_UNREADABLE;
+			fs_ent_set(l, ent, &gone);
 			pthread_mutex_unlock(&l->lock);
 			continue;
 		}
@@ -956,7 +995,7 @@ dd_err fs_lookup_ent(struct dd_fs *fs, struct fs_inode *dir,
 		if (e)
 			return e;
 		pthread_mutex_lock(&l->lock);
-		ent->st = st;
+		fs_ent_set(l, ent, &st);
 		pthread_mutex_unlock(&l->lock);
 	}
 	if (st.reason != DD_REASON_NONE) {
@@ -1442,6 +1481,7 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		"},\n  \"hidden_names\": %lu,\n  \"name_collisions\": %lu,\n"
 		"  \"errors\": %lu,\n  \"lookups\": %lu,\n"
 		"  \"negative_lookups\": %lu,\n  \"opendirs\": %lu,\n"
+		"  \"readdirs\": %lu,\n  \"dir_cache_kept\": %lu,\n"
 		"  \"opens\": %lu,\n  \"open_errors\": %lu,\n  \"reads\": %lu,\n"
 		"  \"bytes_served\": %lu,\n  \"read_errors\": %lu,\n"
 		"  \"changed_during_read\": %lu,\n  \"transforms\": %lu,\n"
@@ -1460,6 +1500,8 @@ dd_err fs_counters_json(struct dd_fs *fs, struct dd_buf *b)
 		(unsigned long)errors, (unsigned long)FS_LOAD(c->lookups),
 		(unsigned long)FS_LOAD(c->negative_lookups),
 		(unsigned long)FS_LOAD(c->opendirs),
+		(unsigned long)FS_LOAD(c->readdirs),
+		(unsigned long)FS_LOAD(c->dir_cache_kept),
 		(unsigned long)FS_LOAD(c->opens),
 		(unsigned long)FS_LOAD(c->open_errors),
 		(unsigned long)FS_LOAD(c->reads),

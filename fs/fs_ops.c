@@ -169,6 +169,16 @@ static void dd_fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)l;
+	/* The kernel keeps the entries it reads (FOPEN_CACHE_DIR) and a
+	 * later listing is answered from that copy with no READDIR: a warm
+	 * `find` is then as fast as on the source.  The copy is kept only
+	 * while it is the listing as it is now, for attr_timeout at most
+	 * (fs_listing_serve); the kernel also drops it when the directory's
+	 * mtime changes. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = fs_listing_serve(fs, l);
+	if (fi->keep_cache)
+		FS_CTR_INC(fs, dir_cache_kept);
 	if (fuse_reply_open(req, fi) != 0)
 		fs_listing_put(fs, l);
 }
@@ -287,6 +297,7 @@ static void fs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	FS_CTR_INC(fs_of(req), readdirs);
 	err = fs_do_readdir(req, fs_in(req, ino), l, buf, size, off, plus,
 			    &len);
 	if (err)
