@@ -1,6 +1,8 @@
 /* bench_cache.c: puts/s, gets/s from several threads, and the on-disk
  * overhead per record.  `meson test --benchmark` (or run it directly,
- * optionally with N records as argv[1]). */
+ * optionally with N records as argv[1]).  `bench_cache N hits`: the
+ * writer's memory after N hits; `bench_cache N evict [LEN]`: the memory
+ * and time of one eviction at N records of LEN bytes. */
 #include <pthread.h>
 #include <time.h>
 
@@ -92,20 +94,38 @@ static void bench_gets(const char *dir, unsigned n, size_t len)
 	dd_cache_clear(dir, NULL);
 }
 
-/* RssAnon of this process, in KiB. */
-static long rss_anon_kib(void)
+/* A field of /proc/self/status ("RssAnon:", "VmHWM:"), in KiB. */
+static long status_kib(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
+	size_t flen = strlen(field);
 	char line[256];
 	long kib = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld", &kib) == 1)
+		if (!strncmp(line, field, flen) &&
+		    sscanf(line + flen, "%ld", &kib) == 1)
 			break;
 	fclose(f);
 	return kib;
+}
+
+static long rss_anon_kib(void)
+{
+	return status_kib("RssAnon:");
+}
+
+/* Reset VmHWM to the current RSS. */
+static void hwm_reset(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+
+	if (f) {
+		fputs("5", f);
+		fclose(f);
+	}
 }
 
 /* The writer's memory: LMDB keeps every page a write transaction dirtied
@@ -148,11 +168,69 @@ static void bench_hits(const char *dir, unsigned n, size_t len)
 	dd_cache_clear(dir, NULL);
 }
 
+/* One eviction of a large cache: @n records of @len bytes put with no
+ * cap to speak of, then the cache reopened with a cap they fill to just
+ * under its high mark (trimmed every 32 records, as the daemon does),
+ * and records put 1,024 at a time (each chunk flushed) until the writer
+ * evicts.  Prints what the chunk that evicted added: the peak RSS
+ * (VmHWM, reset before each chunk, file-backed map pages included) and
+ * the anonymous RSS, its time, and the largest eviction transaction. */
+static void bench_evict(const char *dir, unsigned n, size_t len)
+{
+	struct dd_cache *c = ct_open(dir, 64ULL << 30, DD_CACHE_NOSYNC);
+	struct dd_cache_stats st;
+	long hwm0, anon0, anon1, hwm1;
+	uint64_t cap;
+	unsigned next = 0;
+	double t0, t1;
+
+	for (; next < n; next++)
+		ct_put(c, next, len);
+	dd_cache_flush(c);
+	dd_cache_stats(c, &st);
+	dd_cache_close(c);
+	cap = st.used_bytes / 85 * 100;
+	c = ct_open(dir, cap, DD_CACHE_NOSYNC);
+	dd_cache_set_trim(c, 32);
+	for (;;) {
+		anon0 = rss_anon_kib();
+		hwm_reset();
+		hwm0 = status_kib("VmHWM:");
+		t0 = now_s();
+		for (unsigned k = 0; k < 1024; k++)
+			ct_put(c, next++, len);
+		dd_cache_flush(c);
+		t1 = now_s();
+		dd_cache_stats(c, &st);
+		if (st.evictions || st.puts_failed || next > 2 * n)
+			break;
+	}
+	anon1 = rss_anon_kib();
+	hwm1 = status_kib("VmHWM:");
+	printf("evict %u x %zu B, cap %llu MiB: %llu evicted in %.2f s, "
+	       "largest eviction txn %llu, %llu puts failed; peak RSS +%ld "
+	       "KiB (%ld at the start), anon RSS +%ld KiB (%ld); used %llu "
+	       "-> %llu MiB\n", n, len, (unsigned long long)(cap >> 20),
+	       (unsigned long long)st.evictions, t1 - t0,
+	       (unsigned long long)st.evict_txn_max,
+	       (unsigned long long)st.puts_failed, hwm1 - hwm0, hwm0,
+	       anon1 - anon0, anon0,
+	       (unsigned long long)(cap / 10 * 9 >> 20),
+	       (unsigned long long)(st.used_bytes >> 20));
+	dd_cache_close(c);
+	dd_cache_clear(dir, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	char *dir = ct_tmpdir("bench");
 	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
 
+	if (argc > 2 && !strcmp(argv[2], "evict")) {
+		bench_evict(dir, n, argc > 3 ? (size_t)atoi(argv[3]) : 16);
+		ct_rmtree(dir);
+		return 0;
+	}
 	if (argc > 2 && !strcmp(argv[2], "hits")) {
 		bench_hits(dir, n, 200);
 		ct_rmtree(dir);
