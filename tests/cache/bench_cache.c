@@ -1,8 +1,9 @@
 /* bench_cache.c: puts/s, gets/s from several threads, and the on-disk
  * overhead per record.  `meson test --benchmark` (or run it directly,
  * optionally with N records as argv[1]).  `bench_cache N hits`: the
- * writer's memory after N hits; `bench_cache N evict [LEN]`: the memory
- * and time of one eviction at N records of LEN bytes. */
+ * writer's memory after N hits; `bench_cache N evict [LEN [sync]]`: the
+ * memory and time of one eviction at N records of LEN bytes (with fsync
+ * at every commit: sync). */
 #include <pthread.h>
 #include <time.h>
 
@@ -175,12 +176,12 @@ static void bench_hits(const char *dir, unsigned n, size_t len)
  * evicts.  Prints what the chunk that evicted added: the peak RSS
  * (VmHWM, reset before each chunk, file-backed map pages included) and
  * the anonymous RSS, its time, and the largest eviction transaction. */
-static void bench_evict(const char *dir, unsigned n, size_t len)
+static void bench_evict(const char *dir, unsigned n, size_t len, bool sync)
 {
 	struct dd_cache *c = ct_open(dir, 64ULL << 30, DD_CACHE_NOSYNC);
 	struct dd_cache_stats st;
 	long hwm0, anon0, anon1, hwm1;
-	uint64_t cap;
+	uint64_t cap, commits;
 	unsigned next = 0;
 	double t0, t1;
 
@@ -190,9 +191,11 @@ static void bench_evict(const char *dir, unsigned n, size_t len)
 	dd_cache_stats(c, &st);
 	dd_cache_close(c);
 	cap = st.used_bytes / 85 * 100;
-	c = ct_open(dir, cap, DD_CACHE_NOSYNC);
+	c = ct_open(dir, cap, sync ? 0 : DD_CACHE_NOSYNC);
 	dd_cache_set_trim(c, 32);
 	for (;;) {
+		dd_cache_stats(c, &st);
+		commits = st.commits;
 		anon0 = rss_anon_kib();
 		hwm_reset();
 		hwm0 = status_kib("VmHWM:");
@@ -207,11 +210,14 @@ static void bench_evict(const char *dir, unsigned n, size_t len)
 	}
 	anon1 = rss_anon_kib();
 	hwm1 = status_kib("VmHWM:");
-	printf("evict %u x %zu B, cap %llu MiB: %llu evicted in %.2f s, "
-	       "largest eviction txn %llu, %llu puts failed; peak RSS +%ld "
+	printf("evict %u x %zu B%s, cap %llu MiB: %llu evicted in %.2f s "
+	       "(%llu commits), largest eviction txn %llu, %llu puts failed; "
+	       "peak RSS +%ld "
 	       "KiB (%ld at the start), anon RSS +%ld KiB (%ld); used %llu "
-	       "-> %llu MiB\n", n, len, (unsigned long long)(cap >> 20),
+	       "-> %llu MiB\n", n, len, sync ? " fsync" : "",
+	       (unsigned long long)(cap >> 20),
 	       (unsigned long long)st.evictions, t1 - t0,
+	       (unsigned long long)(st.commits - commits),
 	       (unsigned long long)st.evict_txn_max,
 	       (unsigned long long)st.puts_failed, hwm1 - hwm0, hwm0,
 	       anon1 - anon0, anon0,
@@ -227,7 +233,8 @@ int main(int argc, char **argv)
 	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
 
 	if (argc > 2 && !strcmp(argv[2], "evict")) {
-		bench_evict(dir, n, argc > 3 ? (size_t)atoi(argv[3]) : 16);
+		bench_evict(dir, n, argc > 3 ? (size_t)atoi(argv[3]) : 16,
+			    argc > 4 && !strcmp(argv[4], "sync"));
 		ct_rmtree(dir);
 		return 0;
 	}
