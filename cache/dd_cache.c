@@ -50,6 +50,7 @@
 enum item_kind { ITEM_PUT, ITEM_META_PUT, ITEM_META_DEL };
 
 struct dd_cache;
+struct evict;
 static void map_touched(struct dd_cache *c);
 
 /* One queued write.  rec holds the encoded record (not for META_DEL). */
@@ -124,6 +125,8 @@ struct dd_cache {
 	bool stop, rebuild_req, resize_req;
 	bool writer_running;
 	pthread_t writer;
+	/* the eviction in progress (writer thread only; see evict_start) */
+	struct evict *ev;
 
 	struct counters cnt;       /* atomics (__atomic builtins) */
 	struct counters persisted; /* writer only: what "dd.stats" has */
@@ -1079,6 +1082,8 @@ static int write_stats(struct dd_cache *c, MDB_txn *txn, uint64_t evicted,
 #define EVICT_WALKS 64         /* walks of one eviction, at most */
 #define EVICT_WALK_TXN 65536   /* records one transaction walks, at most */
 #define EVICT_TOUCH 32         /* records walked per map_touched() */
+/* eviction transactions between two batches (writer_main) */
+#define EVICT_TXNS_PER_TURN 8
 
 struct evict_hist {
 	uint64_t top;   /* the newest stamp (dd.clock when counted) */
@@ -1268,67 +1273,145 @@ out_abort:
 	return rc;
 }
 
-/* Evict the oldest-stamped records until the used pages are at most
- * @goal bytes (if they are above it).  Runs in its own transactions: the
- * caller has none open. */
-static int evict_run(struct dd_cache *c, uint64_t goal)
+/* An eviction in progress: the histogram, the walk, and the steps. */
+struct evict {
+	uint64_t goal;
+	uint64_t start;       /* used bytes when it began */
+	uint64_t walk_used;   /* used bytes when the current walk began */
+	uint64_t covered;     /* stamps up to the current cutoff */
+	uint64_t step, min_step;
+	uint64_t commits0, evicted0;
+	unsigned walks;
+	bool done;            /* the goal is reached, or nothing is left */
+	struct evict_walk w;
+	struct evict_hist h;
+};
+
+/* Free the eviction in progress (@why: NULL when it is complete, else
+ * logged at @level). */
+static void evict_end(struct dd_cache *c, int level, const char *why)
 {
-	struct evict_hist *h = malloc(sizeof(*h));
-	struct evict_walk w = {0};
-	uint64_t used, rec_bytes, covered = 0, step, min_step, start;
-	uint64_t commits = CNT_GET(c, commits), evicted = CNT_GET(c, evictions);
-	unsigned walks = 0;
+	struct evict *e = c->ev;
+
+	if (!e)
+		return;
+	if (why)
+		dd_log(level, "cache: eviction %s at %" PRIu64
+		       " bytes used (goal %" PRIu64 ")", why, e->w.used,
+		       e->goal);
+	dd_log(DD_LOG_INFO, "cache: evicted %" PRIu64 " records in %" PRIu64
+	       " transactions, %u walks: %" PRIu64 " -> %" PRIu64
+	       " bytes used", CNT_GET(c, evictions) - e->evicted0,
+	       CNT_GET(c, commits) - e->commits0, e->walks, e->start,
+	       e->w.used);
+	free(e);
+	c->ev = NULL;
+}
+
+/* Begin an eviction down to @goal bytes if the used pages are above it
+ * (step 1 and the first step's size), or lower the goal of the one in
+ * progress.  Its transactions are run by evict_steps(). */
+static int evict_start(struct dd_cache *c, uint64_t goal)
+{
+	struct evict *e = c->ev;
+	uint64_t used, rec_bytes;
 	int rc;
 
-	if (!h)
+	if (e) {
+		if (goal < e->goal)
+			e->goal = goal;
+		return MDB_SUCCESS;
+	}
+	e = malloc(sizeof(*e));
+	if (!e)
 		return ENOMEM;
-	rc = evict_scan(c, h, goal, &used, &rec_bytes);
-	start = w.used = used;
-	if (rc || used <= goal || !h->n)
-		goto out;
+	rc = evict_scan(c, &e->h, goal, &used, &rec_bytes);
+	if (rc || used <= goal || !e->h.n) {
+		free(e);
+		return rc;
+	}
+	e->goal = goal;
+	e->start = e->walk_used = used;
+	e->covered = 0;
 	/* The first step at the average bytes of a record (the most a
 	 * deletion frees, on average); no step under 1/256 of the records,
 	 * so that a walk (a pass over all of them) always pays. */
-	step = (used - goal) / (rec_bytes / h->n + 1) + 1;
-	min_step = h->n / 256 + 1;
-	while (walks < EVICT_WALKS && covered < h->n) {
-		uint64_t freed;
-		double est;
+	e->step = (used - goal) / (rec_bytes / e->h.n + 1) + 1;
+	e->min_step = e->h.n / 256 + 1;
+	e->commits0 = CNT_GET(c, commits);
+	e->evicted0 = CNT_GET(c, evictions);
+	e->walks = 0;
+	e->done = false;
+	memset(&e->w, 0, sizeof(e->w));
+	e->w.used = used;
+	e->w.ended = true; /* no walk yet */
+	c->ev = e;
+	return MDB_SUCCESS;
+}
 
-		walks++;
-		if (step < min_step)
-			step = min_step;
-		memset(&w, 0, sizeof(w));
-		w.used = used;
-		w.cutoff = hist_cutoff(h, covered + step, &covered);
-		while (!w.ended && w.used > goal) {
-			rc = evict_txn(c, &w, goal);
-			if (rc)
-				goto out;
-		}
-		dd_log(DD_LOG_DEBUG, "cache: eviction walk %u: cutoff %" PRIu64
-		       " (%" PRIu64 " of %" PRIu64 " stamps), %" PRIu64
-		       " deleted, %" PRIu64 " bytes used", walks, w.cutoff,
-		       covered, h->n, w.deleted, w.used);
-		if (w.used <= goal)
-			goto out;
-		freed = used > w.used ? used - w.used : 0;
-		est = freed ? (double)(w.used - goal) * (double)w.deleted /
-				(double)freed + 1 : (double)step * 2;
-		step = est < (double)step * 2 ? (uint64_t)est : step * 2;
-		used = w.used;
+/* Begin the next walk (step 4), or say that there is none. */
+static bool evict_next_walk(struct dd_cache *c, struct evict *e)
+{
+	uint64_t used = e->w.used;
+
+	if (e->walks) {
+		uint64_t freed = e->walk_used > used ? e->walk_used - used : 0;
+		double est = freed ? (double)(used - e->goal) *
+			     (double)e->w.deleted / (double)freed + 1 :
+			     (double)e->step * 2;
+
+		dd_log(DD_LOG_DEBUG, "cache: eviction walk %u: cutoff %"
+		       PRIu64 " (%" PRIu64 " of %" PRIu64 " stamps), %"
+		       PRIu64 " deleted, %" PRIu64 " bytes used", e->walks,
+		       e->w.cutoff, e->covered, e->h.n, e->w.deleted, used);
+		e->step = est < (double)e->step * 2 ? (uint64_t)est :
+			  e->step * 2;
 	}
-	dd_log(DD_LOG_WARN, "cache: eviction stopped at %" PRIu64
-	       " bytes used, above its goal of %" PRIu64, w.used, goal);
-out:
-	if (!rc && w.used < start)
-		dd_log(DD_LOG_INFO, "cache: evicted %" PRIu64 " records in %"
-		       PRIu64 " transactions, %u walks: %" PRIu64 " -> %"
-		       PRIu64 " bytes used", CNT_GET(c, evictions) - evicted,
-		       CNT_GET(c, commits) - commits, walks, start,
-		       w.used);
-	free(h);
-	return rc;
+	if (e->walks == EVICT_WALKS || e->covered >= e->h.n)
+		return false;
+	e->walks++;
+	if (e->step < e->min_step)
+		e->step = e->min_step;
+	e->walk_used = used;
+	memset(&e->w, 0, sizeof(e->w));
+	e->w.used = used;
+	e->w.cutoff = hist_cutoff(&e->h, e->covered + e->step, &e->covered);
+	return true;
+}
+
+/* Run at most @txns transactions of the eviction in progress (step 3);
+ * end it when its goal is reached, when it can do no more, or on an
+ * error (returned). */
+static int evict_steps(struct dd_cache *c, unsigned txns)
+{
+	struct evict *e = c->ev;
+	int rc = MDB_SUCCESS;
+
+	if (!e)
+		return MDB_SUCCESS;
+	while (txns && e->w.used > e->goal) {
+		if (e->w.ended && !evict_next_walk(c, e)) {
+			evict_end(c, DD_LOG_WARN, "stopped above its goal");
+			return MDB_SUCCESS;
+		}
+		rc = evict_txn(c, &e->w, e->goal);
+		if (rc) {
+			evict_end(c, DD_LOG_WARN, "failed");
+			return rc;
+		}
+		txns--;
+	}
+	if (e->w.used <= e->goal)
+		evict_end(c, DD_LOG_INFO, NULL);
+	return MDB_SUCCESS;
+}
+
+/* Evict down to @goal now (with the eviction in progress, if any). */
+static int evict_run(struct dd_cache *c, uint64_t goal)
+{
+	int rc = evict_start(c, goal);
+
+	return rc ? rc : evict_steps(c, UINT_MAX);
 }
 
 /* The room a batch needs: its records and two pages each (at most the
@@ -1343,26 +1426,29 @@ static uint64_t batch_bytes(struct dd_cache *c, const struct batch *b)
 }
 
 /* Write one batch in one transaction.  When the used pages are above
- * @room (the high mark less the batch), nothing is written and the
- * return is MDB_MAP_FULL: the caller evicts first, so that the map never
- * has to hold the batch on top of a cache already at the high mark.
- * *@over: the used pages passed the high mark (evict after). */
+ * @room (the cap less the batch), nothing is written and the return is
+ * MDB_MAP_FULL: the caller evicts first, so that the map never has to
+ * hold the batch on top of a full cache.  *@over: the used pages were
+ * above @trigger (the high mark less the batch) or passed the high mark:
+ * an eviction is due. */
 static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t room,
-		     bool *over)
+		     uint64_t trigger, bool *over)
 {
 	struct counters snap;
 	MDB_txn *txn;
-	uint64_t clock;
+	uint64_t clock, used;
 	int rc;
 
 	*over = false;
 	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 	if (rc)
 		return rc;
-	if (used_bytes(c, txn) > room) {
+	used = used_bytes(c, txn);
+	if (used > room) {
 		mdb_txn_abort(txn);
 		return MDB_MAP_FULL;
 	}
+	*over = used > trigger;
 	clock = meta_read_u64(c, txn, "dd.clock", 0);
 	for (size_t i = 0; i < b->bad_n && !rc; i++)
 		rc = drop_bad(c, txn, &b->bad[i]);
@@ -1393,7 +1479,7 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t room,
 		rc = stamp_hit(c, txn, b->hits[i], &clock);
 	}
 	if (!rc) {
-		*over = used_bytes(c, txn) > c->hi_mark;
+		*over = *over || used_bytes(c, txn) > c->hi_mark;
 		rc = meta_write_u64(c, txn, "dd.clock", clock);
 	}
 	if (!rc)
@@ -1420,6 +1506,7 @@ static void writer_rebuild(struct dd_cache *c)
 	dd_err derr;
 	int lockfd;
 
+	evict_end(c, DD_LOG_WARN, "abandoned with its environment");
 	pthread_rwlock_wrlock(&c->swap_lock);
 	old = c->gen;
 	env_detach(c);
@@ -1454,12 +1541,12 @@ static void writer_remap(struct dd_cache *c)
 	pthread_rwlock_unlock(&c->swap_lock);
 }
 
-/* After a commit passed the high mark: evict down to the low mark.  The
- * batch is stored whatever happens here; a damaged or resized
- * environment is handled now rather than at the next batch. */
-static void writer_evict_after(struct dd_cache *c)
+/* Run some transactions of the eviction in progress, between batches
+ * (writer_main).  A damaged or resized environment is handled now
+ * rather than at the next batch. */
+static void writer_evict_some(struct dd_cache *c)
 {
-	int rc = evict_run(c, c->lo_mark);
+	int rc = evict_steps(c, EVICT_TXNS_PER_TURN);
 
 	if (rc == MDB_SUCCESS)
 		return;
@@ -1474,22 +1561,28 @@ static void writer_evict_after(struct dd_cache *c)
  * environment. */
 static dd_err writer_commit_part(struct dd_cache *c, struct batch *b)
 {
-	uint64_t bytes = batch_bytes(c, b), room = c->hi_mark - bytes;
+	uint64_t bytes = batch_bytes(c, b);
+	/* Past the high mark (less the batch) an eviction begins, and runs
+	 * between the batches (writer_main); the batches go on meanwhile,
+	 * up to the cap itself (the map is 1.25 x the cap).  A batch that
+	 * would pass the cap waits for the eviction. */
+	uint64_t room = c->cap - bytes, trigger = c->hi_mark - bytes;
 	bool over;
 	int rc = MDB_SUCCESS;
 
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (c->broken)
 			return DD_E_IO;
-		rc = batch_txn(c, b, room, &over);
+		rc = batch_txn(c, b, room, trigger, &over);
 		if (rc == MDB_SUCCESS) {
-			if (over)
-				writer_evict_after(c);
+			if (over && (rc = evict_start(c, c->lo_mark)))
+				dd_log(DD_LOG_WARN, "cache: eviction: %s",
+				       mdb_strerror(rc));
 			return DD_OK;
 		}
 		if (rc == MDB_MAP_FULL) {
 			/* The batch does not fit (batch_txn's check, or
-			 * LMDB's): make room, then store it whatever the
+			 * LMDB's): make room now, then store it whatever the
 			 * used pages are. */
 			room = UINT64_MAX;
 			rc = evict_run(c, c->lo_mark - bytes);
@@ -1606,11 +1699,13 @@ static void *writer_main(void *arg)
 		bool rebuild, resize, drained;
 		dd_err derr;
 
+		/* An eviction in progress is left at close (the next
+		 * writer starts again when it finds the cache full). */
 		if (c->stop && !pending && !c->rebuild_req) {
 			c->flush_done = c->flush_req;
 			break;
 		}
-		if (!writer_urgent(c)) {
+		if (!writer_urgent(c) && !c->ev) {
 			struct timespec ts;
 			uint64_t due = c->q_first_ms + DD_CACHE_BATCH_MS;
 			uint64_t now = now_ms();
@@ -1653,6 +1748,10 @@ static void *writer_main(void *arg)
 		derr = DD_OK;
 		if (b.items || b.hits_n || b.bad_n)
 			derr = writer_commit(c, &b);
+		/* Eviction goes on between batches, a few transactions at a
+		 * time, so that puts are not held up for all of it. */
+		if (c->ev)
+			writer_evict_some(c);
 
 		pthread_mutex_lock(&c->q_lock);
 		while (b.items) {
@@ -1666,7 +1765,8 @@ static void *writer_main(void *arg)
 			}
 			free(it);
 		}
-		if (drained && flush_target > c->flush_done)
+		/* a flush also waits for the eviction in progress */
+		if (drained && !c->ev && flush_target > c->flush_done)
 			c->flush_done = flush_target;
 		pthread_cond_broadcast(&c->done_cond);
 		pthread_cond_broadcast(&c->space_cond);
@@ -1674,6 +1774,7 @@ static void *writer_main(void *arg)
 	c->writer_running = false;
 	pthread_cond_broadcast(&c->done_cond);
 	pthread_mutex_unlock(&c->q_lock);
+	evict_end(c, DD_LOG_INFO, "left at close");
 	free(b.hits);
 	free(b.bad);
 	return NULL;
