@@ -47,7 +47,9 @@
  *    writer stamps the noted keys in its next batch.  When the used pages
  *    pass 90% of the cap, the writer evicts the oldest-stamped records
  *    until they are below 75%, in transactions of at most 128 deletions
- *    and with memory that does not grow with the number of records.  The
+ *    run between its batches, with memory that does not grow with the
+ *    number of records; meanwhile batches are stored up to the cap
+ *    itself, and one that would pass it waits for the eviction.  The
  *    LMDB map is 1.25 x the cap.
  *
  * Several processes (daemons and `deid` runs) may share one cache
@@ -269,7 +271,8 @@ dd_err dd_cache_put(struct dd_cache *cache, const uint8_t *key,
 		    const void *bytes, size_t len);
 
 /* Wait until everything queued before this call (puts, LRU stamps,
- * deletions of records found corrupt) is committed, or failed.  Returns
+ * deletions of records found corrupt) is committed, or failed, and the
+ * eviction in progress (if any) is done.  Returns
  * DD_OK, or DD_E_IO if the environment became unusable.  A no-op on a
  * DD_CACHE_RDONLY handle.  Any thread; for tests, for clean shutdown, and
  * before reporting. */
