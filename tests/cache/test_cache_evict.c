@@ -1,4 +1,6 @@
 /* test_cache_evict.c: the size cap and approximate LRU. */
+#include <sys/wait.h>
+
 #include "cache_test_util.h"
 #include "dd_cache_i.h"
 #include "dd_log.h"
@@ -353,6 +355,80 @@ static void test_evict_interleaved(const char *dir)
 	dd_cache_clear(dir, NULL);
 }
 
+/* One of two processes filling one small cache at once: both evict, each
+ * in its own transactions, from the same "lru". */
+static int sharer(const char *dir, unsigned first)
+{
+	struct dd_cache *c = ct_open(dir, MANY_CAP, DD_CACHE_NOSYNC);
+	struct dd_cache_stats st;
+
+	for (unsigned i = first; i < first + 30000; i++) {
+		EXPECT_EQ_INT(ct_put(c, i, MANY_LEN), DD_OK);
+		if (i % 1024 == 1023)
+			EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+	}
+	EXPECT_EQ_INT(dd_cache_flush(c), DD_OK);
+	EXPECT_EQ_INT(dd_cache_stats(c, &st), DD_OK);
+	EXPECT(st.evictions > 0);
+	EXPECT(st.evict_txn_max <= DD_CACHE_EVICT_PER_TXN);
+	EXPECT_EQ_INT(st.puts_failed, 0);
+	dd_cache_close(c);
+	return dd_test_failures ? 1 : 0;
+}
+
+/* Two processes evicting from one cache: every record and eviction is
+ * accounted for, records and stamps still go in pairs, and the newest
+ * records of both are there. */
+static void test_evict_two_processes(const char *dir)
+{
+	struct dd_cache_verify_report rep;
+	struct dd_cache_stats st;
+	struct present p = {0};
+	struct dd_cache *c;
+	unsigned unpaired = 0;
+	pid_t pid[2];
+	int status;
+
+	fflush(NULL);
+	for (int k = 0; k < 2; k++) {
+		pid[k] = fork();
+		if (pid[k] == 0)
+			_exit(sharer(dir, k * 100000));
+	}
+	for (int k = 0; k < 2; k++) {
+		EXPECT(waitpid(pid[k], &status, 0) == pid[k]);
+		EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	c = ct_open(dir, MANY_CAP, DD_CACHE_NOSYNC);
+	EXPECT_EQ_INT(dd_cache_stats(c, &st), DD_OK);
+	fprintf(stderr, "two processes: %llu entries, %llu evictions in all, "
+		"used %llu\n", (unsigned long long)st.entries,
+		(unsigned long long)st.total_evictions,
+		(unsigned long long)st.used_bytes);
+	EXPECT_EQ_INT(st.entries + st.total_evictions, 60000);
+	EXPECT(st.used_bytes <= MANY_CAP);
+	EXPECT_EQ_INT(st.rebuilds, 0);
+	p.n = 130000;
+	p.man = calloc(p.n, 1);
+	p.lru = calloc(p.n, 1);
+	EXPECT_EQ_INT(dd_cache_walk(c, present_walk, &p), DD_OK);
+	EXPECT_EQ_INT(p.other, 0);
+	for (unsigned i = 0; i < p.n; i++)
+		unpaired += p.man[i] != p.lru[i];
+	EXPECT_EQ_INT(unpaired, 0);
+	for (unsigned i = 29900; i < 30000; i++) {
+		EXPECT(p.man[i]);
+		EXPECT(p.man[100000 + i]);
+	}
+	EXPECT_EQ_INT(dd_cache_verify(dir, &rep), DD_OK);
+	EXPECT(!rep.corrupt);
+	EXPECT_EQ_INT(rep.lru_orphans, 0);
+	free(p.man);
+	free(p.lru);
+	dd_cache_close(c);
+	dd_cache_clear(dir, NULL);
+}
+
 /* Values larger than a quarter of the cap are refused up front. */
 static void test_too_big(const char *dir)
 {
@@ -382,6 +458,7 @@ int main(void)
 	test_many_hits(dir);
 	test_many_small(dir);
 	test_evict_interleaved(dir);
+	test_evict_two_processes(dir);
 	ct_rmtree(dir);
 	return dd_test_done("test_cache_evict");
 }
