@@ -1127,7 +1127,14 @@ static uint64_t hist_cutoff(const struct evict_hist *h, uint64_t want,
 }
 
 /* Step 1.  *@used: the used bytes; *@rec_bytes: the bytes of "manifests"
- * and "lru".  Stops early (h->n == 0) when *@used is at most @goal. */
+ * and "lru".  Stops early (h->n == 0) when *@used is at most @goal.
+ * In a write transaction that writes nothing (aborted): a read
+ * transaction would keep its snapshot for the whole pass, and LMDB
+ * cannot reuse a page freed after the oldest snapshot still read, so
+ * another process's writer (its batches dirty pages by the hundred) would
+ * take new pages meanwhile and could fill the map (seen with two
+ * processes at an 8 MiB cap).  Holding the write lock instead only makes
+ * it wait for the pass. */
 static int evict_scan(struct dd_cache *c, struct evict_hist *h,
 		      uint64_t goal, uint64_t *used, uint64_t *rec_bytes)
 {
@@ -1142,7 +1149,7 @@ static int evict_scan(struct dd_cache *c, struct evict_hist *h,
 	memset(h, 0, sizeof(*h));
 	h->width = 1;
 	*rec_bytes = 0;
-	rc = reader_begin(c, &txn);
+	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 	if (rc)
 		return rc;
 	*used = used_bytes(c, txn);
@@ -1169,7 +1176,7 @@ static int evict_scan(struct dd_cache *c, struct evict_hist *h,
 	if (rc == MDB_NOTFOUND)
 		rc = MDB_SUCCESS;
 out:
-	reader_end(c, txn);
+	mdb_txn_abort(txn);
 	return rc;
 }
 

@@ -378,14 +378,14 @@ static int sharer(const char *dir, unsigned first)
 
 /* Two processes evicting from one cache: every record and eviction is
  * accounted for, records and stamps still go in pairs, and the newest
- * records of both are there. */
+ * records are there. */
 static void test_evict_two_processes(const char *dir)
 {
 	struct dd_cache_verify_report rep;
 	struct dd_cache_stats st;
 	struct present p = {0};
 	struct dd_cache *c;
-	unsigned unpaired = 0;
+	unsigned unpaired = 0, newest[2] = {0, 0};
 	pid_t pid[2];
 	int status;
 
@@ -416,10 +416,14 @@ static void test_evict_two_processes(const char *dir)
 	for (unsigned i = 0; i < p.n; i++)
 		unpaired += p.man[i] != p.lru[i];
 	EXPECT_EQ_INT(unpaired, 0);
+	/* The newest records of the process that finished last are there
+	 * (those of the other may be older than most of the cache, and
+	 * go with it). */
 	for (unsigned i = 29900; i < 30000; i++) {
-		EXPECT(p.man[i]);
-		EXPECT(p.man[100000 + i]);
+		newest[0] += p.man[i];
+		newest[1] += p.man[100000 + i];
 	}
+	EXPECT(newest[0] == 100 || newest[1] == 100);
 	EXPECT_EQ_INT(dd_cache_verify(dir, &rep), DD_OK);
 	EXPECT(!rep.corrupt);
 	EXPECT_EQ_INT(rep.lru_orphans, 0);
