@@ -1045,9 +1045,10 @@ static int write_stats(struct dd_cache *c, MDB_txn *txn, uint64_t evicted,
  * most a goal, in memory and write transactions whose size does not
  * depend on the number of records:
  *
- *  1. one pass over "lru" in a read transaction counts the stamps in a
- *     histogram of EVICT_BUCKETS buckets (the newest stamp is dd.clock;
- *     the buckets widen, by doubling, until they reach the oldest);
+ *  1. one pass over "lru" (in a write transaction that is aborted: see
+ *     evict_scan) counts the stamps in a histogram of EVICT_BUCKETS
+ *     buckets (the newest stamp is dd.clock; the buckets widen, by
+ *     doubling, until they reach the oldest);
  *  2. from it, a cutoff stamp T such that the records stamped at or
  *     before T are about as many as the bytes to free take (at the
  *     average bytes a record has in "manifests" and "lru");
