@@ -86,6 +86,10 @@ maps() {
 		"/proc/$1/smaps" | sort -k2 -rn | head -6 | paste -sd, -
 }
 
+# the daemon's OCR worker threads: 0 until an image needed OCR
+ocr_threads() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -c '^deid-ocr$'; }
+ocr_state() { echo "OCR engine $( [ "$(ocr_threads "$FS_PID")" = 0 ] && echo "not loaded" || echo "loaded") ($(ocr_threads "$FS_PID") OCR threads, $(fs_counter "$MNT" ocr_calls) OCR calls)"; }
+
 # The daemon as it runs outside the tests: meson sets MALLOC_PERTURB_,
 # which makes malloc fill every block it hands out (libfuse's 1 MiB
 # request buffer per worker thread, the read buffers) and so makes all of
@@ -102,7 +106,7 @@ for pass in cold warm; do
 done
 want=$(( (NFILES + EVERY - 1) / EVERY ))
 [ "$n" = "$want" ] || fail "find saw $n files, expected $want"
-note "counters: inodes $(fs_counter "$MNT" inodes), listings $(fs_counter "$MNT" listings), cache hits $(fs_counter "$MNT" cache_hits), transforms $(fs_counter "$MNT" transforms), $(mem)"
+note "counters: inodes $(fs_counter "$MNT" inodes), listings $(fs_counter "$MNT" listings), cache hits $(fs_counter "$MNT" cache_hits), transforms $(fs_counter "$MNT" transforms), $(mem); $(ocr_state)"
 # RSS again after 3 s idle
 sleep 3
 note "idle: daemon $(rss "$FS_PID"); by mapping: $(maps "$FS_PID")"
@@ -118,34 +122,45 @@ peak_start "$FS_PID"
 t0=$(date +%s.%N)
 n=$(find "$MNT" -type f | wc -l) || fail "find (remount)"
 t1=$(date +%s.%N)
-note "remount, warm cache: find $n files in $(echo "$t1 - $t0" | bc) s; daemon $(rss "$FS_PID"); $(peak_stop); $(mem)"
+note "remount, warm cache: find $n files in $(echo "$t1 - $t0" | bc) s; daemon $(rss "$FS_PID"); $(peak_stop); $(mem); $(ocr_state)"
 sleep 3
 note "idle: daemon $(rss "$FS_PID")"
 fs_umount "$MNT"
 
-# The target excludes the OCR workers: tesseract's model is loaded in the
-# daemon (one engine per OCR worker thread) at the first image that may
-# need OCR.  Its share: two daemons over one DICOM file, each with an
-# empty cache, one with the default policy and one with OCR off
-# (textRedactionMode REDACT_NO_TEXT); the difference of their RSS after
-# listing the file.
-ocr_rss() { # POLICY_FILE CACHE_DIR: the daemon's VmRSS (KiB) after a listing
+# The OCR engine (tesseract's model, one per OCR worker thread, named
+# deid-ocr) loads at the first image that needs OCR; none of this tree's
+# does, so the daemons above should never have loaded it.  Its share when
+# loaded: two daemons over one marked image (BurnedInAnnotation YES: OCR'd
+# whole), each with an empty cache, one with the default policy and one
+# with OCR off (textRedactionMode REDACT_NO_TEXT); the difference of their
+# RSS after reading the file.
+ocr_rss() { # POLICY_FILE CACHE_DIR: "VmRSS(KiB) OCR-threads" after a read
 	fs_mount "$T/probe/src" "$T/probe/mnt" ",policy=$1,cache=$2"
-	ls -lR "$T/probe/mnt" >/dev/null || fail "listing the probe"
-	awk '/^VmRSS/ {print $2}' "/proc/$FS_PID/status"
+	find "$T/probe/mnt" -type f -exec cat {} + >/dev/null || fail "reading the probe"
+	echo "$(awk '/^VmRSS/ {print $2}' "/proc/$FS_PID/status") $(ocr_threads "$FS_PID")"
 	fs_umount "$T/probe/mnt"
 }
 mkdir -p "$T/probe/src" "$T/probe/mnt" "$T/probe/c1" "$T/probe/c2"
 chmod 700 "$T/probe/c1" "$T/probe/c2"
-cp "$SRC/STUDY_0000/IMG0.dcm" "$T/probe/src/" || fail "probe file"
+"$PYTHON" - "$SRC/STUDY_0000/IMG0.dcm" "$T/probe/src/IMG0.dcm" <<'PY' || fail "probe file"
+import sys
+import pydicom
+ds = pydicom.dcmread(sys.argv[1])
+ds.BurnedInAnnotation = "YES"
+ds.Rows = ds.Columns = 64
+ds.PixelData = bytes(64 * 64 * 2)
+ds.save_as(sys.argv[2], write_like_original=False)
+PY
 sed 's/"textRedactionMode": *"REDACT_SENSITIVE_TEXT"/"textRedactionMode": "REDACT_NO_TEXT"/' \
 	"$POLICY" >"$T/probe/noocr.json"
 if grep -q REDACT_NO_TEXT "$T/probe/noocr.json"; then
-	with=$(ocr_rss "$POLICY" "$T/probe/c1")
-	without=$(ocr_rss "$T/probe/noocr.json" "$T/probe/c2")
-	note "OCR worker's share of the RSS: $(( (with - without) / 1024 )) MiB (one DICOM file listed: $(( with / 1024 )) MiB with OCR, $(( without / 1024 )) MiB without)"
+	read -r with with_thr < <(ocr_rss "$POLICY" "$T/probe/c1")
+	read -r without without_thr < <(ocr_rss "$T/probe/noocr.json" "$T/probe/c2")
+	[ "$with_thr" -gt 0 ] && [ "$without_thr" = 0 ] ||
+		fail "probe: $with_thr OCR threads with OCR, $without_thr without"
+	note "OCR engine's share of the RSS when loaded: $(( (with - without) / 1024 )) MiB (one marked image read: $(( with / 1024 )) MiB with OCR, $with_thr worker(s), $(( without / 1024 )) MiB without)"
 else
-	note "OCR worker's share of the RSS: not measured (no textRedactionMode in the default policy)"
+	note "OCR engine's share of the RSS: not measured (no textRedactionMode in the default policy)"
 fi
 ok "find over $NFILES files in $NDIRS directories"
 echo PASS
