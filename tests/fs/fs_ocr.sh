@@ -14,10 +14,11 @@
 #   3. TESSDATA_PREFIX at an empty directory: the mount fails at start-up
 #      with a message naming eng.traineddata; with REDACT_NO_TEXT (no
 #      OCR) the same environment mounts and serves the US image.
-#   4. The model removed after the mount: reading a US image fails (the
-#      file is then hidden, reason internal), never with its source's
-#      bytes; every image fails the same way, again at a second read; no
-#      OCR thread is left; the log says why, once.
+#   4. The model removed after the mount, over the US images and a CT
+#      that nothing marks but whose text the pre-pass flags: reading any
+#      fails (the file is then hidden, reason internal), never with its
+#      source's bytes; again at a second read; no OCR thread is left; the
+#      log says why, once.
 . "$(dirname "$0")/fs_lib.sh"
 fs_check_fuse
 "$PYTHON" -c 'import pydicom, numpy, PIL' 2>/dev/null ||
@@ -76,7 +77,29 @@ for i, (fam, giv, pid) in enumerate([("JOHNSON", "MARY", "4471093"),
     ds.PixelData = np.asarray(im, dtype=np.uint8).tobytes()
     ds.is_little_endian, ds.is_implicit_VR = True, False
     ds.save_as("%s/US%d.dcm" % (out, i + 1), write_like_original=False)
+# a CT that nothing marks, with text in its top band: OCR'd only because
+# the pre-pass flags the text
+im = Image.new("L", (256, 256), 0)
+d = ImageDraw.Draw(im)
+f14 = ImageFont.truetype(sys.argv[2], 14)
+d.text((6, 4), "JOHNSON MARY", font=f14, fill=255)
+d.text((6, 22), "ID 4471093", font=f14, fill=255)
+d.ellipse((60, 60, 200, 200), fill=120)
+ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=["ct"])
+ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+ds.PatientName, ds.PatientID = "JOHNSON^MARY", "4471093"
+ds.Modality = "CT"
+del ds.BurnedInAnnotation
+ds.Rows = ds.Columns = 256
+ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+ds.PixelData = (np.asarray(im, dtype=np.uint16) * 8).tobytes()
+ds.save_as("%s/../CT_TEXT.dcm" % out, write_like_original=False)
 PY
+mkdir -p "$T/src4/us" "$T/src4/ct"
+mv "$SRC/CT_TEXT.dcm" "$T/src4/ct/" && cp "$SRC"/us/US*.dcm "$T/src4/us/" ||
+	fail "the tree of part 4"
 
 # the daemon's threads named deid-ocr
 ocr_threads() { cat /proc/"$FS_PID"/task/*/comm 2>/dev/null | grep -c '^deid-ocr$'; }
@@ -182,40 +205,43 @@ unset TESSDATA_PREFIX
 POLICY=$POL1
 ok "no model, REDACT_NO_TEXT: mounts and serves every file without OCR"
 
-# 4. the model goes away after the mount: the images fail closed
+# 4. the model goes away after the mount: the images fail closed, the
+# CT that only the pre-pass flags too (DD_E_UNSUPPORTED from OCR would
+# have kept its pixels: "an unmarked image we cannot look at")
 mkdir -p "$T/tessdata"
 cp "$TESSDATA/eng.traineddata" "$T/tessdata/" || fail "copy eng.traineddata"
 rm -rf "$CACHE" && mkdir -m 700 "$CACHE"
 export TESSDATA_PREFIX=$T/tessdata
-fs_mount "$SRC" "$MNT"
+fs_mount "$T/src4" "$MNT"
 unset TESSDATA_PREFIX
 rm "$T/tessdata/eng.traineddata"
-find "$MNT" -type f -printf '%s %p\n' | sort -n | tail -3 | cut -d' ' -f2- >"$T/us_views"
-[ "$(wc -l <"$T/us_views")" = 3 ] || fail "the US images are not listed"
+find "$MNT" -type f >"$T/views4"
+[ "$(wc -l <"$T/views4")" = 4 ] || fail "the images of part 4 are not listed"
+[ "$(fs_counter "$MNT" ocr_calls)" = 0 ] || fail "the listing ran OCR"
 nfail=0
 while IFS= read -r f; do
 	if cat "$f" >"$T/got" 2>"$T/err"; then
 		fail "$f was served with no model ($(wc -c <"$T/got") bytes)"
 	fi
-	for i in 1 2 3; do
-		cmp -s "$T/got" "$SRC/us/US$i.dcm" && fail "the source's bytes came out"
+	for g in "$T"/src4/*/*.dcm; do
+		cmp -s "$T/got" "$g" && fail "the source's bytes came out"
 	done
 	nfail=$((nfail + 1))
-done <"$T/us_views"
+done <"$T/views4"
 [ "$(ocr_threads)" = 0 ] || fail "OCR threads left after a failed start"
 grep -q 'cannot start the OCR workers' "$T/daemon.log" ||
 	fail "the log does not say that the OCR workers could not start"
 # and again: the same answer (hidden now), no second try
 while IFS= read -r f; do
 	cat "$f" >/dev/null 2>&1 && fail "$f was served at the second read"
-done <"$T/us_views"
+done <"$T/views4"
 [ "$(ocr_threads)" = 0 ] || fail "OCR threads after the second reads"
 [ "$(grep -c 'cannot start the OCR workers' "$T/daemon.log")" = 1 ] ||
 	fail "the failed start was logged more than once (retried?)"
 "$DEID" report "$MNT" --json >"$T/report.json" || fail "deid report --json"
 internal=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["hidden"]["internal"])' "$T/report.json")
-[ "$internal" = 3 ] || fail "hidden for reason internal: $internal (want the 3 US images)"
+[ "$internal" = 4 ] || fail "hidden for reason internal: $internal (want the 4 images)"
 fs_umount "$MNT"
-ok "model removed after the mount: $nfail US reads failed, none passed through, then hidden (reason internal, 3); no OCR thread; logged once"
+ok "model removed after the mount: $nfail image reads failed (the unmarked CT too), none passed through, then hidden (reason internal); no OCR thread; logged once"
 
 echo PASS
