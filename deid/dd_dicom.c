@@ -63,8 +63,9 @@ struct dd_dicom {
 	bool image_base;    /* options.cleanImage, image or ocrRegions given */
 	enum dd_redaction_mode image_base_mode;
 	/* The image engines, one per redaction mode, created at first use
-	 * (tesseract loads only when an image needs it; a program without
-	 * OMP_THREAD_LIMIT=1 fails there, hiding the image, not at start).
+	 * (tesseract's model loads at the first OCR run, in dd_ocr; a
+	 * program without OMP_THREAD_LIMIT=1 fails there, hiding the image,
+	 * not at start).
 	 * Protected by image_lock; immutable once set. */
 	pthread_mutex_t image_lock;
 	struct dd_image *image[DD_DICOM_N_MODES];
@@ -1020,8 +1021,21 @@ static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
 	err = img_choose(t, ds, j);
 	if (err == DD_OK && !j->im)
 		return DD_OK;
+	if (err) {
+		/* no image engine: whatever the error, it says nothing about
+		 * these pixels, so the exception below for pixels that cannot
+		 * be decoded must not apply (an unmarked capture would pass
+		 * with its burnt-in text) */
+		if (err == DD_E_NOMEM)
+			return err;
+		*reason = err == DD_E_UNSUPPORTED ? DD_REASON_INTERNAL
+						  : img_reason(err);
+		dd_log(DD_LOG_INFO, "dicom: %s: image engine: %s", log_name,
+		       dd_err_name(err));
+		return DD_OK;
+	}
 	t0 = dd_ocr_now_ms();
-	if (err == DD_OK && (*flags & DD_DICOM_SIZE_ONLY)) {
+	if (*flags & DD_DICOM_SIZE_ONLY) {
 		err = dd_image_size_plan(j->im, fd, &j->facts, &j->plan);
 		if (err == DD_OK &&
 		    j->plan.out_kind == DD_IMAGE_OUT_SAME_CODEC) {
@@ -1029,7 +1043,7 @@ static dd_err img_plan(struct tx *t, struct dd_bitem *ds, int fd,
 			err = dd_image_redact_plan(j->im, fd, &j->facts, t->ctx,
 						   &j->plan);
 		}
-	} else if (err == DD_OK) {
+	} else {
 		err = dd_image_redact_plan(j->im, fd, &j->facts, t->ctx, &j->plan);
 	}
 	j->ocr_ms = dd_ocr_now_ms() - t0;

@@ -83,6 +83,12 @@ bool dd_reason_is_error(enum dd_reason r)
 	}
 }
 
+bool dd_reason_is_transient(enum dd_reason r)
+{
+	return r == DD_REASON_TIMEOUT || r == DD_REASON_UNREADABLE ||
+	       r == DD_REASON_INTERNAL;
+}
+
 void dd_manifest_init(struct dd_manifest *m)
 {
 	memset(m, 0, sizeof(*m));

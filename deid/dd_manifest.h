@@ -71,6 +71,11 @@ const char *dd_reason_name(enum dd_reason r);
  * parse/unsupported/limit/timeout/unreadable/internal; not other_file,
  * dicomdir, policy_excluded, name_collision. */
 bool dd_reason_is_error(enum dd_reason r);
+/* A hide that tells about the machine at the time (a wall-clock timeout,
+ * a source that could not be read, an engine that could not start), not
+ * about the file's bytes: such a result is never cached, so a later
+ * mount tries the file again. */
+bool dd_reason_is_transient(enum dd_reason r);
 
 enum dd_seg_kind {
 	DD_SEG_LITERAL = 1, /* bytes held in the manifest */

@@ -262,7 +262,9 @@ static dd_err fs_classify(struct dd_fs *fs, int dirfd, const char *src_name,
 			fs_mf_put(mf);
 			return DD_OK;
 		}
-		if (fs->cache) {
+		/* a transient hide stays in memory (this inode, this
+		 * listing) but not in the cache: the next mount retries */
+		if (fs->cache && !dd_reason_is_transient(mf->m.reason)) {
 			dd_view_cache_key(fs->view, &mf->id, key);
 			fs_cache_put(fs, key, &mf->m);
 		}

@@ -244,4 +244,19 @@ internal=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["hi
 fs_umount "$MNT"
 ok "model removed after the mount: $nfail image reads failed (the unmarked CT too), none passed through, then hidden (reason internal); no OCR thread; logged once"
 
+# 5. the model back, a new mount on the same cache: "internal" was not
+# cached (it says nothing about the files), so the images are served
+cp "$TESSDATA/eng.traineddata" "$T/tessdata/" || fail "copy eng.traineddata"
+export TESSDATA_PREFIX=$T/tessdata
+fs_mount "$T/src4" "$MNT"
+unset TESSDATA_PREFIX
+n5=$(find "$MNT" -type f | wc -l)
+[ "$n5" = 4 ] || fail "after the model came back: $n5 files listed, want 4"
+find "$MNT" -type f -exec cat {} + >/dev/null || fail "after the model came back, a read failed"
+[ "$(fs_counter "$MNT" ocr_calls)" -gt 0 ] || fail "no OCR after the model came back"
+internal=$(fs_counter "$MNT" hidden | "$PYTHON" -c 'import ast,sys; print(ast.literal_eval(sys.stdin.read()).get("internal", 0))')
+[ "$internal" = 0 ] || fail "hidden for reason internal after the model came back: $internal"
+fs_umount "$MNT"
+ok "the model back, remounted on the same cache: the 4 images are served (an internal failure is never cached)"
+
 echo PASS
