@@ -202,6 +202,23 @@ dd_err dd_ocr_check(void)
 	return err;
 }
 
+void dd_ocr_check_message(dd_err e, char *buf, size_t n)
+{
+	const char *td = getenv("TESSDATA_PREFIX");
+
+	if (e == DD_E_UNSUPPORTED)
+		snprintf(buf, n, "the policy redacts burnt-in text, and "
+			 "tesseract cannot load its \"eng\" model: no usable "
+			 "eng.traineddata in %s%s",
+			 td ? "TESSDATA_PREFIX=" : "tesseract's own tessdata "
+			 "directory", td ? td : "");
+	else
+		snprintf(buf, n, "the policy redacts burnt-in text, and OCR "
+			 "cannot run: %s",
+			 e == DD_E_INVAL ? "OMP_THREAD_LIMIT=1 is not set"
+					 : dd_strerror(e));
+}
+
 static bool ocr_cancel(void *arg, int words)
 {
 	struct ocr_req *rq = arg;

@@ -58,6 +58,10 @@ dd_err dd_ocr_ensure_env(int argc, char **argv);
  * looks: $TESSDATA_PREFIX, else its built-in directory), DD_E_NOMEM. */
 dd_err dd_ocr_check(void);
 
+/* What dd_ocr_check()'s @e means for a user who asked for burnt-in text
+ * redaction, in one line (no program name, no newline) into @buf. */
+void dd_ocr_check_message(dd_err e, char *buf, size_t n);
+
 /* A pool of @workers (1..2) workers, started at the first dd_ocr_run().
  * DD_E_INVAL without OMP_THREAD_LIMIT=1 or with a bad count, DD_E_NOMEM.
  * Cheap: no thread, no model. */

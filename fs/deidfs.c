@@ -259,19 +259,10 @@ static int fs_setup(struct dd_fs *fs, struct dd_view_opts *vo)
 	 * time, not from images hidden later (and before the FHIR index's
 	 * scan, which can take minutes) */
 	if (dd_image_policy_ocr(fs->pol) && (e = dd_ocr_check())) {
-		const char *td = getenv("TESSDATA_PREFIX");
+		char msg[512];
 
-		if (e == DD_E_UNSUPPORTED)
-			fprintf(stderr, "deidfs: the policy redacts burnt-in "
-				"text, and tesseract cannot load its \"eng\" "
-				"model: no usable eng.traineddata in %s%s\n",
-				td ? "TESSDATA_PREFIX=" : "tesseract's own "
-				"tessdata directory", td ? td : "");
-		else
-			fprintf(stderr, "deidfs: the policy redacts burnt-in "
-				"text, and OCR cannot run: %s\n",
-				e == DD_E_INVAL ? "OMP_THREAD_LIMIT=1 is not set"
-						: dd_strerror(e));
+		dd_ocr_check_message(e, msg, sizeof(msg));
+		fprintf(stderr, "deidfs: %s\n", msg);
 		return -1;
 	}
 	e = dd_view_new(fs->pol, vo, &fs->view, err, sizeof(err));

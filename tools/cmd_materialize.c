@@ -321,6 +321,7 @@ int dd_tool_materialize_main(int argc, char **argv)
 	}
 	po.src_dir = argv[optind];
 	po.quiet = r.quiet;
+	po.check_ocr = true;
 	r.v = dd_tool_open_view(&po, &pol);
 	if (!r.v)
 		goto out_close;

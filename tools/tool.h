@@ -25,6 +25,9 @@ struct dd_tool_policy_opts {
 	const char *key_file;
 	const char *src_dir; /* source root for the FHIR patient index */
 	bool quiet;          /* no index progress lines */
+	/* check at start that OCR can run when the policy may need it
+	 * (dd_ocr_check: a forked child loads the model, ~0.1 s) */
+	bool check_ocr;
 };
 
 /* Load the policy, printing every diagnostic to stderr.  Returns NULL on

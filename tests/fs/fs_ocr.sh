@@ -191,6 +191,14 @@ mountpoint -q "$MNT" && { fusermount3 -u "$MNT"; fail "mounted without a model";
 grep -q 'eng.traineddata' "$T/nomodel.log" && grep -q "TESSDATA_PREFIX=$T/notessdata" "$T/nomodel.log" ||
 	{ cat "$T/nomodel.log" >&2; fail "no clear message about the missing model"; }
 ok "no model: the mount fails at start-up: $(head -1 "$T/nomodel.log")"
+rc=0
+TESSDATA_PREFIX=$T/notessdata "$DEID" materialize "$SRC" "$T/mat-nomodel" -p "$POLICY" \
+	--key-file "$KEYFILE" -q >/dev/null 2>"$T/nomodel-mat.log" || rc=$?
+[ "$rc" = 1 ] || { cat "$T/nomodel-mat.log" >&2; fail "deid materialize without a model exited with $rc (want 1)"; }
+grep -q "eng.traineddata in TESSDATA_PREFIX=$T/notessdata" "$T/nomodel-mat.log" ||
+	{ cat "$T/nomodel-mat.log" >&2; fail "deid materialize: no clear message about the missing model"; }
+[ -z "$(find "$T/mat-nomodel" -type f 2>/dev/null)" ] || fail "deid materialize wrote files without a model"
+ok "no model: deid materialize stops before writing anything: $(head -1 "$T/nomodel-mat.log")"
 sed 's/"textRedactionMode": *"REDACT_SENSITIVE_TEXT"/"textRedactionMode": "REDACT_NO_TEXT"/' \
 	"$POL1" >"$T/noocr.json"
 grep -q REDACT_NO_TEXT "$T/noocr.json" || fail "no textRedactionMode in the default policy"
