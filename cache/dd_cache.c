@@ -75,6 +75,7 @@ struct counters {
 	uint64_t hits, misses, corrupt, evictions, puts, puts_failed, commits,
 		rebuilds, stale_readers;
 	uint64_t evict_txn_max; /* written by the writer only */
+	uint64_t evict_batches; /* batches committed during an eviction */
 };
 
 struct dd_cache {
@@ -1500,6 +1501,8 @@ static int batch_txn(struct dd_cache *c, struct batch *b, uint64_t room,
 	if (!rc) {
 		c->persisted = snap;
 		CNT_ADD(c, commits, 1);
+		if (c->ev)
+			CNT_ADD(c, evict_batches, 1);
 	} else {
 		*over = false;
 	}
@@ -2105,6 +2108,11 @@ void dd_cache_test_request_rebuild(struct dd_cache *c)
 	c->rebuild_req = true;
 	pthread_cond_signal(&c->q_cond);
 	pthread_mutex_unlock(&c->q_lock);
+}
+
+uint64_t dd_cache_test_evict_batches(struct dd_cache *c)
+{
+	return CNT_GET(c, evict_batches);
 }
 
 const char *dd_cache_test_data_path(struct dd_cache *c)

@@ -148,6 +148,9 @@ dd_err dd_cache_test_hold_reader(struct dd_cache *cache);
 /* Make the writer abandon the environment as if LMDB had reported it
  * damaged (MDB_CORRUPTED): the live rebuild path. */
 void dd_cache_test_request_rebuild(struct dd_cache *cache);
+/* Batches this handle's writer committed while an eviction of its was
+ * in progress (they go on between its transactions). */
+uint64_t dd_cache_test_evict_batches(struct dd_cache *cache);
 /* The path of the data file in use. */
 const char *dd_cache_test_data_path(struct dd_cache *cache);
 
