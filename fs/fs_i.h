@@ -278,7 +278,7 @@ dd_err fs_listing_get(struct dd_fs *fs, struct fs_inode *dir, bool refresh,
 void fs_listing_put(struct dd_fs *fs, struct fs_listing *l);
 /* For an OPENDIR handing out @l: may the kernel keep the entries it
  * cached from this directory?  Only if they came from @l as it is now,
- * less than attr_timeout ago. */
+ * less than half of attr_timeout ago. */
 bool fs_listing_serve(struct dd_fs *fs, struct fs_listing *l);
 
 /* Result of a lookup or a readdirplus entry. */

@@ -711,12 +711,19 @@ bool fs_listing_serve(struct dd_fs *fs, struct fs_listing *l)
 	int64_t now = fs_now_ns();
 	bool keep;
 
-	/* Past attr_timeout the kernel reads the listing again: its first
-	 * READDIRPLUS then renews the entries' attributes in bulk, where a
-	 * kept copy would leave a LOOKUP per entry to the next `ls -l`. */
+	/* The kernel's names and attributes of the entries were renewed by
+	 * the READDIRPLUS that filled its copy, and last attr_timeout from
+	 * then.  A listing answered from the copy renews nothing, so an
+	 * open of an entry whose name has expired costs a LOOKUP each,
+	 * where reading the listing again renews them all in a few
+	 * requests: the copy is kept only in the first half of that time,
+	 * so a pass that starts from it (find | xargs cat) finds its names
+	 * still valid.  (A 2,000-file re-read starting 0.55 s after the fill
+	 * with attr_timeout 1 s ran at 0.80-0.82 x native with the whole
+	 * time, 0.85-0.90 with no copy.) */
 	pthread_mutex_lock(&l->lock);
 	keep = l->served == l->gen &&
-	       now - l->filled_ns < fs->attr_timeout_ns;
+	       now - l->filled_ns < fs->attr_timeout_ns / 2;
 	l->served = l->gen;
 	if (!keep)
 		l->filled_ns = now;

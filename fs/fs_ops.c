@@ -172,8 +172,8 @@ static void dd_fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	/* The kernel keeps the entries it reads (FOPEN_CACHE_DIR) and a
 	 * later listing is answered from that copy with no READDIR: a warm
 	 * `find` is then as fast as on the source.  The copy is kept only
-	 * while it is the listing as it is now, for attr_timeout at most
-	 * (fs_listing_serve); the kernel also drops it when the directory's
+	 * while it is the listing as it is now, for half of attr_timeout at
+	 * most (fs_listing_serve); the kernel also drops it when the directory's
 	 * mtime changes. */
 	fi->cache_readdir = 1;
 	fi->keep_cache = fs_listing_serve(fs, l);
