@@ -169,9 +169,7 @@ static dd_err dicom_new(const struct dd_policy *pol,
 		d->markers = false;
 	if (pd->tag_config && pd->profile == DD_DICOM_PROFILE_KEEP_ALL)
 		d->markers = false;
-	d->image_base = pol->dicom.clean_image.present || pol->image.present ||
-			pol->deidfs.n_ocr_regions;
-	d->image_base_mode = pd->clean_image.mode; /* or the top-level image */
+	d->image_base = dd_image_policy_base(pol, &d->image_base_mode);
 	if (policy_images(pol))
 		d->need_ctx = true; /* OCR'd words are judged with the header */
 	pthread_mutex_init(&d->image_lock, NULL);

@@ -147,26 +147,32 @@ dd_err dd_image_new(const struct dd_policy *pol, int mode_override,
 	return DD_OK;
 }
 
-/* The modes the DICOM engine can make engines for (dd_dicom.c,
- * img_choose): the image config's when one is given (options.cleanImage,
- * the top-level "image", or fixed regions, which alone mean
- * REDACT_NO_TEXT), and each cleanImageTag action's. */
-bool dd_image_policy_ocr(const struct dd_policy *pol)
+bool dd_image_policy_base(const struct dd_policy *pol,
+			  enum dd_redaction_mode *mode)
 {
-	const struct dd_policy_dicom *pd;
-	size_t i;
+	*mode = pol->dicom.clean_image.mode;
+	return pol->dicom.clean_image.present || pol->image.present ||
+	       pol->deidfs.n_ocr_regions;
+}
 
-	if (!pol)
-		return false;
-	pd = &pol->dicom;
-	if ((pd->clean_image.present || pol->image.present ||
-	     pol->deidfs.n_ocr_regions) && pd->clean_image.mode != DD_REDACT_NO_TEXT)
-		return true;
-	for (i = 0; i < pd->n_actions; i++)
-		if (pd->actions[i].kind == DD_DACT_CLEAN_IMAGE &&
-		    pd->actions[i].image.mode != DD_REDACT_NO_TEXT)
-			return true;
-	return false;
+dd_err dd_image_check_ocr(const struct dd_policy *pol, char *msg, size_t n)
+{
+	const struct dd_policy_dicom *pd = &pol->dicom;
+	enum dd_redaction_mode mode;
+	bool ocr;
+	dd_err err;
+
+	/* the modes dd_dicom.c's img_choose can make engines for */
+	ocr = dd_image_policy_base(pol, &mode) && mode != DD_REDACT_NO_TEXT;
+	for (size_t i = 0; i < pd->n_actions && !ocr; i++)
+		ocr = pd->actions[i].kind == DD_DACT_CLEAN_IMAGE &&
+		      pd->actions[i].image.mode != DD_REDACT_NO_TEXT;
+	if (!ocr)
+		return DD_OK;
+	err = dd_ocr_check();
+	if (err)
+		dd_ocr_check_message(err, msg, n);
+	return err;
 }
 
 void dd_image_free(struct dd_image *im)

@@ -163,10 +163,19 @@ dd_err dd_image_new(const struct dd_policy *pol, int mode_override,
 		    const struct dd_text *text, struct dd_image **out);
 void dd_image_free(struct dd_image *im);
 
-/* May an image engine of @pol run OCR: does the DICOM engine's image
- * config, or a cleanImageTag action, have a mode other than
- * REDACT_NO_TEXT?  For start-up checks (dd_ocr_check()). */
-bool dd_image_policy_ocr(const struct dd_policy *pol);
+/* The image config the DICOM engine applies to pixel data that no
+ * cleanImageTag action names: options.cleanImage (the policy loader copies
+ * a top-level "image" into it), or fixed OCR regions alone (then
+ * REDACT_NO_TEXT).  False when there is none; else *@mode is its mode. */
+bool dd_image_policy_base(const struct dd_policy *pol,
+			  enum dd_redaction_mode *mode);
+
+/* The start-up check of a program about to serve or write images: DD_OK
+ * when no image engine of @pol runs OCR (the base config and every
+ * cleanImageTag action are REDACT_NO_TEXT) or when OCR can run here
+ * (dd_ocr_check(): a model load, ~0.1 s); else that error, with what it
+ * means for the user in @msg (one line, no program name). */
+dd_err dd_image_check_ocr(const struct dd_policy *pol, char *msg, size_t n);
 
 /* What the DICOM engine knows from the header (strings as stored, trailing
  * spaces allowed; NULL: absent). */

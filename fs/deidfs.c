@@ -258,11 +258,8 @@ static int fs_setup(struct dd_fs *fs, struct dd_view_opts *vo)
 	 * broken tesseract install must still be learnt here, at mount
 	 * time, not from images hidden later (and before the FHIR index's
 	 * scan, which can take minutes) */
-	if (dd_image_policy_ocr(fs->pol) && (e = dd_ocr_check())) {
-		char msg[512];
-
-		dd_ocr_check_message(e, msg, sizeof(msg));
-		fprintf(stderr, "deidfs: %s\n", msg);
+	if (dd_image_check_ocr(fs->pol, err, sizeof(err))) {
+		fprintf(stderr, "deidfs: %s\n", err);
 		return -1;
 	}
 	e = dd_view_new(fs->pol, vo, &fs->view, err, sizeof(err));

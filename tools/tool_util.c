@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include "dd_image.h"
-#include "dd_ocr.h"
 #include "tool.h"
 
 static void tu_print_diags(const struct dd_diags *d)
@@ -68,9 +67,7 @@ struct dd_view *dd_tool_open_view(const struct dd_tool_policy_opts *o,
 	/* as deidfs does at mount: a broken tesseract install is said once,
 	 * before the patient index's scan, not as every OCR'd image hidden
 	 * with reason "internal" */
-	if (o->check_ocr && dd_image_policy_ocr(pol) &&
-	    (e = dd_ocr_check()) != DD_OK) {
-		dd_ocr_check_message(e, err, sizeof(err));
+	if (o->check_ocr && dd_image_check_ocr(pol, err, sizeof(err))) {
 		fprintf(stderr, "deid: %s\n", err);
 		dd_policy_free(pol);
 		return NULL;
