@@ -131,7 +131,8 @@ struct fs_listing {
 	struct fs_inode *owner;
 	struct fs_listing *lru_prev, *lru_next;
 	struct dd_ident dir_id;
-	pthread_mutex_t lock;    /* protects ents[].st, refreshed_ns, gen, served */
+	/* protects ents[].st, refreshed_ns, gen, served, filled_ns */
+	pthread_mutex_t lock;
 	int64_t refreshed_ns;    /* CLOCK_MONOTONIC of the last refresh */
 	/* The kernel caches a directory's entries (FOPEN_CACHE_DIR) until an
 	 * OPENDIR answered without keep_cache.  gen counts changes of what

@@ -173,8 +173,8 @@ static void dd_fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	 * later listing is answered from that copy with no READDIR: a warm
 	 * `find` is then as fast as on the source.  The copy is kept only
 	 * while it is the listing as it is now, for half of attr_timeout at
-	 * most (fs_listing_serve); the kernel also drops it when the directory's
-	 * mtime changes. */
+	 * most (fs_listing_serve); the kernel also drops it when the
+	 * directory's mtime changes. */
 	fi->cache_readdir = 1;
 	fi->keep_cache = fs_listing_serve(fs, l);
 	if (fi->keep_cache)
